@@ -1,0 +1,180 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/jet"
+)
+
+var commandsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "chat_commands_total",
+	Help: "MQTT commands received, by action and result (appended, duplicate, rejected code).",
+}, []string{"action", "result"})
+
+// Ingress subscribes to every application's commands and appends the events
+// they produce. A command is acknowledged to the broker only after the log
+// acknowledged its event, so a crash anywhere redelivers instead of losing it.
+type Ingress struct {
+	Apps     config.Apps
+	Append   *jet.Appender
+	Reply    Deliverer // where command.rejected goes
+	Log      *slog.Logger
+	Now      func() time.Time
+	MaxBatch int
+
+	queue     chan paho.Message
+	connected atomic.Bool
+}
+
+// Subscribe is the OnConnect handler: it (re)subscribes every command filter.
+// With a persistent session the broker keeps the subscriptions too; doing it
+// on every connect also covers a broker that lost its state.
+func (in *Ingress) Subscribe(c paho.Client) {
+	in.init()
+	filters := map[string]byte{}
+	for _, a := range in.Apps {
+		filters[CommandFilter(a.TopicPrefix)] = 1
+	}
+	tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { in.queue <- m })
+	go func() {
+		tok.Wait()
+		if err := tok.Error(); err != nil {
+			in.Log.Error("bridge subscribe failed", "err", err)
+			return
+		}
+		in.connected.Store(true)
+		in.Log.Info("bridge subscribed", "filters", len(filters))
+	}()
+}
+
+// Connected reports whether the bridge holds its subscriptions.
+func (in *Ingress) Connected() bool { return in.connected.Load() }
+
+// Lost is the connection-lost handler.
+func (in *Ingress) Lost(_ paho.Client, err error) {
+	in.connected.Store(false)
+	in.Log.Warn("bridge lost the broker, reconnecting", "err", err)
+}
+
+func (in *Ingress) init() {
+	if in.queue == nil {
+		if in.MaxBatch <= 0 {
+			in.MaxBatch = 500
+		}
+		in.queue = make(chan paho.Message, 4*in.MaxBatch)
+	}
+	if in.Now == nil {
+		in.Now = time.Now
+	}
+}
+
+// Run turns queued commands into events until ctx ends.
+func (in *Ingress) Run(ctx context.Context) error {
+	in.init()
+	batch := make([]paho.Message, 0, in.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-in.queue:
+			batch = append(batch, m)
+		}
+	fill:
+		for len(batch) < in.MaxBatch {
+			select {
+			case m := <-in.queue:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		if err := in.process(ctx, batch); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil // unacknowledged commands come again after restart
+			}
+			return err
+		}
+	}
+}
+
+// process appends a batch, retrying until the log takes it, then answers
+// rejections and acknowledges every message in arrival order.
+func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
+	now := in.Now()
+	var evs []*events.Envelope
+	var actions []string
+	var replies []Delivery
+	for _, m := range batch {
+		prefix, user, action, ok := parseCommandTopic(m.Topic())
+		app := in.Apps.ByPrefix(prefix)
+		if !ok || app == nil {
+			commandsTotal.WithLabelValues("unknown", "bad_topic").Inc()
+			in.Log.Warn("security: command on an unexpected topic", "topic", m.Topic())
+			continue
+		}
+		e, rej := ParseCommand(app, user, action, m.Payload(), now)
+		if rej != nil {
+			commandsTotal.WithLabelValues(metricAction(action), rej.Code).Inc()
+			in.Log.Info("command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
+			if events.ValidID(user) {
+				replies = append(replies, NewDelivery(prefix, user, KindErrors,
+					Outbound{Type: "command.rejected", At: now.UTC(), Data: rej}))
+			}
+			continue
+		}
+		evs = append(evs, e)
+		actions = append(actions, action)
+	}
+	backoff := 20 * time.Millisecond
+	for len(evs) > 0 {
+		res, err := in.Append.AppendAll(ctx, evs)
+		if err == nil {
+			for i, r := range res {
+				result := "appended"
+				if r.Duplicate {
+					result = "duplicate"
+				}
+				commandsTotal.WithLabelValues(actions[i], result).Inc()
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		in.Log.Warn("append failed, retrying", "events", len(evs), "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	if len(replies) > 0 {
+		if err := in.Reply.Deliver(ctx, replies); err != nil {
+			in.Log.Warn("command.rejected not delivered", "err", err)
+		}
+	}
+	for _, m := range batch {
+		m.Ack()
+	}
+	return nil
+}
+
+// metricAction keeps the action label's cardinality bounded.
+func metricAction(a string) string {
+	if a == "send" || laterActions[a] {
+		return a
+	}
+	return "unknown"
+}

@@ -1,0 +1,65 @@
+// Package bridge joins MQTT and the log: ingress turns client commands on
+// {prefix}/cmd/{user}/{action} into events, egress delivers to users' own
+// {prefix}/user/{user}/{kind} topics, and the embedded broker authenticates
+// clients by JWT and enforces the topic ACL (PROTOCOL §2).
+package bridge
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Topic levels under an application's prefix.
+const (
+	levelCmd  = "cmd"
+	levelUser = "user"
+)
+
+// Kinds of per-user topics (PROTOCOL §2).
+const (
+	KindMessages      = "messages"
+	KindConversations = "conversations"
+	KindModeration    = "moderation"
+	KindErrors        = "errors"
+)
+
+// UserTopic is the topic of one user's kind of deliveries.
+func UserTopic(prefix, user, kind string) string {
+	return prefix + "/" + levelUser + "/" + user + "/" + kind
+}
+
+// CommandFilter is the filter that matches every command of an application.
+func CommandFilter(prefix string) string { return prefix + "/" + levelCmd + "/+/+" }
+
+// parseCommandTopic splits {prefix}/cmd/{user}/{action}.
+func parseCommandTopic(topic string) (prefix, user, action string, ok bool) {
+	parts := strings.Split(topic, "/")
+	if len(parts) != 4 || parts[1] != levelCmd {
+		return "", "", "", false
+	}
+	return parts[0], parts[2], parts[3], true
+}
+
+// Outbound is the envelope of everything a client receives.
+type Outbound struct {
+	Type string    `json:"type"`
+	Seq  uint64    `json:"seq,omitempty"` // absent for answers that are not log events
+	At   time.Time `json:"at"`
+	Data any       `json:"data"`
+}
+
+// Delivery is one payload for one topic.
+type Delivery struct {
+	Topic   string
+	Payload []byte
+}
+
+// NewDelivery encodes an outbound envelope for a user's topic.
+func NewDelivery(prefix, user, kind string, o Outbound) Delivery {
+	b, err := json.Marshal(o)
+	if err != nil { // Data is always built from plain structs
+		panic("encode delivery: " + err.Error())
+	}
+	return Delivery{Topic: UserTopic(prefix, user, kind), Payload: b}
+}

@@ -1,0 +1,115 @@
+// Package events is the catalogue of everything the log records: one Go type per
+// event, the envelope every stored message carries, subject names and the
+// encode/decode rules. It does no I/O; every other package speaks these types.
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the envelope version written today. Readers accept every version
+// they know; an event whose meaning changes gets a new version, never an edit.
+const Version = 1
+
+// Actor is who caused an event.
+type Actor struct {
+	ID   string    `json:"id"`
+	Type ActorType `json:"type"`
+}
+
+// ActorType says what kind of principal an actor is.
+type ActorType string
+
+const (
+	ActorUser      ActorType = "user"
+	ActorAnonymous ActorType = "anonymous"
+	ActorService   ActorType = "service"
+	ActorSystem    ActorType = "system"
+)
+
+// Envelope is the stored form of every event (PROTOCOL §4). Data stays raw until
+// a consumer asks for the typed payload, so consumers that only route on Type
+// never pay for decoding it.
+type Envelope struct {
+	ID    string          `json:"id"`
+	Type  Type            `json:"type"`
+	V     int             `json:"v"`
+	App   string          `json:"app"`
+	At    time.Time       `json:"at"`
+	Actor Actor           `json:"actor"`
+	Data  json.RawMessage `json:"data"`
+
+	// Seq is the event's position in the stream. It is not part of the stored
+	// JSON: the stream assigns it, and consumers fill it in when they read.
+	Seq uint64 `json:"-"`
+
+	payload Payload // decoded Data, kept after the first Payload call
+}
+
+// ErrUnknownType marks an envelope whose type this build does not know.
+var ErrUnknownType = errors.New("unknown event type")
+
+// New builds an envelope around a typed payload.
+func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope, error) {
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", payload.EventType(), err)
+	}
+	return &Envelope{ID: id, Type: payload.EventType(), V: Version, App: app, At: at.UTC(), Actor: actor, Data: data, payload: payload}, nil
+}
+
+// Encode returns the stored bytes of an envelope.
+func (e *Envelope) Encode() ([]byte, error) { return json.Marshal(e) }
+
+// Decode parses stored bytes into an envelope and checks the fields every
+// consumer relies on. It does not decode Data; see Payload.
+func Decode(b []byte) (*Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	switch {
+	case e.ID == "":
+		return nil, errors.New("decode envelope: missing id")
+	case e.Type == "":
+		return nil, errors.New("decode envelope: missing type")
+	case e.V < 1 || e.V > Version:
+		return nil, fmt.Errorf("decode envelope %s: unsupported version %d", e.ID, e.V)
+	case !ValidID(e.App):
+		return nil, fmt.Errorf("decode envelope %s: invalid app %q", e.ID, e.App)
+	case len(e.Data) == 0:
+		return nil, fmt.Errorf("decode envelope %s: missing data", e.ID)
+	}
+	return &e, nil
+}
+
+// Payload decodes the typed payload of an envelope.
+func (e *Envelope) Payload() (Payload, error) {
+	if e.payload != nil {
+		return e.payload, nil
+	}
+	p := newPayload(e.Type)
+	if p == nil {
+		return nil, fmt.Errorf("%w %q (event %s)", ErrUnknownType, e.Type, e.ID)
+	}
+	if err := json.Unmarshal(e.Data, p); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid %s %s: %w", e.Type, e.ID, err)
+	}
+	e.payload = p
+	return p, nil
+}
+
+// Subject is the NATS subject an envelope is stored under.
+func (e *Envelope) Subject() (string, error) {
+	p, err := e.Payload()
+	if err != nil {
+		return "", err
+	}
+	return SubjectOf(e.App, p), nil
+}

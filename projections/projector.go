@@ -1,0 +1,169 @@
+// Package projections turns the log into the Postgres read model. One
+// implementation of each event's effect (changes.go) serves the live projector
+// and replays alike.
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/sql/db"
+)
+
+// Name is the projector's checkpoint name. Like a durable consumer's name it
+// is its position: renaming it rebuilds the read model from the start.
+const Name = "projector-postgres"
+
+// Projector applies the log to the read model in batches, each in one
+// transaction together with its checkpoint, so a crash at any point neither
+// loses nor repeats a row (DESIGN invariant 3).
+type Projector struct {
+	Pool     *pgxpool.Pool
+	JS       jetstream.JetStream
+	Log      *slog.Logger
+	MaxBatch int
+	// Watermark, when set, advances after every commit.
+	Watermark *Watermark
+	// beforeCommit runs inside each transaction just before it commits; tests
+	// use it to stop the projector half-way through a batch.
+	beforeCommit func(last uint64) error
+}
+
+// Checkpoint reads the last applied position.
+func Checkpoint(ctx context.Context, q *db.Queries) (uint64, error) {
+	pos, err := q.GetCheckpoint(ctx, Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read checkpoint: %w", err)
+	}
+	return uint64(pos), nil
+}
+
+// Run applies the log from the checkpoint on until ctx ends.
+func (p *Projector) Run(ctx context.Context) error {
+	if p.MaxBatch <= 0 {
+		p.MaxBatch = 1000
+	}
+	from, err := Checkpoint(ctx, db.New(p.Pool))
+	if err != nil {
+		return err
+	}
+	if p.Watermark != nil {
+		p.Watermark.Advance(from)
+	}
+	p.Log.Info("projector live", "position", from)
+	park := jet.NewParker(p.JS, Name, p.Log)
+	return jet.Read(ctx, p.JS, jet.ReadOptions{From: from + 1, Max: p.MaxBatch, Park: park}, p.applyWithRetry)
+}
+
+// applyWithRetry retries a failed batch with backoff: the database being away
+// is the usual cause, and skipping would break the read model.
+func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := p.Apply(ctx, b)
+		if err == nil {
+			jet.Progress(Name, len(b.Events), b.Last)
+			if p.Watermark != nil {
+				p.Watermark.Advance(b.Last)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.Log.Warn("projection failed, retrying", "last", b.Last, "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Apply writes one batch and its checkpoint in one transaction. Events at or
+// before the stored checkpoint are skipped, so applying a batch twice is safe.
+func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
+	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		cp, err := Checkpoint(ctx, q)
+		if err != nil {
+			return err
+		}
+		if b.Last <= cp {
+			return nil
+		}
+		c := newChanges()
+		for _, e := range b.Events {
+			if e.Seq > cp {
+				c.add(e)
+			}
+		}
+		if err := write(ctx, q, c); err != nil {
+			return err
+		}
+		if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(b.Last)}); err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
+		if p.beforeCommit != nil {
+			return p.beforeCommit(b.Last)
+		}
+		return nil
+	})
+}
+
+// write sends the folded changes as batched statements, in dependency order.
+func write(ctx context.Context, q *db.Queries, c *changes) error {
+	var firstErr error
+	keep := func(_ int, err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(c.conversations) > 0 {
+		q.InsertConversation(ctx, c.conversations).Exec(keep)
+	}
+	var ups []db.UpsertParticipantParams
+	var dels []db.DeleteParticipantParams
+	for _, k := range c.memberOrder {
+		if v := c.members[k]; v != nil {
+			ups = append(ups, *v)
+		} else {
+			dels = append(dels, db.DeleteParticipantParams{App: k.app, ConversationID: k.conv, UserID: k.user})
+		}
+	}
+	if len(dels) > 0 {
+		q.DeleteParticipant(ctx, dels).Exec(keep)
+	}
+	if len(ups) > 0 {
+		q.UpsertParticipant(ctx, ups).Exec(keep)
+	}
+	if len(c.messages) > 0 {
+		q.InsertMessage(ctx, c.messages).Exec(keep)
+	}
+	if len(c.moderations) > 0 {
+		q.ModerateMessage(ctx, c.moderations).Exec(keep)
+	}
+	if len(c.touches) > 0 {
+		ts := make([]db.TouchConversationParams, 0, len(c.touches))
+		for _, t := range c.touches {
+			ts = append(ts, t)
+		}
+		q.TouchConversation(ctx, ts).Exec(keep)
+	}
+	if firstErr != nil {
+		return fmt.Errorf("write read model: %w", firstErr)
+	}
+	return nil
+}

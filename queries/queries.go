@@ -1,0 +1,225 @@
+// Package queries is the read side of the REST API: handlers that answer from
+// the projections through sqlc, never from the log.
+package queries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/httpx"
+	"github.com/chatbackend/chat/services/roster"
+	"github.com/chatbackend/chat/services/wire"
+	"github.com/chatbackend/chat/sql/db"
+)
+
+// Store reads the projections.
+type Store struct{ Q *db.Queries }
+
+// Conversation is a conversation as the caller sees it (PROTOCOL §3).
+type Conversation struct {
+	ID              string        `json:"id"`
+	Type            string        `json:"type"`
+	Title           string        `json:"title"`
+	ReplyPermission string        `json:"replyPermission"`
+	CreatedBy       string        `json:"createdBy"`
+	CreatedAt       time.Time     `json:"createdAt"`
+	LastActivityAt  time.Time     `json:"lastActivityAt"`
+	LastMessage     *wire.Message `json:"lastMessage,omitempty"`
+	UnreadCount     int64         `json:"unreadCount"`
+	Role            string        `json:"role"`
+	CanReply        bool          `json:"canReply"`
+	Pinned          bool          `json:"pinned"`
+}
+
+// Participant is one member of a conversation.
+type Participant struct {
+	UserID            string    `json:"userId"`
+	Role              string    `json:"role"`
+	CanReply          bool      `json:"canReply"`
+	LastReadMessageID *string   `json:"lastReadMessageId"`
+	ViaTarget         bool      `json:"viaTarget"`
+	JoinedAt          time.Time `json:"joinedAt"`
+}
+
+// Member returns the caller's participation, ErrNotFound when the
+// conversation does not exist and ErrNotMember when the caller is not in it.
+func (s Store) Member(ctx context.Context, app, conv, user string) (db.Conversation, db.Participant, error) {
+	c, err := s.Q.GetConversation(ctx, db.GetConversationParams{App: app, ID: conv})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, db.Participant{}, httpx.ErrNotFound
+	}
+	if err != nil {
+		return c, db.Participant{}, fmt.Errorf("read conversation: %w", err)
+	}
+	p, err := s.Q.GetParticipant(ctx, db.GetParticipantParams{App: app, ConversationID: conv, UserID: user})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, p, httpx.ErrNotMember
+	}
+	if err != nil {
+		return c, p, fmt.Errorf("read participant: %w", err)
+	}
+	return c, p, nil
+}
+
+// Summary is the caller's view of one conversation.
+func Summary(c db.Conversation, role string, unread int64, last *wire.Message, user string) Conversation {
+	can, _ := roster.CanPost(events.Role(role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == user)
+	return Conversation{
+		ID: c.ID, Type: c.Kind, Title: c.Title, ReplyPermission: c.ReplyPermission, CreatedBy: c.CreatedBy,
+		CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt, LastMessage: last, UnreadCount: unread,
+		Role: role, CanReply: can,
+	}
+}
+
+// MessageOf turns a row into the message object.
+func MessageOf(m db.Message) wire.Message {
+	return wire.Message{
+		ID: m.ID, ClientMsgID: m.ClientMsgID, ConversationID: m.ConversationID, SenderID: m.SenderID,
+		SenderType: m.SenderType, Content: m.Content, ContentType: m.ContentType, Attachment: m.AttachmentID,
+		ReplyTo: m.ReplyTo, CreatedAt: m.CreatedAt, ModerationStatus: m.ModerationStatus, Seq: uint64(m.Seq),
+	}
+}
+
+// Participants lists the members of a conversation.
+func (s Store) Participants(ctx context.Context, c db.Conversation) ([]Participant, error) {
+	rows, err := s.Q.ListParticipants(ctx, db.ListParticipantsParams{App: c.App, ConversationID: c.ID})
+	if err != nil {
+		return nil, fmt.Errorf("list participants: %w", err)
+	}
+	out := make([]Participant, len(rows))
+	for i, p := range rows {
+		can, _ := roster.CanPost(events.Role(p.Role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == p.UserID)
+		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, JoinedAt: p.JoinedAt}
+	}
+	return out, nil
+}
+
+// Handlers serve the read endpoints.
+type Handlers struct{ Store Store }
+
+// Conversations answers GET /conversations.
+func (h Handlers) Conversations(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	limit, err := intParam(r, "limit", 100, 1, 500)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	rows, err := h.Store.Q.ListConversationsForUser(r.Context(), db.ListConversationsForUserParams{
+		App: caller.App.Name, UserID: caller.User(), Limit: int32(limit)})
+	if err != nil {
+		httpx.WriteError(w, r, fmt.Errorf("list conversations: %w", err))
+		return
+	}
+	ids := make([]string, len(rows))
+	for i, row := range rows {
+		ids[i] = row.Conversation.ID
+	}
+	lasts, err := h.Store.Q.LastMessages(r.Context(), db.LastMessagesParams{App: caller.App.Name, ConversationIds: ids})
+	if err != nil {
+		httpx.WriteError(w, r, fmt.Errorf("last messages: %w", err))
+		return
+	}
+	byConv := make(map[string]*wire.Message, len(lasts))
+	for _, m := range lasts {
+		wm := MessageOf(m)
+		byConv[m.ConversationID] = &wm
+	}
+	out := make([]Conversation, len(rows))
+	for i, row := range rows {
+		out[i] = Summary(row.Conversation, row.MyRole, row.UnreadCount, byConv[row.Conversation.ID], caller.User())
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
+}
+
+// Conversation answers GET /conversations/{id}.
+func (h Handlers) Conversation(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	c, p, err := h.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, Summary(c, p.Role, 0, nil, caller.User()))
+}
+
+// Participants answers GET /conversations/{id}/participants (members only).
+func (h Handlers) Participants(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	c, _, err := h.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	ps, err := h.Store.Participants(r.Context(), c)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"participants": ps})
+}
+
+// Messages answers GET /conversations/{id}/messages?before=&after=&limit=,
+// newest first, cursor-paged by seq; members only.
+func (h Handlers) Messages(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	c, _, err := h.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	limit, err := intParam(r, "limit", 50, 1, 200)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	before, err := intParam(r, "before", 1<<62, 1, 1<<62)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	after, err := intParam(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	rows, err := h.Store.Q.ListMessages(r.Context(), db.ListMessagesParams{
+		App: c.App, ConversationID: c.ID, Viewer: caller.User(),
+		Before: before, After: after, MaxRows: int32(limit + 1)})
+	if err != nil {
+		httpx.WriteError(w, r, fmt.Errorf("list messages: %w", err))
+		return
+	}
+	more := int64(len(rows)) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	out := make([]wire.Message, len(rows))
+	for i, m := range rows {
+		out[i] = MessageOf(m)
+	}
+	resp := map[string]any{"messages": out, "hasMore": more}
+	if more {
+		resp["nextBefore"] = out[len(out)-1].Seq
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		return 0, httpx.Errorf(http.StatusBadRequest, "invalid_payload", "%s must be an integer between %d and %d", name, lo, hi)
+	}
+	return v, nil
+}

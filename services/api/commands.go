@@ -1,0 +1,282 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/queries"
+	"github.com/chatbackend/chat/services/httpx"
+	"github.com/chatbackend/chat/sql/db"
+)
+
+func badRequest(format string, args ...any) error {
+	return httpx.Errorf(http.StatusBadRequest, "invalid_payload", format, args...)
+}
+
+// append stores events and waits for the read model to include the last one.
+// It reports false when the wait timed out (the caller answers 202).
+func (a *API) append(ctx context.Context, evs ...*events.Envelope) (uint64, bool, error) {
+	res, err := a.Append.AppendAll(ctx, evs)
+	if err != nil {
+		return 0, false, fmt.Errorf("append: %w", err)
+	}
+	seq := res[len(res)-1].Seq
+	wctx, cancel := context.WithTimeout(ctx, a.WriteWait)
+	defer cancel()
+	return seq, a.Projected(wctx, seq), nil
+}
+
+func accepted(w http.ResponseWriter, seq uint64) {
+	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"seq": seq, "status": "accepted"})
+}
+
+type createConversationRequest struct {
+	Type            string   `json:"type"`
+	Title           string   `json:"title"`
+	ParticipantIDs  []string `json:"participantIds"`
+	GroupID         string   `json:"groupId"`
+	ReplyPermission string   `json:"replyPermission"`
+}
+
+func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	var req createConversationRequest
+	if err := httpx.ReadJSON(w, r, &req); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	var others []string
+	for i, id := range req.ParticipantIDs {
+		if !events.ValidID(id) {
+			httpx.WriteError(w, r, badRequest("participantIds[%d]: %q must match ^[A-Za-z0-9_-]{1,64}$", i, id))
+			return
+		}
+		if id != caller.User() && !slices.Contains(others, id) {
+			others = append(others, id)
+		}
+	}
+	if len(req.Title) > 200 {
+		httpx.WriteError(w, r, badRequest("title: at most 200 bytes"))
+		return
+	}
+	perm := events.ReplyPermission(req.ReplyPermission)
+	if perm == "" {
+		perm = events.ReplyAll
+	}
+	if !perm.Valid() {
+		httpx.WriteError(w, r, badRequest("replyPermission: one of all, admins_only, sender_only, none"))
+		return
+	}
+	if req.GroupID != "" {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "unsupported", "groupId: groups are not available yet"))
+		return
+	}
+	cc := &events.ConversationCreated{Kind: events.ConversationKind(req.Type), Title: req.Title,
+		ReplyPermission: perm, CreatedBy: caller.User()}
+	switch cc.Kind {
+	case events.KindOneToOne:
+		if len(others) != 1 {
+			httpx.WriteError(w, r, badRequest("participantIds: a one_to_one conversation has exactly one other participant"))
+			return
+		}
+		cc.ConversationID = events.OneToOneID(caller.App.Name, caller.User(), others[0])
+		cc.ReplyPermission = events.ReplyAll
+		cc.Members = []events.Member{{UserID: caller.User(), Role: events.RoleMember}, {UserID: others[0], Role: events.RoleMember}}
+		// The id is derived from the pair: an existing one is the answer.
+		existing, err := a.Store.Q.GetConversation(r.Context(), db.GetConversationParams{App: caller.App.Name, ID: cc.ConversationID})
+		if err == nil {
+			httpx.WriteJSON(w, http.StatusOK, queries.Summary(existing, string(events.RoleMember), 0, nil, caller.User()))
+			return
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			httpx.WriteError(w, r, fmt.Errorf("read conversation: %w", err))
+			return
+		}
+	case events.KindGroup:
+		if len(others)+1 > caller.App.Limits.MaxGroupMembers {
+			httpx.WriteError(w, r, badRequest("participantIds: at most %d members", caller.App.Limits.MaxGroupMembers))
+			return
+		}
+		cc.ConversationID = events.NewConversationID()
+		cc.Members = []events.Member{{UserID: caller.User(), Role: events.RoleAdmin}}
+		for _, id := range others {
+			cc.Members = append(cc.Members, events.Member{UserID: id, Role: events.RoleMember})
+		}
+	case events.KindBroadcast:
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "unsupported", "broadcast conversations are not available yet"))
+		return
+	default:
+		httpx.WriteError(w, r, badRequest("type: one of one_to_one, group, broadcast"))
+		return
+	}
+	e, err := events.New("conv-"+cc.ConversationID, caller.App.Name, a.Now(), actorOf(caller), cc)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	seq, done, err := a.append(r.Context(), e)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if !done {
+		accepted(w, seq)
+		return
+	}
+	c, p, err := a.Store.Member(r.Context(), caller.App.Name, cc.ConversationID, caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, queries.Summary(c, p.Role, 0, nil, caller.User()))
+}
+
+type addParticipantsRequest struct {
+	UserID  string   `json:"userId"`
+	UserIDs []string `json:"userIds"`
+	Role    string   `json:"role"`
+}
+
+// addParticipants answers POST /conversations/{id}/participants: admins add
+// members to a group.
+func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	var req addParticipantsRequest
+	if err := httpx.ReadJSON(w, r, &req); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	ids := req.UserIDs
+	if req.UserID != "" {
+		ids = append(ids, req.UserID)
+	}
+	if len(ids) == 0 {
+		httpx.WriteError(w, r, badRequest("userId or userIds: required"))
+		return
+	}
+	role := events.Role(req.Role)
+	if role == "" {
+		role = events.RoleMember
+	}
+	if !role.Valid() {
+		httpx.WriteError(w, r, badRequest("role: one of admin, member, read_only"))
+		return
+	}
+	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if c.Kind == string(events.KindOneToOne) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants"))
+		return
+	}
+	if me.Role != string(events.RoleAdmin) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusForbidden, "forbidden", "only conversation admins add participants"))
+		return
+	}
+	current, err := a.Store.Participants(r.Context(), c)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if len(current)+len(ids) > caller.App.Limits.MaxGroupMembers {
+		httpx.WriteError(w, r, badRequest("userIds: a conversation has at most %d members", caller.App.Limits.MaxGroupMembers))
+		return
+	}
+	var evs []*events.Envelope
+	for i, id := range ids {
+		if !events.ValidID(id) {
+			httpx.WriteError(w, r, badRequest("userIds[%d]: %q must match ^[A-Za-z0-9_-]{1,64}$", i, id))
+			return
+		}
+		if slices.ContainsFunc(current, func(p queries.Participant) bool { return p.UserID == id && p.Role == string(role) }) {
+			continue // already there with that role: nothing to record
+		}
+		e, err := events.New(events.NewEventID(), caller.App.Name, a.Now(), actorOf(caller),
+			&events.MemberJoined{ConversationID: c.ID, UserID: id, Role: role, AddedBy: caller.User()})
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) > 0 {
+		seq, done, err := a.append(r.Context(), evs...)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		if !done {
+			accepted(w, seq)
+			return
+		}
+	}
+	ps, err := a.Store.Participants(r.Context(), c)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"participants": ps})
+}
+
+// removeParticipant answers DELETE /conversations/{id}/participants/{userId}:
+// an admin removes a member, or a member leaves.
+func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	target := r.PathValue("userId")
+	if !events.ValidID(target) {
+		httpx.WriteError(w, r, badRequest("userId: must match ^[A-Za-z0-9_-]{1,64}$"))
+		return
+	}
+	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if c.Kind == string(events.KindOneToOne) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants"))
+		return
+	}
+	if target != caller.User() && me.Role != string(events.RoleAdmin) {
+		httpx.WriteError(w, r, httpx.Errorf(http.StatusForbidden, "forbidden", "only conversation admins remove other participants"))
+		return
+	}
+	if _, _, err := a.Store.Member(r.Context(), caller.App.Name, c.ID, target); err != nil {
+		if errors.Is(err, httpx.ErrNotMember) {
+			err = httpx.Errorf(http.StatusNotFound, "not_found", "%s is not a participant", target)
+		}
+		httpx.WriteError(w, r, err)
+		return
+	}
+	e, err := events.New(events.NewEventID(), caller.App.Name, a.Now(), actorOf(caller),
+		&events.MemberLeft{ConversationID: c.ID, UserID: target, RemovedBy: caller.User()})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	seq, done, err := a.append(r.Context(), e)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if !done {
+		accepted(w, seq)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func actorOf(c *httpx.Caller) events.Actor {
+	t := events.ActorUser
+	if c.IsService() {
+		t = events.ActorService
+	}
+	return events.Actor{ID: c.User(), Type: t}
+}

@@ -1,0 +1,135 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/chatbackend/chat/events"
+)
+
+// App is one tenant's settings.
+type App struct {
+	Name string `yaml:"-"`
+	// TopicPrefix is the first MQTT topic level of this application's clients.
+	// Prefixes are distinct, so the topic alone names the application.
+	TopicPrefix   string     `yaml:"topicPrefix"`
+	Moderation    Moderation `yaml:"moderation"`
+	AnonymousChat bool       `yaml:"anonymousChat"`
+	Announcements bool       `yaml:"announcements"`
+	// AdminRoles are the token roles that administer the application.
+	AdminRoles []string `yaml:"adminRoles"`
+	Limits     Limits   `yaml:"limits"`
+}
+
+// Moderation holds the automatic rules.
+type Moderation struct {
+	Enabled  bool     `yaml:"enabled"`
+	BadWords []string `yaml:"badWords"`
+}
+
+// Limits bound what one client may send.
+type Limits struct {
+	MaxContentBytes int `yaml:"maxContentBytes"`
+	MaxGroupMembers int `yaml:"maxGroupMembers"`
+}
+
+// IsAdminRole reports whether a token role administers the application.
+func (a *App) IsAdminRole(role string) bool { return slices.Contains(a.AdminRoles, role) }
+
+// Apps maps application ids to their settings.
+type Apps map[string]*App
+
+// ByPrefix returns the application whose clients use topic prefix p.
+func (as Apps) ByPrefix(p string) *App {
+	for _, a := range as {
+		if a.TopicPrefix == p {
+			return a
+		}
+	}
+	return nil
+}
+
+// Defaults are the built-in applications of the seeds.
+func Defaults() Apps {
+	return Apps{
+		"geosector": {
+			TopicPrefix:   "chat",
+			Moderation:    Moderation{Enabled: true, BadWords: []string{"idiot", "imbecile", "connard"}},
+			Announcements: true,
+			AdminRoles:    []string{"admin", "super_admin"},
+		},
+		"resalice": {
+			TopicPrefix:   "resalice",
+			AnonymousChat: true,
+			AdminRoles:    []string{"admin", "super_admin"},
+		},
+	}
+}
+
+type appsFile struct {
+	Applications map[string]*App `yaml:"applications"`
+}
+
+// LoadApps reads the applications file, or returns the defaults when path is
+// empty. A file replaces the defaults entirely: what it lists is what runs.
+func LoadApps(path string) (Apps, error) {
+	apps := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		var f appsFile
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if len(f.Applications) == 0 {
+			return nil, fmt.Errorf("config %s: no applications defined", path)
+		}
+		apps = f.Applications
+	}
+	prefixes := map[string]string{}
+	for name, a := range apps {
+		if a == nil {
+			return nil, fmt.Errorf("application %q: empty settings", name)
+		}
+		a.Name = name
+		if !events.ValidID(name) {
+			return nil, fmt.Errorf("application %q: id must match ^[A-Za-z0-9_-]{1,64}$", name)
+		}
+		if a.TopicPrefix == "" {
+			a.TopicPrefix = name
+		}
+		if !events.ValidID(a.TopicPrefix) {
+			return nil, fmt.Errorf("application %q: topicPrefix %q must be one topic level of [A-Za-z0-9_-]", name, a.TopicPrefix)
+		}
+		if other, dup := prefixes[a.TopicPrefix]; dup {
+			return nil, fmt.Errorf("applications %q and %q share topicPrefix %q", other, name, a.TopicPrefix)
+		}
+		prefixes[a.TopicPrefix] = name
+		if a.Limits.MaxContentBytes == 0 {
+			a.Limits.MaxContentBytes = 8000
+		}
+		if a.Limits.MaxGroupMembers == 0 {
+			a.Limits.MaxGroupMembers = 1000
+		}
+		if a.Limits.MaxContentBytes < 0 || a.Limits.MaxGroupMembers < 0 {
+			return nil, fmt.Errorf("application %q: limits must be positive", name)
+		}
+		for i, w := range a.Moderation.BadWords {
+			a.Moderation.BadWords[i] = strings.ToLower(strings.TrimSpace(w))
+			if a.Moderation.BadWords[i] == "" {
+				return nil, errors.New("application " + name + ": empty bad word")
+			}
+		}
+	}
+	return apps, nil
+}

@@ -1,0 +1,196 @@
+// Package config reads chatd's and chatctl's configuration: flags override
+// CHAT_* environment variables, which override built-in defaults (PROTOCOL §5),
+// plus one YAML file with per-application settings.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Roles chatd can run; "all" selects every one.
+const (
+	RoleBroker     = "broker"
+	RoleBridge     = "bridge"
+	RoleModeration = "moderation"
+	RoleProjector  = "projector"
+	RoleFanout     = "fanout"
+	RoleAPI        = "api"
+)
+
+// AllRoles lists the roles in start order.
+var AllRoles = []string{RoleBroker, RoleBridge, RoleModeration, RoleProjector, RoleFanout, RoleAPI}
+
+// Config is everything a process needs to find its peers.
+type Config struct {
+	HTTPAddr    string
+	MQTTAddr    string
+	MQTTWSAddr  string
+	MQTTURL     string // external broker; empty means embedded
+	MQTTUser    string // the bridge's and fan-out's account on an external broker
+	MQTTPass    string
+	NATSURL     string // external NATS; empty means embedded
+	NATSAddr    string
+	DataDir     string
+	DatabaseURL string
+	DBSchema    string
+	JWTSecret   []byte
+	ConfigFile  string
+	Roles       []string
+	Apps        Apps
+	// DedupWindow is how long the log remembers event ids (JetStream's
+	// duplicate window). Consumers deduplicate beyond it by message id.
+	DedupWindow time.Duration
+	// WriteWait bounds how long a REST write waits for the read model.
+	WriteWait time.Duration
+}
+
+// HasRole reports whether this process runs role r.
+func (c *Config) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+// EmbeddedBroker reports whether chatd runs its own MQTT broker.
+func (c *Config) EmbeddedBroker() bool { return c.MQTTURL == "" }
+
+// EmbeddedNATS reports whether chatd runs its own NATS server.
+func (c *Config) EmbeddedNATS() bool { return c.NATSURL == "" }
+
+// DefaultDatabaseURL is where `task dev` sets up the local database.
+const DefaultDatabaseURL = "postgres://chat:chat@127.0.0.1:5432/chat?sslmode=disable"
+
+// Load parses args (without the program name) and the environment.
+func Load(name string, args []string, getenv func(string) string) (*Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+	var badDuration string // an environment duration that did not parse
+	envDuration := func(key string, def time.Duration) time.Duration {
+		d, err := time.ParseDuration(env(key, def.String()))
+		if err != nil {
+			badDuration = key
+			return def
+		}
+		return d
+	}
+	var roles, secret string
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	fl.StringVar(&c.HTTPAddr, "http-addr", env("CHAT_HTTP_ADDR", ":8080"), "REST API, health and metrics address (CHAT_HTTP_ADDR)")
+	fl.StringVar(&c.MQTTAddr, "mqtt-addr", env("CHAT_MQTT_ADDR", ":1883"), "embedded broker, MQTT over TCP (CHAT_MQTT_ADDR)")
+	fl.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", env("CHAT_MQTT_WS_ADDR", ":8083"), "embedded broker, MQTT over WebSocket at /mqtt (CHAT_MQTT_WS_ADDR)")
+	fl.StringVar(&c.MQTTURL, "mqtt-url", env("CHAT_MQTT_URL", ""), "external broker URL, e.g. tcp://mosquitto:1883; empty runs the embedded broker (CHAT_MQTT_URL)")
+	fl.StringVar(&c.MQTTUser, "mqtt-username", env("CHAT_MQTT_USERNAME", "chat-bridge"), "account of the bridge and fan-out on the broker (CHAT_MQTT_USERNAME)")
+	fl.StringVar(&c.MQTTPass, "mqtt-password", env("CHAT_MQTT_PASSWORD", ""), "password on an external broker; the embedded broker gets a service token (CHAT_MQTT_PASSWORD)")
+	fl.StringVar(&c.NATSURL, "nats-url", env("CHAT_NATS_URL", ""), "external NATS URL; empty runs an embedded server (CHAT_NATS_URL)")
+	fl.StringVar(&c.NATSAddr, "nats-addr", env("CHAT_NATS_ADDR", "127.0.0.1:4222"), "where the embedded NATS server listens (CHAT_NATS_ADDR)")
+	fl.StringVar(&c.DataDir, "data-dir", env("CHAT_DATA_DIR", "./.data"), "JetStream storage, files, generated dev key (CHAT_DATA_DIR)")
+	fl.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL connection string (DATABASE_URL)")
+	fl.StringVar(&c.DBSchema, "db-schema", env("CHAT_DB_SCHEMA", "chat"), "PostgreSQL schema of the live read model (CHAT_DB_SCHEMA)")
+	fl.StringVar(&secret, "jwt-secret", env("CHAT_JWT_SECRET", ""), "HS256 key; empty reads or generates <data-dir>/jwt.secret (CHAT_JWT_SECRET)")
+	fl.StringVar(&c.ConfigFile, "config", env("CHAT_CONFIG", ""), "YAML file with per-application settings (CHAT_CONFIG)")
+	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
+	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
+	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
+	if err := fl.Parse(args); err != nil {
+		return nil, err
+	}
+	if badDuration != "" {
+		return nil, fmt.Errorf("%s: not a duration", badDuration)
+	}
+	if c.DedupWindow <= 0 || c.WriteWait <= 0 {
+		return nil, errors.New("dedup-window and write-wait must be positive")
+	}
+	if fl.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fl.Arg(0))
+	}
+	var err error
+	if c.Roles, err = parseRoles(roles); err != nil {
+		return nil, err
+	}
+	if !validSchema(c.DBSchema) {
+		return nil, fmt.Errorf("db-schema %q: use lower-case letters, digits and _", c.DBSchema)
+	}
+	if c.Apps, err = LoadApps(c.ConfigFile); err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		c.JWTSecret = []byte(secret)
+	} else if c.JWTSecret, err = devSecret(c.DataDir); err != nil {
+		return nil, err
+	}
+	if len(c.JWTSecret) < 32 {
+		return nil, errors.New("jwt-secret: use at least 32 bytes")
+	}
+	return c, nil
+}
+
+func parseRoles(s string) ([]string, error) {
+	if s == "" || s == "all" {
+		return slices.Clone(AllRoles), nil
+	}
+	var out []string
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		if !slices.Contains(AllRoles, r) {
+			return nil, fmt.Errorf("roles: unknown role %q (known: %s)", r, strings.Join(AllRoles, ", "))
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func validSchema(s string) bool {
+	if s == "" || len(s) > 48 || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// devSecret reads the generated development key, creating it on first use so
+// chatd and chatctl agree without any setup.
+func devSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "jwt.secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	key := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // another process won the race
+		return devSecret(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return []byte(key), nil
+}

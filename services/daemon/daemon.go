@@ -1,0 +1,326 @@
+// Package daemon wires chatd's roles into one process: embedded NATS and MQTT
+// broker, bridge, moderation, projector, fan-out and HTTP API, each optional.
+// It starts them in dependency order and stops them in reverse.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/bridge"
+	"github.com/chatbackend/chat/projections"
+	"github.com/chatbackend/chat/queries"
+	"github.com/chatbackend/chat/services/api"
+	"github.com/chatbackend/chat/services/auth"
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/fanout"
+	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/moderation"
+	chatsql "github.com/chatbackend/chat/sql"
+	"github.com/chatbackend/chat/sql/db"
+)
+
+// Daemon is a running chatd.
+type Daemon struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	ns       *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	pool     *pgxpool.Pool
+	broker   *bridge.Broker
+	clients  []paho.Client
+	http     *http.Server
+	httpAddr string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+	failed chan error // the first role that stopped on its own
+}
+
+// Start brings up every configured role; on error it stops what it started.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
+	d := &Daemon{cfg: cfg, log: log, failed: make(chan error, 1)}
+	runCtx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	if err := d.startNATS(ctx); err != nil {
+		return nil, err
+	}
+	needDB := cfg.HasRole(config.RoleProjector) || cfg.HasRole(config.RoleAPI)
+	if needDB {
+		if d.pool, err = chatsql.Open(ctx, cfg.DatabaseURL, cfg.DBSchema); err != nil {
+			return nil, err
+		}
+	}
+	appender := jet.NewAppender(d.js)
+	mqttURL := cfg.MQTTURL
+	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
+		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
+			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
+		}); err != nil {
+			return nil, err
+		}
+		mqttURL = "tcp://" + loopback(d.broker.Addr())
+	}
+	var ingress *bridge.Ingress
+	if cfg.HasRole(config.RoleBridge) {
+		ingress = &bridge.Ingress{Apps: cfg.Apps, Append: appender, Log: log.With("role", "bridge")}
+		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
+		if err != nil {
+			return nil, err
+		}
+		ingress.Reply = d.deliverer(c)
+		d.run(runCtx, "bridge", ingress.Run)
+	}
+	if cfg.HasRole(config.RoleModeration) {
+		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
+			Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
+		d.run(runCtx, "moderation", dur.Run)
+	}
+	var mark *projections.Watermark
+	if cfg.HasRole(config.RoleProjector) {
+		mark = projections.NewWatermark(0)
+		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark}
+		d.run(runCtx, "projector", p.Run)
+	}
+	if cfg.HasRole(config.RoleFanout) {
+		var out bridge.Deliverer
+		if d.broker != nil {
+			out = bridge.BrokerDeliverer{B: d.broker}
+		} else {
+			c, err := d.dial(ctx, mqttURL, "chat-fanout", false, nil)
+			if err != nil {
+				return nil, err
+			}
+			out = d.deliverer(c)
+		}
+		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"),
+			Handler: fanout.New(cfg.Apps, out)}
+		d.run(runCtx, "fanout", dur.Run)
+	}
+	if cfg.HasRole(config.RoleAPI) {
+		if err := d.startHTTP(mark, ingress); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *Daemon) startNATS(ctx context.Context) error {
+	url := d.cfg.NATSURL
+	if d.cfg.EmbeddedNATS() {
+		ns, err := jet.StartEmbedded(d.cfg.NATSAddr, d.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		d.ns, url = ns, ns.ClientURL()
+	}
+	nc, err := nats.Connect(url, nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	d.nc = nc
+	if d.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return jet.EnsureStreams(ctx, d.js, jet.StreamOptions{DuplicateWindow: d.cfg.DedupWindow})
+}
+
+// dial connects one of chatd's own MQTT clients.
+func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client)) (paho.Client, error) {
+	password := func() string { return d.cfg.MQTTPass }
+	if d.broker != nil { // the embedded broker takes a service token, minted fresh at each connect
+		password = func() string {
+			tok, _ := auth.Mint(d.cfg.JWTSecret, firstApp(d.cfg.Apps), d.cfg.MQTTUser, auth.RoleService, "", "", time.Hour, time.Now())
+			return tok
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := bridge.Dial(cctx, bridge.ClientOptions{URL: url, ClientID: id, Username: d.cfg.MQTTUser,
+		Password: password, OnConnect: onConnect, ManualAck: manualAck})
+	if err != nil {
+		return nil, err
+	}
+	d.clients = append(d.clients, c)
+	return c, nil
+}
+
+func (d *Daemon) deliverer(c paho.Client) bridge.Deliverer {
+	if d.broker != nil {
+		return bridge.BrokerDeliverer{B: d.broker}
+	}
+	return bridge.ClientDeliverer{C: c}
+}
+
+func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress) error {
+	q := db.New(d.pool)
+	projected := func(ctx context.Context, seq uint64) bool { return mark.Wait(ctx, seq) }
+	if mark == nil { // the projector runs elsewhere: watch its checkpoint
+		projected = func(ctx context.Context, seq uint64) bool { return pollCheckpoint(ctx, q, seq) }
+	}
+	checks := map[string]func(context.Context) error{
+		"nats": func(context.Context) error {
+			if !d.nc.IsConnected() {
+				return errors.New("not connected")
+			}
+			return nil
+		},
+		"postgres": func(ctx context.Context) error { return d.pool.Ping(ctx) },
+	}
+	if ingress != nil {
+		checks["broker"] = func(context.Context) error {
+			if !ingress.Connected() {
+				return errors.New("bridge not subscribed")
+			}
+			return nil
+		}
+	}
+	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
+		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait}
+	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listen %s: %w", d.cfg.HTTPAddr, err)
+	}
+	d.httpAddr = ln.Addr().String()
+	d.http = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.fail(fmt.Errorf("http: %w", err))
+		}
+	}()
+	return nil
+}
+
+func pollCheckpoint(ctx context.Context, q *db.Queries, seq uint64) bool {
+	wait := time.Millisecond
+	for {
+		if pos, err := projections.Checkpoint(ctx, q); err == nil && pos >= seq {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// run starts a role; a role that returns while chatd is running is fatal.
+func (d *Daemon) run(ctx context.Context, name string, fn func(context.Context) error) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		err := fn(ctx)
+		if ctx.Err() == nil {
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			d.fail(fmt.Errorf("%s: %w", name, err))
+		}
+	}()
+}
+
+func (d *Daemon) fail(err error) {
+	select {
+	case d.failed <- err:
+	default:
+	}
+}
+
+// Failed delivers the error of the first role that stopped on its own.
+func (d *Daemon) Failed() <-chan error { return d.failed }
+
+// Stop shuts down in reverse order of start: HTTP, consumers, MQTT clients,
+// broker, NATS, Postgres.
+func (d *Daemon) Stop() {
+	d.once.Do(func() {
+		if d.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = d.http.Shutdown(ctx)
+			cancel()
+		}
+		d.cancel()
+		d.wg.Wait()
+		for _, c := range slices.Backward(d.clients) {
+			c.Disconnect(250)
+		}
+		if d.broker != nil {
+			_ = d.broker.Close()
+		}
+		if d.nc != nil {
+			_ = d.nc.Drain()
+		}
+		if d.ns != nil {
+			d.ns.Shutdown()
+			d.ns.WaitForShutdown()
+		}
+		if d.pool != nil {
+			d.pool.Close()
+		}
+	})
+}
+
+// HTTPAddr is where the API listens.
+func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// MQTTAddr is where the embedded broker listens (empty when external).
+func (d *Daemon) MQTTAddr() string {
+	if d.broker == nil {
+		return ""
+	}
+	return d.broker.Addr()
+}
+
+// MQTTWSAddr is the embedded broker's WebSocket address.
+func (d *Daemon) MQTTWSAddr() string {
+	if d.broker == nil {
+		return ""
+	}
+	return d.broker.WSAddr()
+}
+
+// NATSURL is the URL of the NATS server in use.
+func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
+
+// JetStream is the daemon's JetStream context (for tools and tests).
+func (d *Daemon) JetStream() jetstream.JetStream { return d.js }
+
+func firstApp(apps config.Apps) string {
+	names := make([]string, 0, len(apps))
+	for n := range apps {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names[0]
+}
+
+// loopback turns a wildcard listen address into one a local client can dial.
+func loopback(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || host == "::" || host == "0.0.0.0" {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
+}

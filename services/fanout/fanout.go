@@ -1,0 +1,121 @@
+// Package fanout delivers the log to users: every event that concerns a user
+// goes to that user's own topics, decided by membership at the event's
+// position in the log (DESIGN invariant 4).
+package fanout
+
+import (
+	"context"
+	"time"
+
+	"github.com/chatbackend/chat/bridge"
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/roster"
+	"github.com/chatbackend/chat/services/wire"
+)
+
+// Service is the fan-out consumer (a jet.Stateful).
+type Service struct {
+	apps    config.Apps
+	deliver bridge.Deliverer
+	roster  *roster.Roster
+	// posted holds messages awaiting their moderation decision, by app/id.
+	posted map[string]posting
+	folded uint64
+	out    []bridge.Delivery
+}
+
+type posting struct {
+	m   *events.MessagePosted
+	at  time.Time
+	seq uint64
+}
+
+// New returns the fan-out consumer.
+func New(apps config.Apps, d bridge.Deliverer) *Service {
+	return &Service{apps: apps, deliver: d, roster: roster.New(), posted: map[string]posting{}}
+}
+
+// Restore folds events already delivered.
+func (s *Service) Restore(evs []*events.Envelope) {
+	for _, e := range evs {
+		s.route(e)
+		s.folded = e.Seq
+	}
+	s.out = s.out[:0]
+}
+
+// Handle routes new events and delivers them; on error the deliveries not yet
+// confirmed are kept and sent again on the retry.
+func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
+	for _, e := range evs {
+		if e.Seq <= s.folded {
+			continue
+		}
+		s.folded = e.Seq
+		s.route(e)
+	}
+	if len(s.out) == 0 {
+		return nil
+	}
+	if err := s.deliver.Deliver(ctx, s.out); err != nil {
+		return err
+	}
+	s.out = s.out[:0]
+	return nil
+}
+
+// route folds one event into the state and queues its deliveries.
+func (s *Service) route(e *events.Envelope) {
+	app := s.apps[e.App]
+	p, err := e.Payload()
+	if err != nil || app == nil {
+		s.roster.Apply(e)
+		return
+	}
+	send := func(users []string, kind, typ string, data any) {
+		o := bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data}
+		for _, u := range users {
+			s.out = append(s.out, bridge.NewDelivery(app.TopicPrefix, u, kind, o))
+		}
+	}
+	switch p := p.(type) {
+	case *events.ConversationCreated:
+		s.roster.Apply(e)
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+			send(c.MemberIDs(), bridge.KindConversations, "conversation.created", p)
+		}
+	case *events.MemberJoined:
+		s.roster.Apply(e)
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+			send(c.MemberIDs(), bridge.KindConversations, "member.joined",
+				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
+		}
+	case *events.MemberLeft:
+		// Those who were members until now, the leaver included, learn it.
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+			send(c.MemberIDs(), bridge.KindConversations, "member.left",
+				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
+		}
+		s.roster.Apply(e)
+	case *events.MessagePosted:
+		s.posted[e.App+"/"+p.MessageID] = posting{m: p, at: e.At, seq: e.Seq}
+	case *events.MessageModerated:
+		key := e.App + "/" + p.MessageID
+		post, ok := s.posted[key]
+		if !ok {
+			return // a repeated decision: the first one was delivered
+		}
+		delete(s.posted, key)
+		if p.Status == events.StatusApproved {
+			if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+				send(c.MemberIDs(), bridge.KindMessages, "message.new",
+					wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
+			}
+		}
+		send([]string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
+			ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
+			Status: string(p.Status), Reason: p.Reason,
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package jet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/events"
+)
+
+// Stateful is a consumer whose decisions depend on what came before in the log
+// (membership for routing and moderation). Its state lives in memory and is
+// rebuilt from the log at start: Restore folds events the consumer already
+// acted on; Handle folds and acts on new ones.
+//
+// Handle must be idempotent per event: after a crash the events since the last
+// acknowledgement are handed over again.
+type Stateful interface {
+	Restore(evs []*events.Envelope)
+	Handle(ctx context.Context, evs []*events.Envelope) error
+}
+
+// PoisonError names the event a handler can never process. The runner parks
+// it and goes on with the events after it; every other error is retried.
+type PoisonError struct {
+	Event *events.Envelope
+	Err   error
+}
+
+func (e *PoisonError) Error() string {
+	return fmt.Sprintf("event %d (%s): %v", e.Event.Seq, e.Event.Type, e.Err)
+}
+func (e *PoisonError) Unwrap() error { return e.Err }
+
+// Durable runs a Stateful consumer under a durable name.
+type Durable struct {
+	JS      jetstream.JetStream
+	Name    string
+	Handler Stateful
+	Log     *slog.Logger
+	// MaxBatch bounds how many events one Handle call receives.
+	MaxBatch int
+	// Ready, when set, is closed once the state is restored and the consumer
+	// is live.
+	Ready chan struct{}
+}
+
+// Run restores state from the log up to the durable's acknowledged position,
+// then handles new events until ctx ends. Acknowledgement is cumulative
+// (AckAll): one ack per batch.
+func (d *Durable) Run(ctx context.Context) error {
+	if d.MaxBatch <= 0 {
+		d.MaxBatch = 500
+	}
+	park := NewParker(d.JS, d.Name, d.Log)
+	cons, err := d.JS.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
+		Durable:       d.Name,
+		Description:   "chat " + d.Name,
+		FilterSubject: events.AllEvents,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 20000,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("declare consumer %s: %w", d.Name, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer %s info: %w", d.Name, err)
+	}
+	floor := info.AckFloor.Stream
+	start := time.Now()
+	restored := 0
+	if floor > 0 {
+		err := Read(ctx, d.JS, ReadOptions{From: 1, Until: floor, Max: 2000, Park: NewParker(d.JS, d.Name+"-restore", d.Log)},
+			func(_ context.Context, b Batch) error {
+				d.Handler.Restore(b.Events)
+				restored += len(b.Events)
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("restore %s to %d: %w", d.Name, floor, err)
+		}
+	}
+	d.Log.Info("consumer live", "consumer", d.Name, "restored_events", restored, "position", floor, "took", time.Since(start).Round(time.Millisecond))
+	if d.Ready != nil {
+		close(d.Ready)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * d.MaxBatch))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", d.Name, err)
+	}
+	return pump(ctx, it, d.MaxBatch, func(msgs []jetstream.Msg) error {
+		b, err := decode(ctx, msgs, park)
+		if err != nil {
+			return err
+		}
+		if err := d.handle(ctx, b.Events, park); err != nil {
+			return err
+		}
+		if err := msgs[len(msgs)-1].DoubleAck(ctx); err != nil {
+			// Not fatal: the events come again and Handle is idempotent.
+			d.Log.Warn("ack failed", "consumer", d.Name, "position", b.Last, "err", err)
+		}
+		Progress(d.Name, len(msgs), b.Last)
+		return nil
+	})
+}
+
+// handle retries transient errors with backoff until ctx ends and parks
+// poison events.
+func (d *Durable) handle(ctx context.Context, evs []*events.Envelope, park *Parker) error {
+	backoff := 50 * time.Millisecond
+	for len(evs) > 0 {
+		err := d.Handler.Handle(ctx, evs)
+		if err == nil {
+			return nil
+		}
+		var poison *PoisonError
+		if errors.As(err, &poison) {
+			if perr := park.Park(ctx, "", poison.Event.Seq, mustEncode(poison.Event), poison.Err); perr != nil {
+				return perr
+			}
+			for i, e := range evs {
+				if e == poison.Event {
+					evs = evs[i+1:]
+					break
+				}
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		retries.WithLabelValues(d.Name).Inc()
+		d.Log.Warn("handler failed, retrying", "consumer", d.Name, "first", evs[0].Seq, "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return nil
+}
+
+func mustEncode(e *events.Envelope) []byte {
+	b, _ := e.Encode() // an envelope that decoded encodes again
+	return b
+}

@@ -1,0 +1,183 @@
+package jet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/events"
+)
+
+// Batch is a run of consecutive events read from the log.
+type Batch struct {
+	Events []*events.Envelope
+	// Last is the stream position of the last message read, parked ones
+	// included: the position a consumer has finished with.
+	Last uint64
+}
+
+// pump reads it in a goroutine and calls fn with every run of messages that
+// is already available (at least one, at most max), so work is batched under
+// load without waiting for a batch to fill when traffic is light.
+func pump(ctx context.Context, it jetstream.MessagesContext, max int, fn func([]jetstream.Msg) error) error {
+	ch := make(chan jetstream.Msg, 2*max)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		for {
+			m, err := it.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					errc <- err
+				}
+				return
+			}
+			ch <- m
+		}
+	}()
+	defer func() {
+		it.Stop()
+		for range ch { // let the reader goroutine finish
+		}
+	}()
+	buf := make([]jetstream.Msg, 0, max)
+	for {
+		buf = buf[:0]
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m, ok := <-ch:
+			if !ok {
+				select {
+				case err := <-errc:
+					return fmt.Errorf("read stream: %w", err)
+				default:
+					return ctx.Err()
+				}
+			}
+			buf = append(buf, m)
+		}
+	fill:
+		for len(buf) < max {
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					break fill
+				}
+				buf = append(buf, m)
+			default:
+				break fill
+			}
+		}
+		if err := fn(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// decode turns raw messages into a batch, parking those that do not decode.
+func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, error) {
+	b := Batch{Events: make([]*events.Envelope, 0, len(msgs))}
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil {
+			return b, fmt.Errorf("message metadata: %w", err)
+		}
+		b.Last = md.Sequence.Stream
+		e, err := events.Decode(m.Data())
+		if err == nil {
+			_, err = e.Payload()
+		}
+		if err != nil {
+			if perr := park.Park(ctx, m.Subject(), md.Sequence.Stream, m.Data(), err); perr != nil {
+				return b, perr
+			}
+			continue
+		}
+		e.Seq = md.Sequence.Stream
+		b.Events = append(b.Events, e)
+	}
+	return b, nil
+}
+
+// ReadOptions select a range of the log.
+type ReadOptions struct {
+	From  uint64 // first position; 0 or 1 is the start of the log
+	Until uint64 // last position, inclusive; 0 reads on forever
+	Max   int    // largest batch; default 1000
+	// Park receives events that do not decode; required.
+	Park *Parker
+}
+
+// Read calls fn with consecutive batches of the log from o.From, in order,
+// until o.Until is reached, ctx ends or fn fails. It keeps no state on the
+// server: the caller's checkpoint is the position.
+func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(context.Context, Batch) error) error {
+	if o.Max <= 0 {
+		o.Max = 1000
+	}
+	if o.Until > 0 && o.From > o.Until {
+		return nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.AllEvents}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if o.From > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = o.From
+	}
+	cons, err := js.OrderedConsumer(ctx, events.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("open reader at %d: %w", o.From, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * o.Max))
+	if err != nil {
+		return fmt.Errorf("open reader at %d: %w", o.From, err)
+	}
+	errDone := errors.New("done")
+	err = pump(ctx, it, o.Max, func(msgs []jetstream.Msg) error {
+		if o.Until > 0 {
+			msgs = upTo(msgs, o.Until)
+		}
+		b, err := decode(ctx, msgs, o.Park)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			if err := fn(ctx, b); err != nil {
+				return err
+			}
+		}
+		if o.Until > 0 && b.Last >= o.Until {
+			return errDone
+		}
+		return nil
+	})
+	if errors.Is(err, errDone) {
+		return nil
+	}
+	return err
+}
+
+// upTo trims msgs to those at or before position until.
+func upTo(msgs []jetstream.Msg, until uint64) []jetstream.Msg {
+	for i, m := range msgs {
+		if md, err := m.Metadata(); err == nil && md.Sequence.Stream > until {
+			return msgs[:i]
+		}
+	}
+	return msgs
+}
+
+// LastSeq is the position of the newest event in the log (0 when empty).
+func LastSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	s, err := js.Stream(ctx, events.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	return info.State.LastSeq, nil
+}

@@ -1,0 +1,77 @@
+package jet
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/events"
+)
+
+// Durable consumer names. A durable's name is its position in the log:
+// renaming one starts it again from the beginning, so these never change.
+const (
+	// ConsumerModeration decides every MessagePosted.
+	ConsumerModeration = "moderation"
+	// ConsumerFanout delivers events to users' MQTT topics.
+	ConsumerFanout = "fanout"
+)
+
+// StreamOptions tune the declared streams.
+type StreamOptions struct {
+	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values.
+	// Consumers deduplicate by event id beyond it.
+	DuplicateWindow time.Duration
+	Replicas        int
+}
+
+// EventStreamConfig is the declared configuration of the event log. Limits
+// retention with no limits: the log is kept, so every read model can be rebuilt.
+func EventStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = 2 * time.Minute
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	return jetstream.StreamConfig{
+		Name:        events.Stream,
+		Description: "chat event log: the source of truth",
+		Subjects:    []string{events.AllEvents},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  o.DuplicateWindow,
+		Replicas:    o.Replicas,
+		MaxMsgSize:  1 << 20,
+		Discard:     jetstream.DiscardNew,
+	}
+}
+
+// DeadLetterStreamConfig holds events consumers parked, with their reasons.
+func DeadLetterStreamConfig(o StreamOptions) jetstream.StreamConfig {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	return jetstream.StreamConfig{
+		Name:        events.DeadLetterStream,
+		Description: "events a consumer could not process, with the reason",
+		Subjects:    []string{events.DeadLetterSubject},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      30 * 24 * time.Hour,
+	}
+}
+
+// EnsureStreams creates the declared streams or updates them to the declared
+// configuration.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	for _, cfg := range []jetstream.StreamConfig{EventStreamConfig(o), DeadLetterStreamConfig(o)} {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("declare stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+// Package roster is the routing state: who belongs to which conversation, with
+// which role, at the current position of the log. Moderation and fan-out each
+// keep one, folded from the ordered log itself, never from a read model that
+// may lag (DESIGN invariant 4). It does no I/O.
+package roster
+
+import "github.com/chatbackend/chat/events"
+
+// Key names a conversation across applications.
+type Key struct{ App, Conversation string }
+
+// Conversation is the routing view of one conversation.
+type Conversation struct {
+	Kind            events.ConversationKind
+	ReplyPermission events.ReplyPermission
+	CreatedBy       string
+	Members         map[string]events.Role
+}
+
+// Roster maps conversations to their members.
+type Roster struct{ convs map[Key]*Conversation }
+
+// New returns an empty roster.
+func New() *Roster { return &Roster{convs: map[Key]*Conversation{}} }
+
+// Get returns a conversation, or nil when the log has not created it.
+func (r *Roster) Get(app, id string) *Conversation { return r.convs[Key{app, id}] }
+
+// Len is the number of conversations known.
+func (r *Roster) Len() int { return len(r.convs) }
+
+// Apply folds one event. Events that do not change membership are ignored, as
+// are events that do not decode (the consumer parks those before this point).
+// Applying the same event twice leaves the same state.
+func (r *Roster) Apply(e *events.Envelope) {
+	p, err := e.Payload()
+	if err != nil {
+		return
+	}
+	switch p := p.(type) {
+	case *events.ConversationCreated:
+		k := Key{e.App, p.ConversationID}
+		if r.convs[k] != nil {
+			return // a conversation is created once; a repeat changes nothing
+		}
+		c := &Conversation{Kind: p.Kind, ReplyPermission: p.ReplyPermission, CreatedBy: p.CreatedBy,
+			Members: make(map[string]events.Role, len(p.Members))}
+		for _, m := range p.Members {
+			c.Members[m.UserID] = m.Role
+		}
+		r.convs[k] = c
+	case *events.MemberJoined:
+		if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
+			c.Members[p.UserID] = p.Role
+		}
+	case *events.MemberLeft:
+		if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
+			delete(c.Members, p.UserID)
+		}
+	}
+}
+
+// IsMember reports whether user belongs to the conversation.
+func (c *Conversation) IsMember(user string) bool {
+	_, ok := c.Members[user]
+	return ok
+}
+
+// CanPost decides whether user may post, and if not, the moderation reason.
+func (c *Conversation) CanPost(user string) (bool, string) {
+	role, ok := c.Members[user]
+	if !ok {
+		return false, events.ReasonNotMember
+	}
+	return CanPost(role, c.ReplyPermission, user == c.CreatedBy)
+}
+
+// CanPost is the reply rule for a member with role in a conversation with
+// permission perm; creator says whether the member created it.
+func CanPost(role events.Role, perm events.ReplyPermission, creator bool) (bool, string) {
+	switch {
+	case role == events.RoleAdmin:
+		return true, ""
+	case role == events.RoleReadOnly:
+		return false, events.ReasonReplyNotAllowed
+	case perm == events.ReplyAll || perm == "":
+		return true, ""
+	case perm == events.ReplySenderOnly && creator:
+		return true, ""
+	}
+	return false, events.ReasonReplyNotAllowed
+}
+
+// MemberIDs lists the members, in no particular order.
+func (c *Conversation) MemberIDs() []string {
+	out := make([]string, 0, len(c.Members))
+	for id := range c.Members {
+		out = append(out, id)
+	}
+	return out
+}

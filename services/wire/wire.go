@@ -1,0 +1,63 @@
+// Package wire holds the JSON shapes clients see, shared by real-time
+// deliveries and the REST API so both speak the same objects (PROTOCOL §2).
+package wire
+
+import (
+	"time"
+
+	"github.com/chatbackend/chat/events"
+)
+
+// Message is the message object of PROTOCOL §2.
+type Message struct {
+	ID               string    `json:"id"`
+	ClientMsgID      string    `json:"clientMsgId"`
+	ConversationID   string    `json:"conversationId"`
+	SenderID         string    `json:"senderId"`
+	SenderType       string    `json:"senderType"`
+	Content          string    `json:"content"`
+	ContentType      string    `json:"contentType"`
+	Attachment       *string   `json:"attachment,omitempty"`
+	ReplyTo          *string   `json:"replyTo,omitempty"`
+	CreatedAt        time.Time `json:"createdAt"`
+	EditedAt         *string   `json:"editedAt,omitempty"`
+	DeletedAt        *string   `json:"deletedAt,omitempty"`
+	ModerationStatus string    `json:"moderationStatus"`
+	IsAnnouncement   bool      `json:"isAnnouncement"`
+	Seq              uint64    `json:"seq"`
+}
+
+// MessageFromEvent builds the message object from its posting, at position seq
+// and created at the posting's time.
+func MessageFromEvent(m *events.MessagePosted, at time.Time, seq uint64, status events.ModerationStatus) Message {
+	return Message{
+		ID: m.MessageID, ClientMsgID: m.ClientMsgID, ConversationID: m.ConversationID,
+		SenderID: m.SenderID, SenderType: string(m.SenderType), Content: m.Content,
+		ContentType: string(m.ContentType), Attachment: optional(m.AttachmentID), ReplyTo: optional(m.ReplyTo),
+		CreatedAt: at.UTC(), ModerationStatus: string(status), Seq: seq,
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// ModerationResult is what the sender learns about its message.
+type ModerationResult struct {
+	ClientMsgID    string `json:"clientMsgId"`
+	MessageID      string `json:"messageId"`
+	ConversationID string `json:"conversationId"`
+	Status         string `json:"status"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// MemberChange is the data of member.joined and member.left.
+type MemberChange struct {
+	ConversationID string `json:"conversationId"`
+	UserID         string `json:"userId"`
+	Role           string `json:"role,omitempty"`
+	By             string `json:"by"`
+}

@@ -1,0 +1,33 @@
+-- name: InsertConversation :batchexec
+INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq, last_activity_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)
+ON CONFLICT (app, id) DO NOTHING;
+
+-- name: UpsertParticipant :batchexec
+INSERT INTO participants (app, conversation_id, user_id, role, joined_at, joined_seq)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role;
+
+-- name: DeleteParticipant :batchexec
+DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3;
+
+-- name: InsertMessage :batchexec
+INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
+                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (app, id) DO NOTHING;
+
+-- name: ModerateMessage :batchexec
+UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5
+WHERE app = $1 AND id = $2 AND moderated_seq IS NULL;
+
+-- name: TouchConversation :batchexec
+UPDATE conversations SET last_message_seq = $3, last_activity_at = $4
+WHERE app = $1 AND id = $2 AND last_message_seq < $3;
+
+-- name: GetCheckpoint :one
+SELECT position FROM projection_checkpoints WHERE name = $1;
+
+-- name: SetCheckpoint :exec
+INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET position = excluded.position;

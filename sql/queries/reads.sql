@@ -1,0 +1,35 @@
+-- name: GetConversation :one
+SELECT * FROM conversations WHERE app = $1 AND id = $2;
+
+-- name: GetParticipant :one
+SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3;
+
+-- name: ListParticipants :many
+SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id;
+
+-- name: ListConversationsForUser :many
+SELECT sqlc.embed(c), p.role AS my_role, p.last_read_seq,
+       (SELECT count(*) FROM messages m
+         WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
+           AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
+FROM participants p
+JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
+WHERE p.app = $1 AND p.user_id = $2
+ORDER BY c.last_activity_at DESC, c.id
+LIMIT $3;
+
+-- name: LastMessages :many
+SELECT DISTINCT ON (m.conversation_id) m.*
+FROM messages m
+WHERE m.app = $1 AND m.conversation_id = ANY(@conversation_ids::text[]) AND m.moderation_status = 'approved'
+ORDER BY m.conversation_id, m.seq DESC;
+
+-- name: ListMessages :many
+-- History of one conversation, newest first: approved messages, plus the
+-- viewer's own messages whatever their status.
+SELECT * FROM messages
+WHERE app = @app AND conversation_id = @conversation_id
+  AND (moderation_status = 'approved' OR sender_id = @viewer)
+  AND seq < @before AND seq > @after
+ORDER BY seq DESC
+LIMIT @max_rows;
