@@ -120,7 +120,7 @@ func TestBrokerRefusesBadCredentialsAndForeignTopics(t *testing.T) {
 		"unknown application": {"alice", unknownApp},
 		"another user":        {"bob", c.Token("geosector", "alice", "member")},
 	} {
-		cl := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("bad-"+creds[0]).
+		cl := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("bad-" + creds[0]).
 			SetUsername(creds[0]).SetPassword(creds[1]).SetAutoReconnect(false))
 		tok := cl.Connect()
 		if !tok.WaitTimeout(10*time.Second) || tok.Error() == nil {
@@ -132,7 +132,7 @@ func TestBrokerRefusesBadCredentialsAndForeignTopics(t *testing.T) {
 	alice := connect(t, c, "alice")
 	for _, filter := range []string{"chat/user/bob/#", "chat/user/+/messages", "#", "chat/cmd/#", "resalice/user/alice/#"} {
 		tok := alice.Paho().Subscribe(filter, 1, nil)
-		if !tok.WaitTimeout(10*time.Second) {
+		if !tok.WaitTimeout(10 * time.Second) {
 			t.Fatalf("subscribe %s: no answer", filter)
 		}
 		if code := tok.(*paho.SubscribeToken).Result()[filter]; code < 0x80 {
