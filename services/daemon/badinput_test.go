@@ -10,12 +10,13 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/chatbackend/chat/services/auth"
+	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
 // sentinelAppends checks that nothing was appended since before: one valid
 // send now adds exactly its posting and its decision.
-func sentinelAppends(t *testing.T, c *testkit.Chat, cl *testkit.Client, conv string, before uint64) {
+func sentinelAppends(t *testing.T, c *daemontest.Chat, cl *testkit.Client, conv string, before uint64) {
 	t.Helper()
 	send(cl, conv, "sentinel-"+strconv.FormatInt(time.Now().UnixNano(), 36), "sentinel")
 	cl.WaitType("message.new", "sentinel")
@@ -25,7 +26,7 @@ func sentinelAppends(t *testing.T, c *testkit.Chat, cl *testkit.Client, conv str
 }
 
 func TestBadCommandsAreRejectedAndAppendNothing(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "bob")
 	before := lastSeq(t, c)
@@ -75,7 +76,7 @@ func TestBadCommandsAreRejectedAndAppendNothing(t *testing.T) {
 }
 
 func TestOversizedPacketIsRefusedByTheBroker(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "bob")
 	before := lastSeq(t, c)
@@ -89,7 +90,7 @@ func TestOversizedPacketIsRefusedByTheBroker(t *testing.T) {
 }
 
 func TestSendUnderAnotherUsersTopicIsRefused(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "carol")
 	before := lastSeq(t, c)
@@ -107,7 +108,7 @@ func TestSendUnderAnotherUsersTopicIsRefused(t *testing.T) {
 }
 
 func TestBrokerRefusesBadCredentialsAndForeignTopics(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	url := "tcp://" + c.MQTTAddr()
 	expired, _ := auth.Mint(c.Cfg.JWTSecret, "geosector", "alice", "member", "", "", time.Minute, time.Now().Add(-time.Hour))
 	forged, _ := auth.Mint([]byte("another-secret-another-secret-0123456789"), "geosector", "alice", "member", "", "", time.Hour, time.Now())
@@ -142,7 +143,7 @@ func TestBrokerRefusesBadCredentialsAndForeignTopics(t *testing.T) {
 }
 
 func TestRESTRefusesBadRequests(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, bob := c.Token("geosector", "alice", "member"), c.Token("geosector", "bob", "member")
 	conv := group(t, c, "alice", "bob")
 	before := lastSeq(t, c)
@@ -185,7 +186,7 @@ func TestRESTRefusesBadRequests(t *testing.T) {
 }
 
 func TestOneToOneIsCreatedOnce(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	req := map[string]any{"type": "one_to_one", "participantIds": []string{"bob"}}
 	status, first := c.Do("POST", "/api/chat/conversations", c.Token("geosector", "alice", "member"), req)
 	if status != http.StatusCreated {

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
-func lastSeq(t *testing.T, c *testkit.Chat) uint64 {
+func lastSeq(t *testing.T, c *daemontest.Chat) uint64 {
 	t.Helper()
 	seq, err := jet.LastSeq(context.Background(), c.JetStream())
 	if err != nil {
@@ -22,7 +23,7 @@ func lastSeq(t *testing.T, c *testkit.Chat) uint64 {
 }
 
 func TestDuplicateClientMsgIDYieldsOneMessage(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
 	conv := group(t, c, "alice", "bob")
 
@@ -48,7 +49,7 @@ func TestDuplicateClientMsgIDYieldsOneMessage(t *testing.T) {
 // A client retrying long after the log's deduplication window still produces
 // one message: consumers deduplicate on the derived message id.
 func TestRetryAfterDedupWindowYieldsOneMessage(t *testing.T) {
-	c := testkit.Chatd(t, func(cfg *config.Config) { cfg.DedupWindow = 100 * time.Millisecond })
+	c := daemontest.Chatd(t, func(cfg *config.Config) { cfg.DedupWindow = 100 * time.Millisecond })
 	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
 	conv := group(t, c, "alice", "bob")
 	send(alice, conv, "late", "said once")
@@ -72,7 +73,7 @@ func TestRetryAfterDedupWindowYieldsOneMessage(t *testing.T) {
 }
 
 func TestRemovedMemberReceivesNothingAfterRemoval(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, bob, carol := connect(t, c, "alice"), connect(t, c, "bob"), connect(t, c, "carol")
 	conv := group(t, c, "alice", "bob", "carol")
 	side := group(t, c, "alice", "bob") // carries the sentinel to bob
@@ -101,7 +102,7 @@ func TestRemovedMemberReceivesNothingAfterRemoval(t *testing.T) {
 }
 
 func TestNonMemberSendIsRejectedAndReachesNoOne(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, carol := connect(t, c, "alice"), connect(t, c, "carol")
 	conv := group(t, c, "alice", "bob")
 
@@ -122,7 +123,7 @@ func TestNonMemberSendIsRejectedAndReachesNoOne(t *testing.T) {
 }
 
 func TestBadWordsAreRejected(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
 	conv := group(t, c, "alice", "bob")
 	send(alice, conv, "rude", "you IDIOT!")

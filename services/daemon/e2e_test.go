@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
 // group creates a group as admin with members and returns its id.
-func group(t *testing.T, c *testkit.Chat, admin string, members ...string) string {
+func group(t *testing.T, c *daemontest.Chat, admin string, members ...string) string {
 	t.Helper()
 	status, body := c.Do("POST", "/api/chat/conversations", c.Token("geosector", admin, "member"),
 		map[string]any{"type": "group", "title": "team", "participantIds": members})
@@ -20,7 +21,7 @@ func group(t *testing.T, c *testkit.Chat, admin string, members ...string) strin
 	return testkit.JSON[struct{ ID string }](t, body).ID
 }
 
-func connect(t *testing.T, c *testkit.Chat, user string) *testkit.Client {
+func connect(t *testing.T, c *daemontest.Chat, user string) *testkit.Client {
 	return testkit.Connect(t, "tcp://"+c.MQTTAddr(), "chat", user, c.Token("geosector", user, "member"))
 }
 
@@ -37,7 +38,7 @@ type history struct {
 }
 
 func TestMessageTravelsEndToEnd(t *testing.T) {
-	c := testkit.Chatd(t)
+	c := daemontest.Chatd(t)
 	alice, bob, carol := connect(t, c, "alice"), connect(t, c, "bob"), connect(t, c, "carol")
 	conv := group(t, c, "alice", "bob")
 	other := group(t, c, "carol", "alice") // carol's own group, for a sentinel
@@ -80,7 +81,7 @@ func TestMessageTravelsEndToEnd(t *testing.T) {
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
 
 // waitHistory polls a member's history until ok holds.
-func waitHistory(t *testing.T, c *testkit.Chat, conv, user string, ok func(history) bool) history {
+func waitHistory(t *testing.T, c *daemontest.Chat, conv, user string, ok func(history) bool) history {
 	t.Helper()
 	var h history
 	testkit.Eventually(t, 20*time.Second, user+"'s history of "+conv, func() bool {

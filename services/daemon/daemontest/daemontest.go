@@ -1,19 +1,20 @@
-package testkit
+// Package daemontest starts a whole chatd for end-to-end tests, on random
+// ports with a fresh database, and drives it over HTTP.
+package daemontest
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon"
+	"github.com/chatbackend/chat/services/testkit"
 )
 
 // Secret is the JWT key of test daemons.
@@ -35,7 +36,7 @@ func Config(t testing.TB, opts ...Option) *config.Config {
 	t.Helper()
 	cfg, err := config.Load("chatd", []string{
 		"--http-addr=127.0.0.1:0", "--mqtt-addr=127.0.0.1:0", "--mqtt-ws-addr=", "--nats-addr=127.0.0.1:0",
-		"--data-dir=" + t.TempDir(), "--database-url=" + Postgres(t), "--jwt-secret=" + string(Secret),
+		"--data-dir=" + t.TempDir(), "--database-url=" + testkit.Postgres(t), "--jwt-secret=" + string(Secret),
 	}, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +52,13 @@ func Start(t testing.TB, cfg *config.Config) *Chat {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := daemon.Start(ctx, cfg, Logger(t))
+	d, err := daemon.Start(ctx, cfg, testkit.Logger(t))
 	if err != nil {
 		t.Fatalf("start chatd: %v", err)
 	}
 	t.Cleanup(d.Stop)
 	c := &Chat{Daemon: d, Cfg: cfg, t: t}
-	Eventually(t, 30*time.Second, "chatd ready", func() bool {
+	testkit.Eventually(t, 30*time.Second, "chatd ready", func() bool {
 		status, _ := c.Do("GET", "/readyz", "", nil)
 		return status == http.StatusOK
 	})
@@ -66,21 +67,6 @@ func Start(t testing.TB, cfg *config.Config) *Chat {
 
 // Chatd starts a daemon with a default test configuration.
 func Chatd(t testing.TB, opts ...Option) *Chat { return Start(t, Config(t, opts...)) }
-
-// Logger logs to the test output when CHAT_TEST_LOG=1, else discards.
-func Logger(t testing.TB) *slog.Logger {
-	if os.Getenv("CHAT_TEST_LOG") == "1" {
-		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
-}
 
 // Token mints a token for user in app with role.
 func (c *Chat) Token(app, user, role string) string {
@@ -123,29 +109,4 @@ func (c *Chat) Do(method, path, token string, body any) (int, []byte) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
-}
-
-// JSON decodes b into a fresh T, failing the test on error.
-func JSON[T any](t testing.TB, b []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatalf("decode %s: %v", b, err)
-	}
-	return v
-}
-
-// Eventually waits for cond with a deadline, polling; it fails the test with
-// what it was waiting for when the deadline passes.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	wait := time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(wait) // polling interval of a deadline-bounded wait, not synchronisation
-		wait = min(2*wait, 50*time.Millisecond)
-	}
 }
