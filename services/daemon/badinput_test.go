@@ -206,3 +206,12 @@ func TestOneToOneIsCreatedOnce(t *testing.T) {
 		t.Fatal("the second creation appended an event")
 	}
 }
+
+func subscribeCode(t *testing.T, cl *testkit.Client, filter string) byte {
+	t.Helper()
+	tok := cl.Paho().Subscribe(filter, 1, nil)
+	if !tok.WaitTimeout(10 * time.Second) {
+		t.Fatalf("subscribe %s: no answer", filter)
+	}
+	return tok.(*paho.SubscribeToken).Result()[filter]
+}

@@ -1,0 +1,53 @@
+package daemon_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/daemon/daemontest"
+	"github.com/chatbackend/chat/services/testkit"
+)
+
+// The bridge and fan-out work the same in front of a real Mosquitto with the
+// password file and pattern ACL of deploy/mosquitto.
+func TestBridgeWorksWithMosquitto(t *testing.T) {
+	users := map[string]string{"chat-bridge": "bridge-secret", "alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"}
+	url := testkit.Mosquitto(t, users)
+	c := daemontest.Chatd(t, func(cfg *config.Config) {
+		cfg.MQTTURL, cfg.MQTTUser, cfg.MQTTPass = url, "chat-bridge", users["chat-bridge"]
+	})
+	if c.MQTTAddr() != "" {
+		t.Fatal("embedded broker started although an external one is configured")
+	}
+	alice := testkit.Connect(t, url, "chat", "alice", users["alice"])
+	bob := testkit.Connect(t, url, "chat", "bob", users["bob"])
+	carol := testkit.Connect(t, url, "chat", "carol", users["carol"])
+	conv := group(t, c, "alice", "bob")
+	side := group(t, c, "alice", "carol")
+
+	for range 2 {
+		send(alice, conv, "via-mosquitto", "hello through mosquitto")
+	}
+	bob.WaitType("message.new", "hello through mosquitto")
+	alice.WaitType("moderation.result", `"status":"approved"`)
+	alice.Publish("chat/cmd/alice/send", `{"clientMsgId":`)
+	alice.WaitType("command.rejected", "invalid_payload")
+
+	// carol may not read bob's topics on Mosquitto either.
+	if code := subscribeCode(t, carol, "chat/user/bob/#"); code < 0x80 {
+		t.Fatalf("mosquitto granted carol bob's topics (code %#x)", code)
+	}
+	send(alice, side, "side", "sentinel")
+	carol.WaitType("message.new", "sentinel")
+	if n := countContaining(carol.Of("message.new"), "hello through mosquitto"); n != 0 {
+		t.Fatal("carol received a message of a conversation she is not in")
+	}
+	if n := countContaining(bob.Of("message.new"), "hello through mosquitto"); n != 1 {
+		t.Fatalf("bob received the message %d times", n)
+	}
+	status, body := c.Do("GET", "/readyz", "", nil)
+	if status != http.StatusOK {
+		t.Fatalf("readyz with mosquitto: %d %s", status, body)
+	}
+}
