@@ -2,7 +2,11 @@ package daemon_test
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
@@ -34,14 +38,22 @@ func TestBridgeWorksWithMosquitto(t *testing.T) {
 	alice.Publish("chat/cmd/alice/send", `{"clientMsgId":`)
 	alice.WaitType("command.rejected", "invalid_payload")
 
-	// carol may not read bob's topics on Mosquitto either.
-	if code := subscribeCode(t, carol, "chat/user/bob/#"); code < 0x80 {
-		t.Fatalf("mosquitto granted carol bob's topics (code %#x)", code)
+	// Mosquitto's file ACL grants any subscription and filters on delivery:
+	// carol may subscribe to bob's topics but must receive nothing there.
+	var leaked atomic.Int32
+	tok := carol.Paho().Subscribe("chat/user/bob/#", 1, func(paho.Client, paho.Message) { leaked.Add(1) })
+	if !tok.WaitTimeout(10 * time.Second) {
+		t.Fatal("subscribe: no answer")
 	}
+	send(alice, conv, "for-bob", "second for bob")
+	bob.WaitType("message.new", "second for bob")
 	send(alice, side, "side", "sentinel")
 	carol.WaitType("message.new", "sentinel")
 	if n := countContaining(carol.Of("message.new"), "hello through mosquitto"); n != 0 {
 		t.Fatal("carol received a message of a conversation she is not in")
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Fatalf("carol received %d messages from bob's topics", n)
 	}
 	if n := countContaining(bob.Of("message.new"), "hello through mosquitto"); n != 1 {
 		t.Fatalf("bob received the message %d times", n)
