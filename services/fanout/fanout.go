@@ -19,8 +19,10 @@ type Service struct {
 	apps    config.Apps
 	deliver bridge.Deliverer
 	roster  *roster.Roster
-	// posted holds messages awaiting their moderation decision, by app/id.
-	posted map[string]posting
+	// messages holds every message seen, by app/id: the posting while it
+	// awaits its decision, nil once decided. Repeats of either event (a retry
+	// or a backfill run after the log's deduplication window) deliver nothing.
+	messages map[string]*posting
 	folded uint64
 	out    []bridge.Delivery
 }
@@ -33,7 +35,7 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), posted: map[string]posting{}}
+	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}}
 }
 
 // Restore folds events already delivered.
@@ -81,11 +83,17 @@ func (s *Service) route(e *events.Envelope) {
 	}
 	switch p := p.(type) {
 	case *events.ConversationCreated:
+		if s.roster.Get(e.App, p.ConversationID) != nil {
+			return // created before: a repeat
+		}
 		s.roster.Apply(e)
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			send(c.MemberIDs(), bridge.KindConversations, "conversation.created", p)
 		}
 	case *events.MemberJoined:
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.Members[p.UserID] == p.Role {
+			return // already a member with that role: a repeat
+		}
 		s.roster.Apply(e)
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			send(c.MemberIDs(), bridge.KindConversations, "member.joined",
@@ -93,20 +101,23 @@ func (s *Service) route(e *events.Envelope) {
 		}
 	case *events.MemberLeft:
 		// Those who were members until now, the leaver included, learn it.
-		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.IsMember(p.UserID) {
 			send(c.MemberIDs(), bridge.KindConversations, "member.left",
 				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
 		}
 		s.roster.Apply(e)
 	case *events.MessagePosted:
-		s.posted[e.App+"/"+p.MessageID] = posting{m: p, at: e.At, seq: e.Seq}
+		key := e.App + "/" + p.MessageID
+		if _, seen := s.messages[key]; !seen {
+			s.messages[key] = &posting{m: p, at: e.At, seq: e.Seq}
+		}
 	case *events.MessageModerated:
 		key := e.App + "/" + p.MessageID
-		post, ok := s.posted[key]
-		if !ok {
-			return // a repeated decision: the first one was delivered
+		post := s.messages[key]
+		if post == nil {
+			return // decided before (a repeat), or never posted
 		}
-		delete(s.posted, key)
+		s.messages[key] = nil
 		if p.Status == events.StatusApproved {
 			if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 				send(c.MemberIDs(), bridge.KindMessages, "message.new",
