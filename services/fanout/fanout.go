@@ -23,8 +23,8 @@ type Service struct {
 	// awaits its decision, nil once decided. Repeats of either event (a retry
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
-	folded uint64
-	out    []bridge.Delivery
+	folded   uint64
+	out      []bridge.Delivery
 }
 
 type posting struct {

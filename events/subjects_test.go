@@ -1,0 +1,68 @@
+package events
+
+import "testing"
+
+// scoped is a payload with a chosen scope, for the subject forms no event in
+// the catalogue uses yet.
+type scoped struct{ s scope }
+
+func (scoped) EventType() Type { return "ReadReceipt" }
+func (scoped) Validate() error { return nil }
+func (p scoped) scope() scope  { return p.s }
+
+func TestSubjectOfNamesAppScopeAndDottedType(t *testing.T) {
+	cases := []struct {
+		name string
+		p    Payload
+		want string
+	}{
+		{"conversation created", &ConversationCreated{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.conversation.created"},
+		{"member joined", &MemberJoined{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.member.joined"},
+		{"member left", &MemberLeft{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.member.left"},
+		{"message posted", &MessagePosted{ConversationID: "c-2_x"}, "chat.evt.geosector.conv.c-2_x.message.posted"},
+		{"message moderated", &MessageModerated{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.message.moderated"},
+		{"user scope", scoped{scope{scopeUser, "alice"}}, "chat.evt.geosector.user.alice.read.receipt"},
+		{"app scope", scoped{scope{scopeApp, ""}}, "chat.evt.geosector.app.read.receipt"},
+	}
+	for _, tc := range cases {
+		if got := SubjectOf("geosector", tc.p); got != tc.want {
+			t.Errorf("%s: SubjectOf = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestEveryCatalogueEventHasASubjectInsideTheLog(t *testing.T) {
+	for _, typ := range Types {
+		p := newPayload(typ)
+		if p == nil {
+			t.Fatalf("newPayload(%s) = nil for a catalogue type", typ)
+		}
+		if p.EventType() != typ {
+			t.Fatalf("newPayload(%s) is a %s", typ, p.EventType())
+		}
+		s := SubjectOf("a", p)
+		if len(s) <= len(SubjectRoot)+1 || s[:len(SubjectRoot)+1] != SubjectRoot+"." {
+			t.Errorf("%s is stored under %q, outside %s", typ, s, AllEvents)
+		}
+	}
+}
+
+func TestNewPayloadRefusesUnknownTypes(t *testing.T) {
+	for _, typ := range []Type{"", "messagePosted", "MessagePosted ", "Nope"} {
+		if p := newPayload(typ); p != nil {
+			t.Errorf("newPayload(%q) = %T, want nil", typ, p)
+		}
+	}
+}
+
+func TestConversationSubjectsMatchesEveryEventOfOneConversation(t *testing.T) {
+	if got, want := ConversationSubjects("geosector", "c1"), "chat.evt.geosector.conv.c1.>"; got != want {
+		t.Fatalf("ConversationSubjects = %q, want %q", got, want)
+	}
+}
+
+func TestDeadLetterSubjectIsPerConsumer(t *testing.T) {
+	if got, want := DeadLetterSubjectFor("moderation"), "chat.dlq.moderation"; got != want {
+		t.Fatalf("DeadLetterSubjectFor = %q, want %q", got, want)
+	}
+}
