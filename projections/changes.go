@@ -11,22 +11,30 @@ import (
 // message posted and moderated in one batch is inserted with its decision.
 type changes struct {
 	conversations []db.InsertConversationParams
-	members       map[memberKey]*db.UpsertParticipantParams // nil value: removed
+	members       map[memberKey]*memberChange
 	memberOrder   []memberKey
 	messages      []db.InsertMessageParams
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
-	touches       map[msgKey]db.TouchConversationParams // by app/conversation
+	touches       []db.TouchConversationParams
 }
 
 type memberKey struct{ app, conv, user string }
+
+// memberChange is the net effect on one participant row: removed says the
+// row present before the batch goes (the member left at some point), join,
+// when set, is the row after the batch. A member who leaves and rejoins in
+// one batch gets both: the old row is deleted and the new one inserted.
+type memberChange struct {
+	removed bool
+	join    *db.UpsertParticipantParams
+}
 type msgKey struct{ app, id string }
 
 func newChanges() *changes {
 	return &changes{
-		members:      map[memberKey]*db.UpsertParticipantParams{},
+		members:      map[memberKey]*memberChange{},
 		messageIndex: map[msgKey]int{},
-		touches:      map[msgKey]db.TouchConversationParams{},
 	}
 }
 
@@ -44,16 +52,13 @@ func (c *changes) add(e *events.Envelope) {
 			ReplyPermission: string(p.ReplyPermission), CreatedBy: p.CreatedBy, CreatedAt: e.At, CreatedSeq: seq,
 		})
 		for _, m := range p.Members {
-			c.setMember(memberKey{e.App, p.ConversationID, m.UserID}, &db.UpsertParticipantParams{
-				App: e.App, ConversationID: p.ConversationID, UserID: m.UserID, Role: string(m.Role), JoinedAt: e.At, JoinedSeq: seq,
-			})
+			c.join(e, p.ConversationID, m.UserID, m.Role)
 		}
 	case *events.MemberJoined:
-		c.setMember(memberKey{e.App, p.ConversationID, p.UserID}, &db.UpsertParticipantParams{
-			App: e.App, ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), JoinedAt: e.At, JoinedSeq: seq,
-		})
+		c.join(e, p.ConversationID, p.UserID, p.Role)
 	case *events.MemberLeft:
-		c.setMember(memberKey{e.App, p.ConversationID, p.UserID}, nil)
+		mc := c.member(memberKey{e.App, p.ConversationID, p.UserID})
+		mc.removed, mc.join = true, nil
 	case *events.MessagePosted:
 		k := msgKey{e.App, p.MessageID}
 		if _, dup := c.messageIndex[k]; dup {
@@ -79,18 +84,32 @@ func (c *changes) add(e *events.Envelope) {
 			})
 		}
 		if p.Status == events.StatusApproved {
-			c.touches[msgKey{e.App, p.ConversationID}] = db.TouchConversationParams{
-				App: e.App, ID: p.ConversationID, LastMessageSeq: int64(p.PostedSeq), LastActivityAt: e.At,
-			}
+			c.touches = append(c.touches, db.TouchConversationParams{
+				App: e.App, ConversationID: p.ConversationID, MessageID: p.MessageID,
+				PostedSeq: int64(p.PostedSeq), ModeratedSeq: &seq, At: e.At,
+			})
 		}
 	}
 }
 
-func (c *changes) setMember(k memberKey, v *db.UpsertParticipantParams) {
-	if _, seen := c.members[k]; !seen {
+func (c *changes) member(k memberKey) *memberChange {
+	mc := c.members[k]
+	if mc == nil {
+		mc = &memberChange{}
+		c.members[k] = mc
 		c.memberOrder = append(c.memberOrder, k)
 	}
-	c.members[k] = v
+	return mc
+}
+
+func (c *changes) join(e *events.Envelope, conv, user string, role events.Role) {
+	mc := c.member(memberKey{e.App, conv, user})
+	if mc.join != nil {
+		mc.join.Role = string(role) // a member's role changes; when they joined does not
+		return
+	}
+	mc.join = &db.UpsertParticipantParams{App: e.App, ConversationID: conv, UserID: user, Role: string(role),
+		JoinedAt: e.At, JoinedSeq: int64(e.Seq)}
 }
 
 func optional(s string) *string {

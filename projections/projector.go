@@ -97,6 +97,9 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		if err := q.LockProjection(ctx); err != nil {
+			return fmt.Errorf("lock projection: %w", err)
+		}
 		cp, err := Checkpoint(ctx, q)
 		if err != nil {
 			return err
@@ -137,10 +140,12 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	var ups []db.UpsertParticipantParams
 	var dels []db.DeleteParticipantParams
 	for _, k := range c.memberOrder {
-		if v := c.members[k]; v != nil {
-			ups = append(ups, *v)
-		} else {
+		mc := c.members[k]
+		if mc.removed {
 			dels = append(dels, db.DeleteParticipantParams{App: k.app, ConversationID: k.conv, UserID: k.user})
+		}
+		if mc.join != nil {
+			ups = append(ups, *mc.join)
 		}
 	}
 	if len(dels) > 0 {
@@ -156,11 +161,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)
 	}
 	if len(c.touches) > 0 {
-		ts := make([]db.TouchConversationParams, 0, len(c.touches))
-		for _, t := range c.touches {
-			ts = append(ts, t)
-		}
-		q.TouchConversation(ctx, ts).Exec(keep)
+		q.TouchConversation(ctx, c.touches).Exec(keep)
 	}
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)

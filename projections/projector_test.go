@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -207,3 +209,20 @@ func TestProjectorRestartMidBatchMatchesTheLog(t *testing.T) {
 }
 
 func dbq(pool *pgxpool.Pool) *db.Queries { return db.New(pool) }
+
+var slogDiscard = slog.New(slog.DiscardHandler)
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// history2 appends a few more events after a first history.
+func history2(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	e, err := events.New("more-"+events.NewEventID(), "geosector", time.Now(), events.Actor{ID: "alice", Type: events.ActorUser},
+		&events.MemberJoined{ConversationID: "c2", UserID: "yann", Role: events.RoleMember, AddedBy: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jet.NewAppender(js).Append(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+}

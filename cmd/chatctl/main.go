@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/chatbackend/chat/services/auth"
-	"github.com/chatbackend/chat/services/config"
 )
 
 const usage = `usage: chatctl <command> [flags]
 
 commands:
-  token   print a signed JWT for a user (same configuration as chatd)
+  token     print a signed JWT for a user (same configuration as chatd)
+  replay    rebuild the read model from the log into a fresh schema, verify, swap
+  backfill  import existing history from a JSON Lines file into the log
 
 Run "chatctl <command> -h" for the flags of a command.
 `
@@ -35,6 +36,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	switch args[0] {
 	case "token":
 		err = token(args[1:], stdout, getenv)
+	case "replay":
+		err = replay(args[1:], stdout, stderr, getenv)
+	case "backfill":
+		err = backfill(args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -61,9 +66,7 @@ func token(args []string, stdout io.Writer, getenv func(string) string) error {
 	entity := fl.String("entity", "", "entity (organisation) claim")
 	name := fl.String("name", "", "display name claim")
 	ttl := fl.Duration("ttl", 24*time.Hour, "validity")
-	dataDir := fl.String("data-dir", "", "as chatd's --data-dir (CHAT_DATA_DIR)")
-	secret := fl.String("jwt-secret", "", "as chatd's --jwt-secret (CHAT_JWT_SECRET)")
-	cfgFile := fl.String("config", "", "as chatd's --config (CHAT_CONFIG)")
+	cf := configFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -73,13 +76,7 @@ func token(args []string, stdout io.Writer, getenv func(string) string) error {
 	if *app == "" || *user == "" {
 		return errors.New("token: --app and --user are required")
 	}
-	var cargs []string
-	for flagName, v := range map[string]string{"data-dir": *dataDir, "jwt-secret": *secret, "config": *cfgFile} {
-		if v != "" {
-			cargs = append(cargs, "--"+flagName+"="+v)
-		}
-	}
-	cfg, err := config.Load("chatctl", cargs, getenv)
+	cfg, err := cf.load(getenv)
 	if err != nil {
 		return err
 	}

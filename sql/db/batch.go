@@ -135,7 +135,10 @@ const insertMessage = `-- name: InsertMessage :batchexec
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (app, id) DO NOTHING
+ON CONFLICT (app, id) DO UPDATE
+SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
+    moderated_seq = excluded.moderated_seq
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
 `
 
 type InsertMessageBatchResults struct {
@@ -162,6 +165,8 @@ type InsertMessageParams struct {
 	ModeratedSeq     *int64
 }
 
+// A repeated posting keeps the first row; if that row still awaits its
+// decision and this batch carries one, the decision is the first: apply it.
 func (q *Queries) InsertMessage(ctx context.Context, arg []InsertMessageParams) *InsertMessageBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -266,8 +271,9 @@ func (b *ModerateMessageBatchResults) Close() error {
 }
 
 const touchConversation = `-- name: TouchConversation :batchexec
-UPDATE conversations SET last_message_seq = $3, last_activity_at = $4
-WHERE app = $1 AND id = $2 AND last_message_seq < $3
+UPDATE conversations c SET last_message_seq = $1, last_activity_at = $2
+WHERE c.app = $3 AND c.id = $4 AND c.last_message_seq < $1
+  AND EXISTS (SELECT 1 FROM messages m WHERE m.app = $3 AND m.id = $5 AND m.moderated_seq = $6)
 `
 
 type TouchConversationBatchResults struct {
@@ -277,20 +283,27 @@ type TouchConversationBatchResults struct {
 }
 
 type TouchConversationParams struct {
+	PostedSeq      int64
+	At             time.Time
 	App            string
-	ID             string
-	LastMessageSeq int64
-	LastActivityAt time.Time
+	ConversationID string
+	MessageID      string
+	ModeratedSeq   *int64
 }
 
+// An approval moves the conversation's last activity forward only if it is the
+// decision that stood for its message (the first one) and the message is the
+// newest approved so far; applied in log order, any batching gives one result.
 func (q *Queries) TouchConversation(ctx context.Context, arg []TouchConversationParams) *TouchConversationBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
+			a.PostedSeq,
+			a.At,
 			a.App,
-			a.ID,
-			a.LastMessageSeq,
-			a.LastActivityAt,
+			a.ConversationID,
+			a.MessageID,
+			a.ModeratedSeq,
 		}
 		batch.Queue(touchConversation, vals...)
 	}

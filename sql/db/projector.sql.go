@@ -20,6 +20,17 @@ func (q *Queries) GetCheckpoint(ctx context.Context, name string) (int64, error)
 	return position, err
 }
 
+const lockProjection = `-- name: LockProjection :exec
+SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || current_schema()))
+`
+
+// Taken by every projector transaction; replay's swap takes it to pause the
+// live projector of a schema while it renames schemas.
+func (q *Queries) LockProjection(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockProjection)
+	return err
+}
+
 const setCheckpoint = `-- name: SetCheckpoint :exec
 INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position

@@ -15,15 +15,29 @@ DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (app, id) DO NOTHING;
+-- A repeated posting keeps the first row; if that row still awaits its
+-- decision and this batch carries one, the decision is the first: apply it.
+ON CONFLICT (app, id) DO UPDATE
+SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
+    moderated_seq = excluded.moderated_seq
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 
 -- name: ModerateMessage :batchexec
 UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5
 WHERE app = $1 AND id = $2 AND moderated_seq IS NULL;
 
 -- name: TouchConversation :batchexec
-UPDATE conversations SET last_message_seq = $3, last_activity_at = $4
-WHERE app = $1 AND id = $2 AND last_message_seq < $3;
+-- An approval moves the conversation's last activity forward only if it is the
+-- decision that stood for its message (the first one) and the message is the
+-- newest approved so far; applied in log order, any batching gives one result.
+UPDATE conversations c SET last_message_seq = @posted_seq, last_activity_at = @at
+WHERE c.app = @app AND c.id = @conversation_id AND c.last_message_seq < @posted_seq
+  AND EXISTS (SELECT 1 FROM messages m WHERE m.app = @app AND m.id = @message_id AND m.moderated_seq = @moderated_seq);
+
+-- name: LockProjection :exec
+-- Taken by every projector transaction; replay's swap takes it to pause the
+-- live projector of a schema while it renames schemas.
+SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || current_schema()));
 
 -- name: GetCheckpoint :one
 SELECT position FROM projection_checkpoints WHERE name = $1;

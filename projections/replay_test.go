@@ -1,0 +1,240 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/testkit"
+	chatsql "github.com/chatbackend/chat/sql"
+)
+
+type fixture struct {
+	js   jetstream.JetStream
+	url  string
+	live *pgxpool.Pool
+	conn *pgx.Conn
+}
+
+func newFixture(t *testing.T, events int) *fixture {
+	t.Helper()
+	f := &fixture{js: testkit.NATS(t, jet.StreamOptions{}), url: testkit.Postgres(t)}
+	var err error
+	if f.live, err = chatsql.Open(context.Background(), f.url, testkit.Schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.live.Close)
+	if f.conn, err = pgx.Connect(context.Background(), f.url); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.conn.Close(context.Background()) })
+	history(t, f.js, events)
+	f.project(t)
+	return f
+}
+
+// project runs the live projector, with small batches, up to the log's end.
+func (f *fixture) project(t *testing.T) {
+	t.Helper()
+	mark := NewWatermark(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p := &Projector{Pool: f.live, JS: f.js, Log: testkit.Logger(t), MaxBatch: 37, Watermark: mark}
+		_ = p.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer wcancel()
+	if last := lastSeq(t, f.js); !mark.Wait(wctx, last) {
+		t.Fatalf("live projector stopped at %d of %d", mark.Position(), last)
+	}
+}
+
+func (f *fixture) digest(t *testing.T, schema string) map[string]string {
+	t.Helper()
+	d, err := Digest(context.Background(), f.conn, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (f *fixture) replay(r Replay) *Replay {
+	r.DatabaseURL, r.JS, r.Live = f.url, f.js, testkit.Schema
+	if r.Log == nil {
+		r.Log = slogDiscard
+	}
+	return &r
+}
+
+func TestHistoryExercisesEveryEventType(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	history(t, js, 500)
+	seen := map[events.Type]bool{}
+	err := jet.Read(context.Background(), js, jet.ReadOptions{Until: lastSeq(t, js), Park: jet.NewParker(js, "test", slogDiscard)},
+		func(_ context.Context, b jet.Batch) error {
+			for _, e := range b.Events {
+				seen[e.Type] = true
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range events.Types {
+		if !seen[typ] {
+			t.Errorf("the generated history has no %s", typ)
+		}
+	}
+}
+
+func TestReplayRebuildsTheSameModelAndSwaps(t *testing.T) {
+	f := newFixture(t, 4000)
+	before := f.digest(t, testkit.Schema)
+	sum, err := f.replay(Replay{Verify: true, Swap: true, Batch: 500}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Differences) > 0 {
+		t.Fatalf("rebuilt model differs from the live one:\n%v", sum.Differences)
+	}
+	if sum.Applied == 0 || sum.SwappedOut == "" {
+		t.Fatalf("summary: %+v", sum)
+	}
+	if after := f.digest(t, testkit.Schema); !equalDigests(before, after) {
+		t.Fatalf("live model after the swap differs:\n%v", DigestDiff(before, after))
+	}
+	if old := f.digest(t, sum.SwappedOut); !equalDigests(before, old) {
+		t.Fatal("the previous live model was changed by the swap")
+	}
+
+	// The live projector goes on in the swapped-in schema.
+	history2(t, f.js)
+	f.project(t)
+	cp, err := liveCheckpoint(context.Background(), f.conn, testkit.Schema)
+	if err != nil || cp != lastSeq(t, f.js) {
+		t.Fatalf("after the swap the live projector stands at %d (%v), want %d", cp, err, lastSeq(t, f.js))
+	}
+}
+
+func TestReplayDropsThePreviousModelOnRequest(t *testing.T) {
+	f := newFixture(t, 300)
+	sum, err := f.replay(Replay{Swap: true, DropOld: true}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := f.conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname = $1", sum.SwappedOut).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("schema %s still exists (%v)", sum.SwappedOut, err)
+	}
+}
+
+func TestInterruptedReplayResumesWithoutTouchingTheLiveModel(t *testing.T) {
+	f := newFixture(t, 4000)
+	before := f.digest(t, testkit.Schema)
+	last := lastSeq(t, f.js)
+
+	// Interrupt once the rebuild has committed part of the log.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		testkit.Eventually(t, 60*time.Second, "the rebuild to get half-way", func() bool {
+			cp, _ := liveCheckpoint(context.Background(), f.conn, testkit.Schema+"_rebuild")
+			return cp >= last/2
+		})
+	}()
+	sum, err := f.replay(Replay{Swap: true, Batch: 50}).Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted replay returned %v", err)
+	}
+	if sum.Position == 0 || sum.Position >= last {
+		t.Fatalf("interrupted at %d of %d", sum.Position, last)
+	}
+	if now := f.digest(t, testkit.Schema); !equalDigests(before, now) {
+		t.Fatal("an interrupted replay changed the live model")
+	}
+
+	sum2, err := f.replay(Replay{Swap: true, Verify: true, Batch: 500}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum2.Applied >= int(last) || sum2.Applied == 0 {
+		t.Fatalf("resumed replay applied %d events of %d: it did not resume", sum2.Applied, last)
+	}
+	if len(sum2.Differences) > 0 {
+		t.Fatalf("resumed model differs: %v", sum2.Differences)
+	}
+}
+
+func TestReplayUntilSeqBuildsThePast(t *testing.T) {
+	f := newFixture(t, 500)
+	asOf := lastSeq(t, f.js)
+	joined, err := events.New("late-join", "geosector", time.Now(), events.Actor{ID: "alice", Type: events.ActorUser},
+		&events.MemberJoined{ConversationID: "c1", UserID: "zoe", Role: events.RoleMember, AddedBy: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jet.NewAppender(f.js).Append(context.Background(), joined); err != nil {
+		t.Fatal(err)
+	}
+	f.project(t)
+	liveBefore := f.digest(t, testkit.Schema)
+
+	sum, err := f.replay(Replay{Until: asOf}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Target != "chat_at_"+itoa(asOf) || sum.Position != asOf {
+		t.Fatalf("summary: %+v", sum)
+	}
+	count := func(schema string) int {
+		var n int
+		q := "SELECT count(*) FROM " + pgx.Identifier{schema, "participants"}.Sanitize() + " WHERE user_id = 'zoe'"
+		if err := f.conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count(sum.Target) != 0 {
+		t.Fatal("a member who joined after the position is in the model of that position")
+	}
+	if count(testkit.Schema) != 1 {
+		t.Fatal("the live model lacks the late member")
+	}
+	if now := f.digest(t, testkit.Schema); !equalDigests(liveBefore, now) {
+		t.Fatal("--until-seq changed the live model")
+	}
+	if _, err := f.replay(Replay{Until: asOf, Swap: true}).Run(context.Background()); err == nil {
+		t.Fatal("swapping in a model of the past was allowed")
+	}
+}
+
+func TestDigestCoversEveryTable(t *testing.T) {
+	f := newFixture(t, 10)
+	rows, err := f.conn.Query(context.Background(),
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name <> 'schema_migrations'", testkit.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(Tables, func(tb struct{ Name, Order string }) bool { return tb.Name == n }) {
+			t.Errorf("table %s is not in projections.Tables: replay --verify would not compare it", n)
+		}
+	}
+}
+
+func equalDigests(a, b map[string]string) bool { return len(DigestDiff(a, b)) == 0 }
