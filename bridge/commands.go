@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -82,7 +83,7 @@ func parseSend(app *config.App, user string, payload []byte, now time.Time) (*ev
 	if err := dec.Decode(&c); err != nil {
 		return nil, reject(action, "", CodeInvalidPayload, "payload is not a JSON object: %v", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, reject(action, "", CodeInvalidPayload, "payload has data after the JSON object")
 	}
 	if !events.ValidID(c.ClientMsgID) {

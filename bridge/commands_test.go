@@ -250,3 +250,12 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestParseCommandRefusesTrailingClosers(t *testing.T) {
+	for _, tail := range []string{"}", "]", " x"} {
+		payload := []byte(`{"clientMsgId":"x","conversationId":"c","content":"hi"}` + tail)
+		if _, rej := bridge.ParseCommand(geosector(t), "alice", "send", payload, now); rej == nil || rej.Code != bridge.CodeInvalidPayload {
+			t.Errorf("trailing %q: got %v, want invalid_payload", tail, rej)
+		}
+	}
+}

@@ -80,7 +80,7 @@ func Decode(b []byte) (*Envelope, error) {
 		return nil, fmt.Errorf("decode envelope %s: unsupported version %d", e.ID, e.V)
 	case !ValidID(e.App):
 		return nil, fmt.Errorf("decode envelope %s: invalid app %q", e.ID, e.App)
-	case len(e.Data) == 0:
+	case len(e.Data) == 0 || string(e.Data) == "null":
 		return nil, fmt.Errorf("decode envelope %s: missing data", e.ID)
 	}
 	return &e, nil

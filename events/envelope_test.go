@@ -339,3 +339,10 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRefusesNullData(t *testing.T) {
+	_, err := events.Decode([]byte(`{"id":"e1","type":"MemberLeft","v":1,"app":"geosector","at":"2026-11-21T10:00:00Z","actor":{"id":"a","type":"user"},"data":null}`))
+	if err == nil {
+		t.Fatal("an envelope with null data decoded")
+	}
+}

@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	var err error
 	switch args[0] {
 	case "token":
-		err = token(args[1:], stdout, getenv)
+		err = token(args[1:], stdout, stderr, getenv)
 	case "replay":
 		err = replay(args[1:], stdout, stderr, getenv)
 	case "backfill":
@@ -58,8 +58,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 
 // token mints a token. Its own flags come first; the rest are chatd's
 // configuration flags (data dir, secret, config file).
-func token(args []string, stdout io.Writer, getenv func(string) string) error {
+func token(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fl := flag.NewFlagSet("chatctl token", flag.ContinueOnError)
+	fl.SetOutput(stderr)
 	app := fl.String("app", "", "application id (required)")
 	user := fl.String("user", "", "user id, the token's sub (required)")
 	role := fl.String("role", "member", "role claim: member, admin, super_admin, service, …")

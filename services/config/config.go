@@ -106,7 +106,13 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return nil, err
 	}
 	if badDuration != "" {
-		return nil, fmt.Errorf("%s: not a duration", badDuration)
+		overridden := false
+		fl.Visit(func(f *flag.Flag) {
+			overridden = overridden || "CHAT_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) == badDuration
+		})
+		if !overridden {
+			return nil, fmt.Errorf("%s: not a duration", badDuration)
+		}
 	}
 	if c.DedupWindow <= 0 || c.WriteWait <= 0 {
 		return nil, errors.New("dedup-window and write-wait must be positive")

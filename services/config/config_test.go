@@ -305,3 +305,17 @@ func TestLoadReadsTheApplicationsFile(t *testing.T) {
 		t.Fatalf("apps = %v, want only acme from the file", c.Apps)
 	}
 }
+
+func TestFlagOverridesUnparsableDurationEnvironment(t *testing.T) {
+	env := map[string]string{"CHAT_DEDUP_WINDOW": "soon", "CHAT_JWT_SECRET": strings.Repeat("k", 40)}
+	cfg, err := config.Load("chatd", []string{"--dedup-window=3m"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("flag given, yet the environment's bad value refused: %v", err)
+	}
+	if cfg.DedupWindow != 3*time.Minute {
+		t.Fatalf("dedup window %v", cfg.DedupWindow)
+	}
+	if _, err := config.Load("chatd", nil, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("a bad CHAT_DEDUP_WINDOW without a flag was accepted")
+	}
+}
