@@ -190,6 +190,9 @@ type MessagePosted struct {
 	ContentType    ContentType `json:"contentType"`
 	AttachmentID   string      `json:"attachmentId,omitempty"`
 	ReplyTo        string      `json:"replyTo,omitempty"`
+	// Imported marks history brought in by a backfill: its decision was
+	// made before and comes with it, so moderation does not decide it again.
+	Imported bool `json:"imported,omitempty"`
 }
 
 func (*MessagePosted) EventType() Type { return TypeMessagePosted }

@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	case "replay":
 		err = replay(args[1:], stdout, stderr, getenv)
 	case "backfill":
-		err = backfill(args[1:], stdout, stderr, getenv)
+		err = backfillCmd(args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

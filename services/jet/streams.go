@@ -65,6 +65,17 @@ func DeadLetterStreamConfig(o StreamOptions) jetstream.StreamConfig {
 	}
 }
 
+// BackfillLedgerConfig is the key-value bucket where backfill records how
+// much of each file (by content digest) it has imported.
+func BackfillLedgerConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      "CHAT_BACKFILL",
+		Description: "backfill progress by file digest",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	}
+}
+
 // EnsureStreams creates the declared streams or updates them to the declared
 // configuration.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {

@@ -68,7 +68,7 @@ func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
 		}
 		s.folded = e.Seq
 		m, first := s.fold(e)
-		if !first {
+		if !first || m.Imported {
 			continue
 		}
 		d := Decide(s.apps[e.App], s.roster.Get(e.App, m.ConversationID), m)
