@@ -44,7 +44,7 @@ func parseCommandTopic(topic string) (prefix, user, action string, ok bool) {
 // Outbound is the envelope of everything a client receives.
 type Outbound struct {
 	Type string    `json:"type"`
-	Seq  uint64    `json:"seq,omitempty"` // absent for answers that are not log events
+	Seq  uint64    `json:"seq"` // 0 for answers that are not log events (command.rejected)
 	At   time.Time `json:"at"`
 	Data any       `json:"data"`
 }

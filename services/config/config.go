@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,21 +33,23 @@ var AllRoles = []string{RoleBroker, RoleBridge, RoleModeration, RoleProjector, R
 
 // Config is everything a process needs to find its peers.
 type Config struct {
-	HTTPAddr    string
-	MQTTAddr    string
-	MQTTWSAddr  string
-	MQTTURL     string // external broker; empty means embedded
-	MQTTUser    string // the bridge's and fan-out's account on an external broker
-	MQTTPass    string
-	NATSURL     string // external NATS; empty means embedded
-	NATSAddr    string
-	DataDir     string
-	DatabaseURL string
-	DBSchema    string
-	JWTSecret   []byte
-	ConfigFile  string
-	Roles       []string
-	Apps        Apps
+	HTTPAddr   string
+	MQTTAddr   string
+	MQTTWSAddr string
+	MQTTURL    string // external broker; empty means embedded
+	MQTTUser   string // the bridge's and fan-out's account on an external broker
+	MQTTPass   string
+	NATSURL    string // external NATS; empty means embedded
+	NATSAddr   string
+	// NATSReplicas is the replica count of the declared streams.
+	NATSReplicas int
+	DataDir      string
+	DatabaseURL  string
+	DBSchema     string
+	JWTSecret    []byte
+	ConfigFile   string
+	Roles        []string
+	Apps         Apps
 	// DedupWindow is how long the log remembers event ids (JetStream's
 	// duplicate window). Consumers deduplicate beyond it by message id.
 	DedupWindow time.Duration
@@ -75,25 +78,34 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return def
 	}
 	c := &Config{}
-	var badDuration string // an environment duration that did not parse
+	var badDuration, badWhy string // an environment value that did not parse, and why
 	envDuration := func(key string, def time.Duration) time.Duration {
 		d, err := time.ParseDuration(env(key, def.String()))
 		if err != nil {
-			badDuration = key
+			badDuration, badWhy = key, "not a duration"
 			return def
 		}
 		return d
 	}
 	var roles, secret string
+	envInt := func(key string, def int) int {
+		n, err := strconv.Atoi(env(key, strconv.Itoa(def)))
+		if err != nil {
+			badDuration, badWhy = key, "not an integer"
+			return def
+		}
+		return n
+	}
 	fl := flag.NewFlagSet(name, flag.ContinueOnError)
 	fl.StringVar(&c.HTTPAddr, "http-addr", env("CHAT_HTTP_ADDR", ":8080"), "REST API, health and metrics address (CHAT_HTTP_ADDR)")
 	fl.StringVar(&c.MQTTAddr, "mqtt-addr", env("CHAT_MQTT_ADDR", ":1883"), "embedded broker, MQTT over TCP (CHAT_MQTT_ADDR)")
-	fl.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", env("CHAT_MQTT_WS_ADDR", ":8083"), "embedded broker, MQTT over WebSocket at /mqtt (CHAT_MQTT_WS_ADDR)")
+	fl.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", env("CHAT_MQTT_WS_ADDR", ":8083"), "embedded broker, MQTT over WebSocket at /mqtt; off disables (CHAT_MQTT_WS_ADDR)")
 	fl.StringVar(&c.MQTTURL, "mqtt-url", env("CHAT_MQTT_URL", ""), "external broker URL, e.g. tcp://mosquitto:1883; empty runs the embedded broker (CHAT_MQTT_URL)")
 	fl.StringVar(&c.MQTTUser, "mqtt-username", env("CHAT_MQTT_USERNAME", "chat-bridge"), "account of the bridge and fan-out on the broker (CHAT_MQTT_USERNAME)")
 	fl.StringVar(&c.MQTTPass, "mqtt-password", env("CHAT_MQTT_PASSWORD", ""), "password on an external broker; the embedded broker gets a service token (CHAT_MQTT_PASSWORD)")
 	fl.StringVar(&c.NATSURL, "nats-url", env("CHAT_NATS_URL", ""), "external NATS URL; empty runs an embedded server (CHAT_NATS_URL)")
 	fl.StringVar(&c.NATSAddr, "nats-addr", env("CHAT_NATS_ADDR", "127.0.0.1:4222"), "where the embedded NATS server listens (CHAT_NATS_ADDR)")
+	fl.IntVar(&c.NATSReplicas, "nats-replicas", envInt("CHAT_NATS_REPLICAS", 1), "replicas of the streams: 3 on a NATS cluster (CHAT_NATS_REPLICAS)")
 	fl.StringVar(&c.DataDir, "data-dir", env("CHAT_DATA_DIR", "./.data"), "JetStream storage, files, generated dev key (CHAT_DATA_DIR)")
 	fl.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", DefaultDatabaseURL), "PostgreSQL connection string (DATABASE_URL)")
 	fl.StringVar(&c.DBSchema, "db-schema", env("CHAT_DB_SCHEMA", "chat"), "PostgreSQL schema of the live read model (CHAT_DB_SCHEMA)")
@@ -111,7 +123,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 			overridden = overridden || "CHAT_"+strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")) == badDuration
 		})
 		if !overridden {
-			return nil, fmt.Errorf("%s: not a duration", badDuration)
+			return nil, fmt.Errorf("%s: %s", badDuration, badWhy)
 		}
 	}
 	if c.DedupWindow <= 0 || c.WriteWait <= 0 {
@@ -119,6 +131,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if fl.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fl.Arg(0))
+	}
+	if c.MQTTWSAddr == "off" {
+		c.MQTTWSAddr = ""
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		return nil, errors.New("nats-replicas: between 1 and 5")
 	}
 	var err error
 	if c.Roles, err = parseRoles(roles); err != nil {

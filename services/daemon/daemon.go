@@ -143,7 +143,7 @@ func (d *Daemon) startNATS(ctx context.Context) error {
 	if d.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	return jet.EnsureStreams(ctx, d.js, jet.StreamOptions{DuplicateWindow: d.cfg.DedupWindow})
+	return jet.EnsureStreams(ctx, d.js, jet.StreamOptions{DuplicateWindow: d.cfg.DedupWindow, Replicas: d.cfg.NATSReplicas})
 }
 
 // dial connects one of chatd's own MQTT clients.

@@ -89,8 +89,8 @@ func CallerOf(r *http.Request) *Caller { return r.Context().Value(claimsKey{}).(
 // Authenticate requires a valid Bearer token of a configured application.
 func Authenticate(secret []byte, apps config.Apps, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 			WriteError(w, r, Errorf(http.StatusUnauthorized, "unauthenticated", "missing Bearer token"))
 			return
 		}
