@@ -1,235 +1,256 @@
-// Command chatbench is the load generator: a population of real MQTT clients
-// that create conversations over REST, publish chat messages at a fixed,
-// open-loop rate and measure publish-to-delivery latency at every recipient,
-// from each message's scheduled send time (so a stall shows as latency).
+// Command chatbench measures the product the way users load it and, in the
+// same run on the same machine, the raw limits of its parts: MQTT relay
+// through the same broker, JetStream append and read, PostgreSQL COPY. It
+// starts a real chatd as its own process, drives it with a population of
+// real MQTT clients (a lean client of our own speaking MQTT 3.1.1), and
+// writes a Markdown report with an SVG of latency and throughput.
+//
+// Latency is measured from each message's scheduled send time (open loop),
+// so a stall shows up as latency instead of hiding.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"slices"
-	"strconv"
+	"os/signal"
+	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/chatbackend/chat/services/auth"
-	"github.com/chatbackend/chat/services/config"
 )
 
 type options struct {
-	httpURL  string
-	mqttURL  string
-	app      string
-	prefix   string
-	pairs    int
-	rate     float64
-	duration time.Duration
-	drain    time.Duration
-	secret   []byte
+	chatd         string
+	databaseURL   string
+	broker        string
+	out           string
+	quick         bool
+	verbose       bool
+	profile       bool
+	clients       int
+	pairs         int
+	groups        int
+	groupShare    float64
+	rate          float64
+	duration      time.Duration
+	drain         time.Duration
+	announceTo    int
+	replayEvents  int
+	baselineN     int
+	saturationP99 time.Duration
+	satStep       time.Duration
+	satRates      []float64
+}
+
+type bench struct {
+	o          *options
+	srv        *server
+	pop        *population
+	rec        *recorder
+	run        int
+	currentTag string
+	report     *report
+}
+
+func (b *bench) logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// serverCPU is the CPU used so far by the processes under test.
+func (b *bench) serverCPU() time.Duration {
+	t := cpuTime(b.srv.cmd.Process.Pid)
+	if b.srv.mosquitto != nil {
+		t += cpuTime(b.srv.mosquitto.Process.Pid) // the sh wrapper exec'd mosquitto: same pid
+	}
+	return t
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	o := &options{}
+	fl := flag.NewFlagSet("chatbench", flag.ExitOnError)
+	fl.StringVar(&o.chatd, "chatd", "", "chatd binary to measure (required)")
+	fl.StringVar(&o.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL where a fresh database is created for the run")
+	fl.StringVar(&o.broker, "broker", "embedded", "embedded or mosquitto (starts a real mosquitto for the run)")
+	fl.StringVar(&o.out, "out", "bench-results", "directory for the report, picture and profiles")
+	fl.BoolVar(&o.quick, "quick", false, "a smaller run, under a minute, for development")
+	fl.BoolVar(&o.verbose, "v", false, "print progress of long steps")
+	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
+	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
+	fl.Float64Var(&o.groupShare, "group-share", 0.2, "steady scenario: share of messages sent in groups (sizes 2 to 50)")
+	_ = fl.Parse(os.Args[1:])
+	if o.chatd == "" || o.databaseURL == "" {
+		fmt.Fprintln(os.Stderr, "chatbench: --chatd and --database-url (or DATABASE_URL) are required; run it with `go tool task bench`")
+		os.Exit(2)
+	}
+	if o.broker != "embedded" && o.broker != "mosquitto" {
+		fmt.Fprintln(os.Stderr, "chatbench: --broker is embedded or mosquitto")
+		os.Exit(2)
+	}
+	o.defaults()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "chatbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	var o options
-	fl := flag.NewFlagSet("chatbench", flag.ContinueOnError)
-	fl.StringVar(&o.httpURL, "http", "http://127.0.0.1:8080", "chatd REST base URL")
-	fl.StringVar(&o.mqttURL, "mqtt", "tcp://127.0.0.1:1883", "MQTT broker URL")
-	fl.StringVar(&o.app, "app", "geosector", "application")
-	fl.IntVar(&o.pairs, "pairs", 100, "sender/recipient pairs, each in a one_to_one conversation")
-	fl.Float64Var(&o.rate, "rate", 2000, "offered messages per second, all senders together")
-	fl.DurationVar(&o.duration, "duration", 10*time.Second, "how long to offer load")
-	fl.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries")
-	dataDir := fl.String("data-dir", "", "chatd's data dir, to read its generated key (or CHAT_JWT_SECRET)")
-	if err := fl.Parse(args); err != nil {
-		return err
+func (o *options) defaults() {
+	o.clients, o.pairs, o.groups = 10000, 100, 40
+	o.duration, o.drain = 20*time.Second, 10*time.Second
+	o.announceTo, o.replayEvents, o.baselineN = 10000, 1000000, 200000
+	o.saturationP99, o.satStep = 100*time.Millisecond, 5*time.Second
+	o.satRates = []float64{2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000}
+	if o.quick {
+		o.clients, o.groups = 2000, 20
+		o.duration, o.drain = 5*time.Second, 5*time.Second
+		o.announceTo, o.replayEvents, o.baselineN = 2000, 100000, 50000
+		o.satStep = 2 * time.Second
+		o.satRates = []float64{2000, 5000, 8000, 11000}
 	}
-	var cargs []string
-	if *dataDir != "" {
-		cargs = append(cargs, "--data-dir="+*dataDir)
+}
+
+func run(ctx context.Context, o *options) error {
+	started := time.Now()
+	b := &bench{o: o, rec: &recorder{}, report: &report{broker: o.broker, quick: o.quick, started: started,
+		clients: o.clients, pairs: o.pairs}}
+	users := make([]string, o.clients)
+	for i := range users {
+		users[i] = userName(i)
 	}
-	cfg, err := config.Load("chatbench", cargs, os.Getenv)
+	b.logf("starting chatd (%s broker)", o.broker)
+	srv, err := startServer(ctx, o, users)
 	if err != nil {
 		return err
 	}
-	app := cfg.Apps[o.app]
-	if app == nil {
-		return fmt.Errorf("unknown application %q", o.app)
-	}
-	o.secret, o.prefix = cfg.JWTSecret, app.TopicPrefix
-	res, err := steady(context.Background(), o)
+	defer srv.stop()
+	b.srv = srv
+	rss0 := rssKB(srv.cmd.Process.Pid)
+	b.logf("connecting %d MQTT clients", o.clients)
+	t := time.Now()
+	pop, err := connectPopulation(ctx, srv, o.clients, b.rec)
 	if err != nil {
 		return err
 	}
-	res.print(os.Stdout)
+	defer pop.close()
+	b.pop = pop
+	b.report.connectTime = time.Since(t)
+	time.Sleep(time.Second) // let the server settle its buffers before reading its memory
+	rss1 := rssKB(srv.cmd.Process.Pid)
+	b.report.rssIdle, b.report.rssPerClient = rss1, float64(rss1-rss0)/float64(o.clients)
+	if srv.mosquitto != nil {
+		b.report.mosquittoRSS = rssKB(srv.mosquitto.Process.Pid)
+	}
+	b.logf("  %d clients in %v; chatd RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
+		rss1/1024, b.report.rssPerClient)
+
+	b.logf("baseline: raw MQTT relay through the same broker")
+	pubs, err := b.relayConns(4)
+	if err != nil {
+		return err
+	}
+	b.report.relaySteady = b.relay("raw relay", pubs, o.pairs*2, o.rate, o.duration, o.drain)
+	b.logf("  %s", b.report.relaySteady.line())
+	b.report.relaySteps = b.saturate("raw relay", o.satRates, func(r float64) *loadResult {
+		return b.relay("raw relay", pubs, o.pairs*2, r, o.satStep, o.drain)
+	})
+	for _, p := range pubs {
+		p.close()
+	}
+
+	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)
+	if b.report.jsAppend, b.report.jsRead, err = b.jetstreamBaseline(ctx, o.baselineN); err != nil {
+		return fmt.Errorf("jetstream baseline: %w", err)
+	}
+	b.logf("baseline: PostgreSQL COPY, %d rows", o.baselineN)
+	if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
+		return fmt.Errorf("copy baseline: %w", err)
+	}
+
+	b.logf("steady chat: creating %d pairs and %d groups", o.pairs, o.groups)
+	pairs, groups, err := b.chatLoad()
+	if err != nil {
+		return err
+	}
+	b.report.groupMembers = 0
+	for _, g := range groups {
+		b.report.groupMembers += len(g.members)
+	}
+	b.report.groups = len(groups)
+	if o.profile {
+		go b.profile(o.duration)
+	}
+	b.report.steady = b.chat("steady chat", pairs, groups, o.groupShare, o.rate, o.duration, o.drain)
+	b.logf("  %s", b.report.steady.line())
+	b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
+
+	b.logf("saturation: one_to_one pairs, rising rate")
+	b.report.satSteps = b.saturate("chat", o.satRates, func(r float64) *loadResult {
+		return b.chat("chat", pairs, nil, 0, r, o.satStep, o.drain)
+	})
+
+	b.logf("announcement: one message to %d members", o.announceTo)
+	members := make([]int, min(o.announceTo, o.clients))
+	for i := range members {
+		members[i] = i
+	}
+	t = time.Now()
+	ann, err := b.pop.create("group", members)
+	if err != nil {
+		return fmt.Errorf("announcement group: %w", err)
+	}
+	b.report.announceSetup, b.report.announceMembers = time.Since(t), len(members)
+	if b.report.announce, err = b.announce(ann, 3); err != nil {
+		return err
+	}
+	b.logf("  last delivery after %v", b.report.announce)
+
+	b.logf("replay: rebuilding the read model from %d events", o.replayEvents)
+	if b.report.replay, err = b.replayScenario(ctx, o.replayEvents); err != nil {
+		return err
+	}
+	b.logf("  %.0f events/s; consumer restore %v", b.report.replay.rate, b.report.replay.restore.Round(time.Millisecond))
+	b.report.genCPUTotal = selfCPU()
+	b.report.elapsed = time.Since(started)
+
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	stamp := started.UTC().Format("20060102-150405") + "-" + o.broker
+	if o.quick {
+		stamp += "-quick"
+	}
+	md, svg := filepath.Join(o.out, "report-"+stamp+".md"), filepath.Join(o.out, "report-"+stamp+".svg")
+	b.report.svgName = filepath.Base(svg)
+	if err := os.WriteFile(svg, []byte(b.report.svg()), 0o644); err != nil {
+		return err
+	}
+	text := b.report.markdown()
+	if err := os.WriteFile(md, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Println(text)
+	fmt.Fprintf(os.Stderr, "report: %s\npicture: %s\n", md, svg)
 	return nil
 }
 
-type result struct {
-	offered, delivered, lost, duplicated int
-	latencies                            []time.Duration
-	elapsed                              time.Duration
+// profile saves chatd's CPU profile over the steady run, then its allocations.
+func (b *bench) profile(d time.Duration) {
+	_ = os.MkdirAll(b.o.out, 0o755)
+	secs := int(d.Seconds())
+	if err := b.srv.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), filepath.Join(b.o.out, "chatd-cpu.pprof")); err != nil {
+		b.logf("cpu profile: %v", err)
+	}
+	if err := b.srv.fetch("/debug/pprof/allocs", filepath.Join(b.o.out, "chatd-allocs.pprof")); err != nil {
+		b.logf("allocs profile: %v", err)
+	}
 }
 
-func (r *result) print(w io.Writer) {
-	slices.Sort(r.latencies)
-	q := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
-		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
-	}
-	fmt.Fprintf(w, "offered %d, delivered %d, lost %d, duplicated %d in %v (%.0f msg/s delivered)\n",
-		r.offered, r.delivered, r.lost, r.duplicated, r.elapsed.Round(time.Millisecond), float64(r.delivered)/r.elapsed.Seconds())
-	fmt.Fprintf(w, "publish-to-delivery p50 %v  p99 %v  p99.9 %v  max %v\n",
-		q(0.50).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(0.999).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond))
+func (r *loadResult) line() string {
+	return fmt.Sprintf("%s: %.0f msg/s offered, %d/%d deliveries, lost %d, dup %d, p50 %v p99 %v p99.9 %v max %v, %.0f MQTT msg/s, chatd %.0f%% CPU, generator %.0f%% CPU",
+		r.name, r.rate, r.unique, r.expected, r.lost, r.dups, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.q(1)),
+		r.movedPerSec, 100*r.serverCPU, 100*r.genCPU)
 }
 
-type pair struct {
-	sender, recipient string
-	conv              string
-	pub               paho.Client
-}
-
-// steady offers o.rate messages/s over o.pairs one_to_one conversations.
-func steady(ctx context.Context, o options) (*result, error) {
-	stamp := strconv.FormatInt(time.Now().Unix(), 36)
-	pairs := make([]*pair, o.pairs)
-	var mu sync.Mutex
-	seen := map[int]int{}
-	var lat []time.Duration
-	var delivered atomic.Int64
-	t0 := time.Now().Add(2 * time.Second) // filled in before the first send
-	var t0ns atomic.Int64
-	for i := range pairs {
-		p := &pair{sender: fmt.Sprintf("bs%s-%d", stamp, i), recipient: fmt.Sprintf("br%s-%d", stamp, i)}
-		conv, err := createOneToOne(o, p.sender, p.recipient)
-		if err != nil {
-			return nil, err
-		}
-		p.conv = conv
-		onMsg := func(_ paho.Client, m paho.Message) {
-			now := time.Now()
-			var env struct {
-				Type string
-				Data struct{ Content string }
-			}
-			if json.Unmarshal(m.Payload(), &env) != nil || env.Type != "message.new" {
-				return
-			}
-			k, err := strconv.Atoi(strings.TrimPrefix(env.Data.Content, "bench "))
-			if err != nil {
-				return
-			}
-			sched := time.Unix(0, t0ns.Load()).Add(time.Duration(float64(k) / o.rate * float64(time.Second)))
-			mu.Lock()
-			seen[k]++
-			if seen[k] == 1 {
-				lat = append(lat, now.Sub(sched))
-			}
-			mu.Unlock()
-			delivered.Add(1)
-		}
-		if _, err := dial(o, p.recipient, "chat/user/"+p.recipient+"/messages", onMsg); err != nil {
-			return nil, err
-		}
-		pub, err := dial(o, p.sender, "", nil)
-		if err != nil {
-			return nil, err
-		}
-		p.pub = pub
-		pairs[i] = p
-	}
-	total := int(o.rate * o.duration.Seconds())
-	t0 = time.Now()
-	t0ns.Store(t0.UnixNano())
-	for k := 0; k < total; k++ {
-		sched := t0.Add(time.Duration(float64(k) / o.rate * float64(time.Second)))
-		if d := time.Until(sched); d > 0 {
-			time.Sleep(d)
-		}
-		p := pairs[k%len(pairs)]
-		body, _ := json.Marshal(map[string]string{"clientMsgId": fmt.Sprintf("k%d", k), "conversationId": p.conv,
-			"content": fmt.Sprintf("bench %d", k)})
-		p.pub.Publish(o.prefix+"/cmd/"+p.sender+"/send", 1, false, body)
-	}
-	deadline := time.Now().Add(o.drain)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := len(seen)
-		mu.Unlock()
-		if n >= total {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	elapsed := time.Since(t0)
-	mu.Lock()
-	defer mu.Unlock()
-	r := &result{offered: total, delivered: len(seen), lost: total - len(seen), latencies: lat, elapsed: elapsed}
-	for _, n := range seen {
-		r.duplicated += n - 1
-	}
-	for _, p := range pairs {
-		p.pub.Disconnect(0)
-	}
-	return r, nil
-}
-
-func dial(o options, user, filter string, h paho.MessageHandler) (paho.Client, error) {
-	tok, err := auth.Mint(o.secret, o.app, user, "member", "", "", time.Hour, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	c := paho.NewClient(paho.NewClientOptions().AddBroker(o.mqttURL).SetClientID(user).SetUsername(user).
-		SetPassword(tok).SetCleanSession(true).SetOrderMatters(false).SetAutoReconnect(false))
-	if t := c.Connect(); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-		return nil, fmt.Errorf("connect %s: %v", user, t.Error())
-	}
-	if filter != "" {
-		if t := c.Subscribe(filter, 1, h); !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-			return nil, fmt.Errorf("subscribe %s: %v", filter, t.Error())
-		}
-	}
-	return c, nil
-}
-
-func createOneToOne(o options, a, b string) (string, error) {
-	tok, err := auth.Mint(o.secret, o.app, a, "member", "", "", time.Hour, time.Now())
-	if err != nil {
-		return "", err
-	}
-	body, _ := json.Marshal(map[string]any{"type": "one_to_one", "participantIds": []string{b}})
-	req, _ := http.NewRequest("POST", o.httpURL+"/api/chat/conversations", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("create conversation: %d %s", resp.StatusCode, out)
-	}
-	var c struct{ ID string }
-	if err := json.Unmarshal(out, &c); err != nil || c.ID == "" {
-		return "", errors.New("create conversation: no id in " + string(out))
-	}
-	return c.ID, nil
+func ms(d time.Duration) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", float64(d)/1e6), "0"), ".") + " ms"
 }

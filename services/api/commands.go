@@ -32,8 +32,14 @@ func (a *API) append(ctx context.Context, evs ...*events.Envelope) (uint64, bool
 	return seq, a.Projected(wctx, seq), nil
 }
 
-func accepted(w http.ResponseWriter, seq uint64) {
-	httpx.WriteJSON(w, http.StatusAccepted, map[string]any{"seq": seq, "status": "accepted"})
+// accepted answers a write the log holds but the read model does not show
+// yet; id names the resource when the write created one.
+func accepted(w http.ResponseWriter, seq uint64, id string) {
+	body := map[string]any{"seq": seq, "status": "accepted"}
+	if id != "" {
+		body["id"] = id
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, body)
 }
 
 type createConversationRequest struct {
@@ -126,7 +132,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !done {
-		accepted(w, seq)
+		accepted(w, seq, cc.ConversationID)
 		return
 	}
 	c, p, err := a.Store.Member(r.Context(), caller.App.Name, cc.ConversationID, caller.User())
@@ -214,7 +220,7 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !done {
-			accepted(w, seq)
+			accepted(w, seq, "")
 			return
 		}
 	}
@@ -267,7 +273,7 @@ func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !done {
-		accepted(w, seq)
+		accepted(w, seq, "")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,6 +38,8 @@ type API struct {
 	// answering 202 with the event's position.
 	WriteWait time.Duration
 	Now       func() time.Time
+	// Pprof mounts Go's profiler under /debug/pprof/.
+	Pprof bool
 }
 
 // Handler is the full HTTP surface.
@@ -71,6 +74,11 @@ func (a *API) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	if a.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

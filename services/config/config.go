@@ -55,6 +55,8 @@ type Config struct {
 	DedupWindow time.Duration
 	// WriteWait bounds how long a REST write waits for the read model.
 	WriteWait time.Duration
+	// Pprof serves Go's profiler under /debug/pprof/ on the HTTP address.
+	Pprof bool
 }
 
 // HasRole reports whether this process runs role r.
@@ -113,6 +115,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.StringVar(&c.ConfigFile, "config", env("CHAT_CONFIG", ""), "YAML file with per-application settings (CHAT_CONFIG)")
 	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
+	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err

@@ -197,7 +197,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress)
 		}
 	}
 	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
-		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait}
+		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof}
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", d.cfg.HTTPAddr, err)

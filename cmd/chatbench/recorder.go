@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// recorder receives every delivery of the population and measures the
+// current run: for each chat message k it knows when k was scheduled, who
+// sent it and how many should receive it.
+type recorder struct {
+	moved atomic.Int64 // every MQTT message delivered to the population
+
+	mu       sync.Mutex
+	tag      string // content prefix of the current run: "b<run>-"
+	t0       time.Time
+	interval time.Duration // between scheduled sends
+	sender   []int32       // by k
+	got      map[uint64]uint8
+	lat      []time.Duration
+	last     time.Time
+	timeline []int // deliveries per timeline step since t0
+	step     time.Duration
+}
+
+// begin starts measuring a run of messages k = 0..n-1 with content tag+k,
+// scheduled every interval from t0.
+func (r *recorder) begin(tag string, t0 time.Time, interval time.Duration, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tag, r.t0, r.interval = tag, t0, interval
+	r.sender = make([]int32, n)
+	for i := range r.sender {
+		r.sender[i] = -1
+	}
+	r.got = make(map[uint64]uint8, n*4)
+	r.lat = r.lat[:0]
+	r.timeline = nil
+	r.step = 250 * time.Millisecond
+	r.last = time.Time{}
+}
+
+func (r *recorder) setSender(k, user int) {
+	r.mu.Lock()
+	r.sender[k] = int32(user)
+	r.mu.Unlock()
+}
+
+var contentKey = []byte(`"content":"`)
+
+func (r *recorder) observe(user int, topic string, payload []byte) {
+	now := time.Now()
+	r.moved.Add(1)
+	if len(topic) < 9 || topic[len(topic)-9:] != "/messages" {
+		return
+	}
+	i := bytes.Index(payload, contentKey)
+	if i < 0 {
+		return
+	}
+	rest := payload[i+len(contentKey):]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tag == "" || !bytes.HasPrefix(rest, []byte(r.tag)) {
+		return
+	}
+	rest = rest[len(r.tag):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return
+	}
+	k, err := strconv.Atoi(string(rest[:end]))
+	if err != nil || k < 0 || k >= len(r.sender) || int(r.sender[k]) == user {
+		return // the sender's own copy is not a delivery to measure
+	}
+	key := uint64(k)<<24 | uint64(user)
+	r.got[key]++
+	if r.got[key] > 1 {
+		return
+	}
+	sched := r.t0.Add(time.Duration(k) * r.interval)
+	r.lat = append(r.lat, now.Sub(sched))
+	r.last = now
+	step := int(now.Sub(r.t0) / r.step)
+	for len(r.timeline) <= step {
+		r.timeline = append(r.timeline, 0)
+	}
+	if step >= 0 {
+		r.timeline[step]++
+	}
+}
+
+// snapshot is what a run measured.
+type snapshot struct {
+	unique, duplicated int
+	lat                []time.Duration
+	last               time.Time
+	timeline           []int
+	step               time.Duration
+}
+
+func (r *recorder) snapshot() snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := snapshot{unique: len(r.got), lat: append([]time.Duration(nil), r.lat...), last: r.last,
+		timeline: append([]int(nil), r.timeline...), step: r.step}
+	for _, n := range r.got {
+		s.duplicated += int(n) - 1
+	}
+	return s
+}
+
+func (r *recorder) end() {
+	r.mu.Lock()
+	r.tag = ""
+	r.mu.Unlock()
+}

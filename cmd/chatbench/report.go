@@ -1,0 +1,251 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report gathers a run's figures and writes them next to their baselines.
+type report struct {
+	broker  string
+	quick   bool
+	started time.Time
+	elapsed time.Duration
+	svgName string
+
+	clients, pairs int
+	connectTime    time.Duration
+	rssIdle        int64
+	rssPerClient   float64
+	rssAfterSteady int64
+	mosquittoRSS   int64
+
+	relaySteady *loadResult
+	relaySteps  []*loadResult
+	jsAppend    float64
+	jsRead      float64
+	copyRate    float64
+
+	steady       *loadResult
+	groups       int
+	groupMembers int
+	satSteps     []*loadResult
+
+	announceSetup   time.Duration
+	announceMembers int
+	announce        []time.Duration
+
+	replay      *replayResult
+	genCPUTotal time.Duration
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	mode := "full"
+	if r.quick {
+		mode = "quick"
+	}
+	p("# chatd benchmark, %s", r.started.UTC().Format("2006-01-02 15:04 UTC"))
+	p("")
+	p("%s run, %s broker, %d CPUs, %s, %s in all. Every product figure sits next to a raw baseline measured in this run on this machine.",
+		mode, r.broker, runtime.NumCPU(), runtime.Version(), r.elapsed.Round(time.Second))
+	p("")
+	p("| figure | product | raw baseline | ratio | goal | met |")
+	p("|---|---|---|---|---|---|")
+	st, rs := r.steady, r.relaySteady
+	row := func(fig, prod, base, ratio, goal string, ok bool) {
+		m := "no"
+		if ok {
+			m = "yes"
+		}
+		p("| %s | %s | %s | %s | %s | %s |", fig, prod, base, ratio, goal, m)
+	}
+	row(fmt.Sprintf("steady chat p99 publish-to-delivery at %.0f msg/s, %d clients", st.rate, r.clients), ms(st.q(0.99)),
+		ms(rs.q(0.99))+" (relay)", ratio(st.q(0.99).Seconds(), rs.q(0.99).Seconds()), "< 5 ms", st.q(0.99) < 5*time.Millisecond)
+	row("steady chat p50", ms(st.q(0.5)), ms(rs.q(0.5))+" (relay)", ratio(st.q(0.5).Seconds(), rs.q(0.5).Seconds()), "< 1.5 ms", st.q(0.5) < 1500*time.Microsecond)
+	sat, relBest := best(r.satSteps, 100*time.Millisecond), best(r.relaySteps, 100*time.Millisecond)
+	satRate, satMoved, relRate, relMoved := 0.0, 0.0, 0.0, 0.0
+	if sat != nil {
+		satRate, satMoved = sat.rate, sat.movedPerSec
+	}
+	if relBest != nil {
+		relRate, relMoved = relBest.rate, relBest.movedPerSec
+	}
+	row("saturation: sustained chat messages/s, 0 lost, p99 < 100 ms", fmt.Sprintf("%.0f", satRate),
+		fmt.Sprintf("%.0f relayed/s", relRate), ratio(satRate, relRate), "≥ 9,000", satRate >= 9000)
+	row("saturation: MQTT messages moved/s", fmt.Sprintf("%.0f", satMoved), fmt.Sprintf("%.0f", relMoved),
+		ratio(satMoved, relMoved), "ratio ≥ 0.5", relMoved > 0 && satMoved/relMoved >= 0.5)
+	row("appends to the log/s at saturation (2 events per message)", fmt.Sprintf("%.0f", 2*satRate),
+		fmt.Sprintf("%.0f (JetStream async)", r.jsAppend), ratio(2*satRate, r.jsAppend), "", true)
+	annMed := time.Duration(0)
+	if len(r.announce) > 0 {
+		annMed = r.announce[len(r.announce)/2]
+	}
+	row(fmt.Sprintf("announcement to %d recipients, last delivery (median of %d)", r.announceRecipients(), len(r.announce)),
+		ms(annMed), "", "", "< 120 ms", annMed > 0 && annMed < 120*time.Millisecond)
+	if r.replay != nil {
+		row(fmt.Sprintf("replay of %d events into PostgreSQL, events/s", r.replay.events), fmt.Sprintf("%.0f", r.replay.rate),
+			fmt.Sprintf("%.0f rows/s (COPY)", r.copyRate), ratio(r.replay.rate, r.copyRate), "ratio ≥ 0.5 and ≥ 100,000/s",
+			r.replay.rate >= 100000 && r.replay.rate/r.copyRate >= 0.5)
+	}
+	row("chatd memory per idle client", fmt.Sprintf("%.1f KiB", r.rssPerClient), "", "", "< 20 KB", r.rssPerClient < 20)
+	lost, dups := r.lossTotals()
+	row("messages lost / duplicated, all scenarios", fmt.Sprintf("%d / %d", lost, dups), "", "", "0 / 0", lost == 0 && dups == 0)
+	p("")
+	p("![latency and throughput](%s)", r.svgName)
+	p("")
+	p("## Scenarios")
+	p("")
+	p("- **Population**: %d MQTT clients connected in %v (lean MQTT 3.1.1 clients, each subscribed to its own topics); chatd RSS %d MiB idle, %d MiB after the steady run.",
+		r.clients, r.connectTime.Round(time.Millisecond), r.rssIdle/1024, r.rssAfterSteady/1024)
+	if r.mosquittoRSS > 0 {
+		p("- Mosquitto RSS with the population connected: %d MiB.", r.mosquittoRSS/1024)
+	}
+	p("- **Steady chat**: %d one_to_one pairs and %d groups (%d members, sizes 2 to 50); every other client idle. %s", r.pairs, r.groups, r.groupMembers, st.line())
+	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic): %s", rs.line())
+	p("- **JetStream**: async append %.0f msg/s, ordered read %.0f msg/s (file storage, the log's settings).", r.jsAppend, r.jsRead)
+	p("- **PostgreSQL COPY** into a table like `messages`, same indexes: %.0f rows/s.", r.copyRate)
+	p("")
+	p("### Saturation (one_to_one pairs; a step passes with 0 lost, 0 duplicated, p99 < 100 ms, ≥ 97%% delivered)")
+	p("")
+	p("| step | product | raw relay |")
+	p("|---|---|---|")
+	for i := 0; i < max(len(r.satSteps), len(r.relaySteps)); i++ {
+		a, c := "", ""
+		if i < len(r.satSteps) {
+			a = r.satSteps[i].short()
+		}
+		if i < len(r.relaySteps) {
+			c = r.relaySteps[i].short()
+		}
+		p("| %d | %s | %s |", i+1, a, c)
+	}
+	p("")
+	p("### Announcement")
+	p("")
+	p("A group of %d members (created in %v over REST); one member posts, the time is from the publish to the last member's delivery: %v.",
+		r.announceRecipients()+1, r.announceSetup.Round(time.Millisecond), r.announce)
+	if r.replay != nil {
+		p("")
+		p("### Replay and restart")
+		p("")
+		p("%d events (conversations, members joining, messages posted and approved) written in %v; `chatctl replay --until-seq` code rebuilt them into a fresh schema at %.0f events/s. A stateful consumer (moderation) restores its state from the same log in %v (%.0f events/s): that is its restart time at this log size.",
+			r.replay.events, r.replay.generate.Round(time.Millisecond), r.replay.rate, r.replay.restore.Round(time.Millisecond), r.replay.restoreRate)
+	}
+	p("")
+	p("Load generator CPU over the whole run: %v; per scenario it is in each line above.", r.genCPUTotal.Round(time.Millisecond))
+	return b.String()
+}
+
+// announceRecipients is the announcement group's size less its sender.
+func (r *report) announceRecipients() int { return r.announceMembers - 1 }
+
+// lossTotals adds what the measured runs lost or repeated. Saturation steps
+// that failed are where the load broke: their losses are the finding, and
+// the table shows them.
+func (r *report) lossTotals() (lost, dups int) {
+	runs := []*loadResult{r.steady, r.relaySteady}
+	for _, x := range append(slices.Clone(r.satSteps), r.relaySteps...) {
+		if x.passes(time.Hour) {
+			runs = append(runs, x)
+		}
+	}
+	for _, x := range runs {
+		if x != nil {
+			lost += x.lost
+			dups += x.dups
+		}
+	}
+	return lost, dups
+}
+
+func (r *loadResult) short() string {
+	return fmt.Sprintf("%.0f/s: p99 %v, lost %d, dup %d, %.0f MQTT msg/s", r.rate, ms(r.q(0.99)), r.lost, r.dups, r.movedPerSec)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// svg draws the latency CDF of the steady run and of the raw relay, and the
+// steady run's deliveries per second over time.
+func (r *report) svg() string {
+	const w, h, pad = 900, 360, 50
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`, w, h)
+	b.WriteString(`<rect width="100%" height="100%" fill="white"/>`)
+	// Left: CDF with a log latency axis from 0.1 ms to 10 s.
+	pw := w/2 - pad - 10
+	ph := h - 2*pad
+	x0, y0 := pad, h-pad
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold">publish-to-delivery latency, CDF (log scale)</text>`, x0)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`,
+		x0, y0, x0+pw, y0, x0, y0, x0, y0-ph)
+	lx := func(d time.Duration) float64 {
+		v := math.Log10(max(float64(d)/1e6, 0.1)) // ms
+		return float64(x0) + (v+1)/5*float64(pw)  // 0.1 ms … 10 s
+	}
+	for _, t := range []float64{0.1, 1, 10, 100, 1000, 10000} {
+		x := lx(time.Duration(t * 1e6))
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/><text x="%.1f" y="%d" text-anchor="middle">%g ms</text>`,
+			x, y0, x, y0-ph, x, y0+15, t)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99, 1} {
+		y := float64(y0) - q*float64(ph)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%g</text>`, x0-4, y+4, q)
+	}
+	curve := func(lat []time.Duration, color, label string, ly int) {
+		if len(lat) == 0 {
+			return
+		}
+		var pts []string
+		n := len(lat)
+		for i := 0; i < 400; i++ {
+			q := float64(i) / 399
+			d := lat[min(n-1, int(q*float64(n-1)))]
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", lx(d), float64(y0)-q*float64(ph)))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, color, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`, x0+pw-170, ly, color, label)
+	}
+	if r.steady != nil {
+		curve(r.steady.lat, "#c0392b", fmt.Sprintf("chat, %.0f msg/s", r.steady.rate), y0-40)
+	}
+	if r.relaySteady != nil {
+		curve(r.relaySteady.lat, "#2c7fb8", "raw MQTT relay", y0-25)
+	}
+	// Right: deliveries per second over time, steady run.
+	ox := w/2 + pad
+	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold">steady chat: deliveries per second</text>`, ox)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`,
+		ox, y0, ox+pw, y0, ox, y0, ox, y0-ph)
+	if st := r.steady; st != nil && len(st.timeline) > 0 {
+		perSec := make([]float64, len(st.timeline))
+		top := 1.0
+		for i, n := range st.timeline {
+			perSec[i] = float64(n) / st.step.Seconds()
+			top = max(top, perSec[i])
+		}
+		top = math.Pow(10, math.Ceil(math.Log10(top)))
+		var pts []string
+		for i, v := range perSec {
+			x := float64(ox) + float64(i)/float64(max(1, len(perSec)-1))*float64(pw)
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, float64(y0)-v/top*float64(ph)))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="#c0392b" stroke-width="2" points="%s"/>`, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%.0f</text><text x="%d" y="%d" text-anchor="end">0</text>`,
+			ox-4, y0-ph+4, top, ox-4, y0+4)
+		total := time.Duration(len(perSec)) * st.step
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%v</text>`, ox+pw, y0+15, total.Round(time.Second))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}

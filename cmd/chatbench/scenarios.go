@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// chatLoad builds the steady scenario's conversations: pairs one_to_one
+// conversations on the first users and groups of 2 to 50 members after them.
+func (b *bench) chatLoad() (pairs, groups []*conversation, err error) {
+	var kinds []string
+	var members [][]int
+	for i := range b.o.pairs {
+		kinds = append(kinds, "one_to_one")
+		members = append(members, []int{2 * i, 2*i + 1})
+	}
+	next := 2 * b.o.pairs
+	for i := range b.o.groups {
+		size := 2 + (i*17)%49
+		if next+size > len(b.pop.users) {
+			break
+		}
+		g := make([]int, size)
+		for j := range g {
+			g[j] = next + j
+		}
+		next += size
+		kinds = append(kinds, "group")
+		members = append(members, g)
+	}
+	all, err := b.pop.createAll(kinds, members)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all[:b.o.pairs], all[b.o.pairs:], nil
+}
+
+// chat offers messages over the given conversations: a share of them in
+// groups, the rest in pairs, senders rotating through the members.
+func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
+	pick := func(k int) (*conversation, int) {
+		var c *conversation
+		if len(groups) > 0 && float64(k%100) < groupShare*100 {
+			c = groups[(k/100+k)%len(groups)]
+		} else {
+			c = pairs[k%len(pairs)]
+		}
+		return c, c.members[(k/len(pairs))%len(c.members)]
+	}
+	tag := func() string { return b.currentTag }
+	return b.openLoop(name, rate, dur, drain,
+		func(k int) (int, error) {
+			c, s := pick(k)
+			return len(c.members) - 1, b.pop.send(s, c, "k"+tag()+itoa(k), tag()+itoa(k))
+		},
+		func(k int) int { _, s := pick(k); return s })
+}
+
+// saturate raises the offered rate step by step over pairs until a step
+// fails, and returns every step.
+func (b *bench) saturate(name string, rates []float64, step func(rate float64) *loadResult) []*loadResult {
+	var out []*loadResult
+	for _, r := range rates {
+		res := step(r)
+		res.name = fmt.Sprintf("%s %.0f/s", name, r)
+		out = append(out, res)
+		b.logf("  %s", res.line())
+		if !res.passes(b.o.saturationP99) {
+			break
+		}
+	}
+	return out
+}
+
+// best is the highest passing step.
+func best(steps []*loadResult, p99 time.Duration) *loadResult {
+	var b *loadResult
+	for _, s := range steps {
+		if s.passes(p99) {
+			b = s
+		}
+	}
+	return b
+}
+
+// announce sends one message to a group of every connected user, n times,
+// and returns the time from publish to the last recipient's delivery.
+func (b *bench) announce(group *conversation, times int) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := range times {
+		b.run++
+		tag := "b" + itoa(b.run) + "-"
+		t0 := time.Now()
+		b.rec.begin(tag, t0, 0, 1)
+		b.rec.setSender(0, group.members[0])
+		if err := b.pop.send(group.members[0], group, "ann"+tag, tag+"0"); err != nil {
+			return nil, err
+		}
+		want := len(group.members) - 1
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) && b.rec.snapshot().unique < want {
+			time.Sleep(time.Millisecond)
+		}
+		snap := b.rec.snapshot()
+		b.rec.end()
+		if snap.unique < want {
+			return out, fmt.Errorf("announcement %d reached %d of %d recipients", i, snap.unique, want)
+		}
+		out = append(out, snap.last.Sub(t0))
+	}
+	slices.Sort(out)
+	return out, nil
+}
