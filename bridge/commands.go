@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/jet"
 )
 
 // MaxCommandBytes bounds a command payload before it is parsed at all.
@@ -130,4 +135,49 @@ func SenderType(user string) events.ActorType {
 		return events.ActorAnonymous
 	}
 	return events.ActorUser
+}
+
+var commandsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "chat_commands_total",
+	Help: "MQTT commands received, by action and result (appended, duplicate, or the rejection code).",
+}, []string{"action", "result"})
+
+// command turns one MQTT message on a command topic into the event to append,
+// or the command.rejected answer for its sender (or neither, for a topic no
+// application owns).
+func command(apps config.Apps, log *slog.Logger, topic string, payload []byte, now time.Time) (*events.Envelope, string, *Delivery) {
+	prefix, user, action, ok := parseCommandTopic(topic)
+	app := apps.ByPrefix(prefix)
+	if !ok || app == nil {
+		commandsTotal.WithLabelValues("unknown", "bad_topic").Inc()
+		log.Warn("security: command on an unexpected topic", "topic", topic)
+		return nil, "", nil
+	}
+	e, rej := ParseCommand(app, user, action, payload, now)
+	if rej == nil {
+		return e, action, nil
+	}
+	commandsTotal.WithLabelValues(metricAction(action), rej.Code).Inc()
+	log.Info("command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
+	if !events.ValidID(user) {
+		return nil, action, nil
+	}
+	d := NewDelivery(prefix, user, KindErrors, Outbound{Type: "command.rejected", At: now.UTC(), Data: rej})
+	return nil, action, &d
+}
+
+func countAppended(action string, r jet.Appended) {
+	result := "appended"
+	if r.Duplicate {
+		result = "duplicate"
+	}
+	commandsTotal.WithLabelValues(action, result).Inc()
+}
+
+// metricAction keeps the action label's cardinality bounded.
+func metricAction(a string) string {
+	if a == "send" || laterActions[a] {
+		return a
+	}
+	return "unknown"
 }

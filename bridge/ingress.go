@@ -8,18 +8,11 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/jet"
 )
-
-var commandsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "chat_commands_total",
-	Help: "MQTT commands received, by action and result (appended, duplicate, rejected code).",
-}, []string{"action", "result"})
 
 // Ingress subscribes to every application's commands and appends the events
 // they produce. A command is acknowledged to the broker only after the log
@@ -116,36 +109,21 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 	var actions []string
 	var replies []Delivery
 	for _, m := range batch {
-		prefix, user, action, ok := parseCommandTopic(m.Topic())
-		app := in.Apps.ByPrefix(prefix)
-		if !ok || app == nil {
-			commandsTotal.WithLabelValues("unknown", "bad_topic").Inc()
-			in.Log.Warn("security: command on an unexpected topic", "topic", m.Topic())
-			continue
+		e, action, reply := command(in.Apps, in.Log, m.Topic(), m.Payload(), now)
+		if reply != nil {
+			replies = append(replies, *reply)
 		}
-		e, rej := ParseCommand(app, user, action, m.Payload(), now)
-		if rej != nil {
-			commandsTotal.WithLabelValues(metricAction(action), rej.Code).Inc()
-			in.Log.Info("command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
-			if events.ValidID(user) {
-				replies = append(replies, NewDelivery(prefix, user, KindErrors,
-					Outbound{Type: "command.rejected", At: now.UTC(), Data: rej}))
-			}
-			continue
+		if e != nil {
+			evs = append(evs, e)
+			actions = append(actions, action)
 		}
-		evs = append(evs, e)
-		actions = append(actions, action)
 	}
 	backoff := 20 * time.Millisecond
 	for len(evs) > 0 {
 		res, err := in.Append.AppendAll(ctx, evs)
 		if err == nil {
 			for i, r := range res {
-				result := "appended"
-				if r.Duplicate {
-					result = "duplicate"
-				}
-				commandsTotal.WithLabelValues(actions[i], result).Inc()
+				countAppended(actions[i], r)
 			}
 			break
 		}
@@ -169,12 +147,4 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 		m.Ack()
 	}
 	return nil
-}
-
-// metricAction keeps the action label's cardinality bounded.
-func metricAction(a string) string {
-	if a == "send" || laterActions[a] {
-		return a
-	}
-	return "unknown"
 }

@@ -37,6 +37,9 @@ type Moderation struct {
 type Limits struct {
 	MaxContentBytes int `yaml:"maxContentBytes"`
 	MaxGroupMembers int `yaml:"maxGroupMembers"`
+	// MemberEventsUpTo is the largest conversation whose members all hear of
+	// every join and leave; beyond it only the member and the admins do.
+	MemberEventsUpTo int `yaml:"memberEventsUpTo"`
 }
 
 // IsAdminRole reports whether a token role administers the application.
@@ -121,7 +124,10 @@ func LoadApps(path string) (Apps, error) {
 		if a.Limits.MaxGroupMembers == 0 {
 			a.Limits.MaxGroupMembers = 1000
 		}
-		if a.Limits.MaxContentBytes < 0 || a.Limits.MaxGroupMembers < 0 {
+		if a.Limits.MemberEventsUpTo == 0 {
+			a.Limits.MemberEventsUpTo = 256
+		}
+		if a.Limits.MaxContentBytes < 0 || a.Limits.MaxGroupMembers < 0 || a.Limits.MemberEventsUpTo < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}
 		for i, w := range a.Moderation.BadWords {

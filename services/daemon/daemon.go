@@ -83,7 +83,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		mqttURL = "tcp://" + loopback(d.broker.Addr())
 	}
 	var ingress *bridge.Ingress
-	if cfg.HasRole(config.RoleBridge) {
+	switch {
+	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
+		// The embedded broker appends commands itself, before its PUBACK.
+		if err := d.broker.Ingest(cfg.Apps, appender, log.With("role", "bridge")); err != nil {
+			return nil, err
+		}
+	case cfg.HasRole(config.RoleBridge):
 		ingress = &bridge.Ingress{Apps: cfg.Apps, Append: appender, Log: log.With("role", "bridge")}
 		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
 		if err != nil {

@@ -96,13 +96,13 @@ func (s *Service) route(e *events.Envelope) {
 		}
 		s.roster.Apply(e)
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
-			send(c.MemberIDs(), bridge.KindConversations, "member.joined",
+			send(told(c, p.UserID, app.Limits.MemberEventsUpTo), bridge.KindConversations, "member.joined",
 				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
 		}
 	case *events.MemberLeft:
 		// Those who were members until now, the leaver included, learn it.
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.IsMember(p.UserID) {
-			send(c.MemberIDs(), bridge.KindConversations, "member.left",
+			send(told(c, p.UserID, app.Limits.MemberEventsUpTo), bridge.KindConversations, "member.left",
 				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
 		}
 		s.roster.Apply(e)
@@ -129,4 +129,21 @@ func (s *Service) route(e *events.Envelope) {
 			Status: string(p.Status), Reason: p.Reason,
 		})
 	}
+}
+
+// told lists who learns that user joined or left: every member of a
+// conversation of at most upTo members; in larger ones (announcement
+// audiences, big groups) only the user and the admins, so filling a group
+// of n members costs n deliveries rather than n².
+func told(c *roster.Conversation, user string, upTo int) []string {
+	if len(c.Members) <= upTo {
+		return c.MemberIDs()
+	}
+	out := []string{user}
+	for id, role := range c.Members {
+		if role == events.RoleAdmin && id != user {
+			out = append(out, id)
+		}
+	}
+	return out
 }
