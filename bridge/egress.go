@@ -3,23 +3,45 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// Deliverer hands deliveries to the broker. Deliver returns once the broker has
-// taken every one (queued to subscribers or acknowledged at QoS 1); the caller
-// acknowledges the events behind them only then.
+// Deliverer hands deliveries to the broker. Send starts a delivery at once,
+// so the first recipients of a batch do not wait for the last; Flush returns
+// once the broker has taken every delivery sent so far (queued to
+// subscribers, or acknowledged at QoS 1). The caller acknowledges the events
+// behind them only then.
 type Deliverer interface {
-	Deliver(ctx context.Context, ds []Delivery) error
+	Send(d Delivery)
+	Flush(ctx context.Context) error
 }
 
-// BrokerDeliverer delivers through the embedded broker, in process.
-type BrokerDeliverer struct{ B *Broker }
+// BrokerDeliverer delivers through the embedded broker, in process. A
+// delivery the broker refuses is kept and tried again at each Flush.
+type BrokerDeliverer struct {
+	B      *Broker
+	mu     sync.Mutex
+	failed []Delivery
+}
 
-func (d BrokerDeliverer) Deliver(_ context.Context, ds []Delivery) error {
-	for _, x := range ds {
+func (d *BrokerDeliverer) Send(x Delivery) {
+	if err := d.B.Publish(x.Topic, x.Payload); err != nil {
+		d.mu.Lock()
+		d.failed = append(d.failed, x)
+		d.mu.Unlock()
+	}
+}
+
+func (d *BrokerDeliverer) Flush(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	retry := d.failed
+	d.failed = nil
+	for i, x := range retry {
 		if err := d.B.Publish(x.Topic, x.Payload); err != nil {
+			d.failed = retry[i:]
 			return fmt.Errorf("deliver to %s: %w", x.Topic, err)
 		}
 	}
@@ -27,23 +49,70 @@ func (d BrokerDeliverer) Deliver(_ context.Context, ds []Delivery) error {
 }
 
 // ClientDeliverer delivers through an MQTT connection (an external broker),
-// pipelining publishes and waiting for every PUBACK.
-type ClientDeliverer struct{ C paho.Client }
+// pipelining publishes and waiting for their PUBACKs at Flush. Deliveries
+// not acknowledged are published again at the next Flush.
+type ClientDeliverer struct {
+	C       paho.Client
+	mu      sync.Mutex
+	pending []pendingPub
+}
 
-func (d ClientDeliverer) Deliver(ctx context.Context, ds []Delivery) error {
-	toks := make([]paho.Token, len(ds))
-	for i, x := range ds {
-		toks[i] = d.C.Publish(x.Topic, 1, false, x.Payload)
-	}
-	for i, t := range toks {
-		select {
-		case <-t.Done():
-			if err := t.Error(); err != nil {
-				return fmt.Errorf("deliver to %s: %w", ds[i].Topic, err)
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+type pendingPub struct {
+	d   Delivery
+	tok paho.Token // nil: to publish again
+}
+
+func (d *ClientDeliverer) Send(x Delivery) {
+	tok := d.C.Publish(x.Topic, 1, false, x.Payload)
+	d.mu.Lock()
+	d.pending = append(d.pending, pendingPub{x, tok})
+	d.mu.Unlock()
+}
+
+func (d *ClientDeliverer) Flush(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.pending {
+		if d.pending[i].tok == nil {
+			d.pending[i].tok = d.C.Publish(d.pending[i].d.Topic, 1, false, d.pending[i].d.Payload)
 		}
 	}
+	for i, p := range d.pending {
+		var err error
+		select {
+		case <-p.tok.Done():
+			err = p.tok.Error()
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			var again []pendingPub
+			for _, q := range d.pending[i:] {
+				if !isDone(q.tok) || q.tok.Error() != nil {
+					again = append(again, pendingPub{d: q.d})
+				}
+			}
+			d.pending = again
+			return fmt.Errorf("deliver to %s: %w", p.d.Topic, err)
+		}
+	}
+	d.pending = d.pending[:0]
 	return nil
+}
+
+func isDone(t paho.Token) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// DeliverAll sends ds and flushes.
+func DeliverAll(ctx context.Context, d Deliverer, ds []Delivery) error {
+	for _, x := range ds {
+		d.Send(x)
+	}
+	return d.Flush(ctx)
 }

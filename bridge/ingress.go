@@ -139,7 +139,7 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 		backoff = min(2*backoff, 2*time.Second)
 	}
 	if len(replies) > 0 {
-		if err := in.Reply.Deliver(ctx, replies); err != nil {
+		if err := DeliverAll(ctx, in.Reply, replies); err != nil {
 			in.Log.Warn("command.rejected not delivered", "err", err)
 		}
 	}

@@ -57,9 +57,15 @@ type Delivery struct {
 
 // NewDelivery encodes an outbound envelope for a user's topic.
 func NewDelivery(prefix, user, kind string, o Outbound) Delivery {
+	return Delivery{Topic: UserTopic(prefix, user, kind), Payload: Encode(o)}
+}
+
+// Encode is the payload of an outbound envelope; encode once, deliver to
+// every recipient.
+func Encode(o Outbound) []byte {
 	b, err := json.Marshal(o)
 	if err != nil { // Data is always built from plain structs
 		panic("encode delivery: " + err.Error())
 	}
-	return Delivery{Topic: UserTopic(prefix, user, kind), Payload: b}
+	return b
 }

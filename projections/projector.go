@@ -73,7 +73,7 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
 	for {
 		err := p.Apply(ctx, b)
 		if err == nil {
-			jet.Progress(Name, len(b.Events), b.Last)
+			jet.Progress(Name, b)
 			if p.Watermark != nil {
 				p.Watermark.Advance(b.Last)
 			}

@@ -182,6 +182,9 @@ func run(ctx context.Context, o *options) error {
 	b.report.steady = b.chat("steady chat", pairs, groups, o.groupShare, o.rate, o.duration, o.drain)
 	b.logf("  %s", b.report.steady.line())
 	b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
+	if o.profile {
+		_ = b.srv.fetch("/metrics", filepath.Join(o.out, "chatd-metrics-after-steady.txt"))
+	}
 
 	b.logf("saturation: one_to_one pairs, rising rate")
 	b.report.satSteps = b.saturate("chat", o.satRates, func(r float64) *loadResult {

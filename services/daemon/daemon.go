@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	if cfg.HasRole(config.RoleFanout) {
 		var out bridge.Deliverer
 		if d.broker != nil {
-			out = bridge.BrokerDeliverer{B: d.broker}
+			out = &bridge.BrokerDeliverer{B: d.broker}
 		} else {
 			c, err := d.dial(ctx, mqttURL, "chat-fanout", false, nil)
 			if err != nil {
@@ -174,9 +174,9 @@ func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onCon
 
 func (d *Daemon) deliverer(c paho.Client) bridge.Deliverer {
 	if d.broker != nil {
-		return bridge.BrokerDeliverer{B: d.broker}
+		return &bridge.BrokerDeliverer{B: d.broker}
 	}
-	return bridge.ClientDeliverer{C: c}
+	return &bridge.ClientDeliverer{C: c}
 }
 
 func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress) error {

@@ -24,7 +24,9 @@ type Service struct {
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
 	folded   uint64
-	out      []bridge.Delivery
+	// restoring is set while folding events already delivered: route then
+	// updates the state and sends nothing.
+	restoring bool
 }
 
 type posting struct {
@@ -40,15 +42,17 @@ func New(apps config.Apps, d bridge.Deliverer) *Service {
 
 // Restore folds events already delivered.
 func (s *Service) Restore(evs []*events.Envelope) {
+	s.restoring = true
+	defer func() { s.restoring = false }()
 	for _, e := range evs {
 		s.route(e)
 		s.folded = e.Seq
 	}
-	s.out = s.out[:0]
 }
 
-// Handle routes new events and delivers them; on error the deliveries not yet
-// confirmed are kept and sent again on the retry.
+// Handle routes new events, sending each one's deliveries at once, and
+// returns when the broker has taken them all. A delivery the broker did not
+// take stays with the deliverer, which sends it again on the retried Flush.
 func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
 	for _, e := range evs {
 		if e.Seq <= s.folded {
@@ -57,14 +61,7 @@ func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
 		s.folded = e.Seq
 		s.route(e)
 	}
-	if len(s.out) == 0 {
-		return nil
-	}
-	if err := s.deliver.Deliver(ctx, s.out); err != nil {
-		return err
-	}
-	s.out = s.out[:0]
-	return nil
+	return s.deliver.Flush(ctx)
 }
 
 // route folds one event into the state and queues its deliveries.
@@ -76,9 +73,12 @@ func (s *Service) route(e *events.Envelope) {
 		return
 	}
 	send := func(users []string, kind, typ string, data any) {
-		o := bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data}
+		if s.restoring || len(users) == 0 {
+			return
+		}
+		payload := bridge.Encode(bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data})
 		for _, u := range users {
-			s.out = append(s.out, bridge.NewDelivery(app.TopicPrefix, u, kind, o))
+			s.deliver.Send(bridge.Delivery{Topic: bridge.UserTopic(app.TopicPrefix, u, kind), Payload: payload})
 		}
 	}
 	switch p := p.(type) {

@@ -16,10 +16,8 @@ import (
 
 type capture struct{ got []bridge.Delivery }
 
-func (c *capture) Deliver(_ context.Context, ds []bridge.Delivery) error {
-	c.got = append(c.got, ds...)
-	return nil
-}
+func (c *capture) Send(d bridge.Delivery)      { c.got = append(c.got, d) }
+func (c *capture) Flush(context.Context) error { return nil }
 
 func apps(t *testing.T) config.Apps {
 	a, err := config.LoadApps("")

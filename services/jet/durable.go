@@ -108,7 +108,7 @@ func (d *Durable) Run(ctx context.Context) error {
 			// Not fatal: the events come again and Handle is idempotent.
 			d.Log.Warn("ack failed", "consumer", d.Name, "position", b.Last, "err", err)
 		}
-		Progress(d.Name, len(msgs), b.Last)
+		Progress(d.Name, b)
 		return nil
 	})
 }

@@ -1,6 +1,8 @@
 package jet
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -18,14 +20,24 @@ var (
 		Name: "chat_consumer_position",
 		Help: "Stream position a consumer has finished with.",
 	}, []string{"consumer"})
+	age = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "chat_consumer_event_age_seconds",
+		Help:    "Time from an event's timestamp to the end of its handling by a consumer: the latency each stage adds up to.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"consumer"})
 	retries = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "chat_consumer_retries_total",
 		Help: "Batches a consumer had to retry after an error.",
 	}, []string{"consumer"})
 )
 
-// Progress records that consumer finished n events up to position last.
-func Progress(consumer string, n int, last uint64) {
-	handled.WithLabelValues(consumer).Add(float64(n))
-	position.WithLabelValues(consumer).Set(float64(last))
+// Progress records that consumer finished a batch of events.
+func Progress(consumer string, b Batch) {
+	handled.WithLabelValues(consumer).Add(float64(len(b.Events)))
+	position.WithLabelValues(consumer).Set(float64(b.Last))
+	h := age.WithLabelValues(consumer)
+	now := time.Now()
+	for _, e := range b.Events {
+		h.Observe(now.Sub(e.At).Seconds())
+	}
 }
