@@ -16,7 +16,6 @@ type changes struct {
 	messages      []db.InsertMessageParams
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
-	touches       []db.TouchConversationParams
 }
 
 type memberKey struct{ app, conv, user string }
@@ -81,12 +80,6 @@ func (c *changes) add(e *events.Envelope) {
 		} else {
 			c.moderations = append(c.moderations, db.ModerateMessageParams{
 				App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
-			})
-		}
-		if p.Status == events.StatusApproved {
-			c.touches = append(c.touches, db.TouchConversationParams{
-				App: e.App, ConversationID: p.ConversationID, MessageID: p.MessageID,
-				PostedSeq: int64(p.PostedSeq), ModeratedSeq: &seq, At: e.At,
 			})
 		}
 	}

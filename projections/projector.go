@@ -30,6 +30,9 @@ type Projector struct {
 	JS       jetstream.JetStream
 	Log      *slog.Logger
 	MaxBatch int
+	// Linger is how long a batch waits for more events (default 5ms): under
+	// load it turns many small transactions into a few large ones.
+	Linger time.Duration
 	// Watermark, when set, advances after every commit.
 	Watermark *Watermark
 	// beforeCommit runs inside each transaction just before it commits; tests
@@ -63,7 +66,10 @@ func (p *Projector) Run(ctx context.Context) error {
 	}
 	p.Log.Info("projector live", "position", from)
 	park := jet.NewParker(p.JS, Name, p.Log)
-	return jet.Read(ctx, p.JS, jet.ReadOptions{From: from + 1, Max: p.MaxBatch, Park: park}, p.applyWithRetry)
+	if p.Linger == 0 {
+		p.Linger = 5 * time.Millisecond
+	}
+	return jet.Read(ctx, p.JS, jet.ReadOptions{From: from + 1, Max: p.MaxBatch, Linger: p.Linger, Park: park}, p.applyWithRetry)
 }
 
 // applyWithRetry retries a failed batch with backoff: the database being away
@@ -97,6 +103,9 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		if err := q.RelaxCommit(ctx); err != nil {
+			return fmt.Errorf("projector transaction: %w", err)
+		}
 		if err := q.LockProjection(ctx); err != nil {
 			return fmt.Errorf("lock projection: %w", err)
 		}
@@ -159,9 +168,6 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	if len(c.moderations) > 0 {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)
-	}
-	if len(c.touches) > 0 {
-		q.TouchConversation(ctx, c.touches).Exec(keep)
 	}
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)

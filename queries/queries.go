@@ -71,9 +71,13 @@ func (s Store) Member(ctx context.Context, app, conv, user string) (db.Conversat
 // Summary is the caller's view of one conversation.
 func Summary(c db.Conversation, role string, unread int64, last *wire.Message, user string) Conversation {
 	can, _ := roster.CanPost(events.Role(role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == user)
+	activity := c.CreatedAt
+	if last != nil {
+		activity = last.CreatedAt
+	}
 	return Conversation{
 		ID: c.ID, Type: c.Kind, Title: c.Title, ReplyPermission: c.ReplyPermission, CreatedBy: c.CreatedBy,
-		CreatedAt: c.CreatedAt, LastActivityAt: c.LastActivityAt, LastMessage: last, UnreadCount: unread,
+		CreatedAt: c.CreatedAt, LastActivityAt: activity, LastMessage: last, UnreadCount: unread,
 		Role: role, CanReply: can,
 	}
 }

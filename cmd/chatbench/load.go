@@ -23,6 +23,7 @@ type loadResult struct {
 	movedPerSec  float64       // MQTT messages into and out of the broker, per second
 	serverCPU    float64       // cores used by chatd (and mosquitto) while the run lasted
 	genCPU       float64       // cores used by this load generator
+	dbCPU        float64       // cores used by PostgreSQL
 	sendErrors   int
 	perMessageIn int // MQTT messages in per chat message (1)
 }
@@ -62,7 +63,7 @@ func (b *bench) openLoop(name string, rate float64, duration, drain time.Duratio
 	for k := range n {
 		b.rec.setSender(k, setSender(k))
 	}
-	cpu0, gen0, moved0 := b.serverCPU(), selfCPU(), b.rec.moved.Load()
+	cpu0, gen0, db0, moved0 := b.serverCPU(), selfCPU(), postgresCPU(), b.rec.moved.Load()
 	const workers = 4
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -108,5 +109,6 @@ func (b *bench) openLoop(name string, rate float64, duration, drain time.Duratio
 	res.movedPerSec = (float64(b.rec.moved.Load()-moved0) + float64(res.sent)) / res.elapsed.Seconds()
 	res.serverCPU = (b.serverCPU() - cpu0).Seconds() / wall
 	res.genCPU = (selfCPU() - gen0).Seconds() / wall
+	res.dbCPU = (postgresCPU() - db0).Seconds() / wall
 	return res
 }

@@ -249,9 +249,9 @@ func (b *bench) profile(d time.Duration) {
 }
 
 func (r *loadResult) line() string {
-	return fmt.Sprintf("%s: %.0f msg/s offered, %d/%d deliveries, lost %d, dup %d, p50 %v p99 %v p99.9 %v max %v, %.0f MQTT msg/s, chatd %.0f%% CPU, generator %.0f%% CPU",
+	return fmt.Sprintf("%s: %.0f msg/s offered, %d/%d deliveries, lost %d, dup %d, p50 %v p99 %v p99.9 %v max %v, %.0f MQTT msg/s, chatd %.0f%% CPU, PostgreSQL %.0f%%, generator %.0f%%",
 		r.name, r.rate, r.unique, r.expected, r.lost, r.dups, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.q(1)),
-		r.movedPerSec, 100*r.serverCPU, 100*r.genCPU)
+		r.movedPerSec, 100*r.serverCPU, 100*r.dbCPU, 100*r.genCPU)
 }
 
 func ms(d time.Duration) string {

@@ -259,3 +259,21 @@ func (s *server) fetch(path, file string) error {
 	_, err = io.Copy(f, resp.Body)
 	return err
 }
+
+// postgresCPU is the CPU used so far by every PostgreSQL process (the
+// projector's writes and the API's reads land there).
+func postgresCPU() time.Duration {
+	var total time.Duration
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.HasPrefix(string(comm), "postgres") {
+			total += cpuTime(pid)
+		}
+	}
+	return total
+}

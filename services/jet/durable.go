@@ -96,7 +96,7 @@ func (d *Durable) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", d.Name, err)
 	}
-	return pump(ctx, it, d.MaxBatch, func(msgs []jetstream.Msg) error {
+	return pump(ctx, it, d.MaxBatch, 0, func(msgs []jetstream.Msg) error {
 		b, err := decode(ctx, msgs, park)
 		if err != nil {
 			return err

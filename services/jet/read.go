@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -20,8 +21,9 @@ type Batch struct {
 
 // pump reads it in a goroutine and calls fn with every run of messages that
 // is already available (at least one, at most max), so work is batched under
-// load without waiting for a batch to fill when traffic is light.
-func pump(ctx context.Context, it jetstream.MessagesContext, max int, fn func([]jetstream.Msg) error) error {
+// load without waiting for a batch to fill when traffic is light. With a
+// linger, it waits up to that long after the first message for more.
+func pump(ctx context.Context, it jetstream.MessagesContext, max int, linger time.Duration, fn func([]jetstream.Msg) error) error {
 	ch := make(chan jetstream.Msg, 2*max)
 	errc := make(chan error, 1)
 	go func() {
@@ -59,6 +61,10 @@ func pump(ctx context.Context, it jetstream.MessagesContext, max int, fn func([]
 			}
 			buf = append(buf, m)
 		}
+		var deadline <-chan time.Time
+		if linger > 0 {
+			deadline = time.After(linger)
+		}
 	fill:
 		for len(buf) < max {
 			select {
@@ -67,8 +73,22 @@ func pump(ctx context.Context, it jetstream.MessagesContext, max int, fn func([]
 					break fill
 				}
 				buf = append(buf, m)
+				continue
 			default:
+			}
+			if deadline == nil {
+				break
+			}
+			select {
+			case m, ok := <-ch:
+				if !ok {
+					break fill
+				}
+				buf = append(buf, m)
+			case <-deadline:
 				break fill
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
 		if err := fn(buf); err != nil {
@@ -107,6 +127,9 @@ type ReadOptions struct {
 	From  uint64 // first position; 0 or 1 is the start of the log
 	Until uint64 // last position, inclusive; 0 reads on forever
 	Max   int    // largest batch; default 1000
+	// Linger is how long to wait after an event for more to batch with it:
+	// fewer, larger transactions for a little latency.
+	Linger time.Duration
 	// Park receives events that do not decode; required.
 	Park *Parker
 }
@@ -135,7 +158,7 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 		return fmt.Errorf("open reader at %d: %w", o.From, err)
 	}
 	errDone := errors.New("done")
-	err = pump(ctx, it, o.Max, func(msgs []jetstream.Msg) error {
+	err = pump(ctx, it, o.Max, o.Linger, func(msgs []jetstream.Msg) error {
 		if o.Until > 0 {
 			msgs = upTo(msgs, o.Until)
 		}

@@ -69,8 +69,8 @@ func (b *DeleteParticipantBatchResults) Close() error {
 }
 
 const insertConversation = `-- name: InsertConversation :batchexec
-INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq, last_activity_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)
+INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (app, id) DO NOTHING
 `
 
@@ -266,68 +266,6 @@ func (b *ModerateMessageBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *ModerateMessageBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
-const touchConversation = `-- name: TouchConversation :batchexec
-UPDATE conversations c SET last_message_seq = $1, last_activity_at = $2
-WHERE c.app = $3 AND c.id = $4 AND c.last_message_seq < $1
-  AND EXISTS (SELECT 1 FROM messages m WHERE m.app = $3 AND m.id = $5 AND m.moderated_seq = $6)
-`
-
-type TouchConversationBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type TouchConversationParams struct {
-	PostedSeq      int64
-	At             time.Time
-	App            string
-	ConversationID string
-	MessageID      string
-	ModeratedSeq   *int64
-}
-
-// An approval moves the conversation's last activity forward only if it is the
-// decision that stood for its message (the first one) and the message is the
-// newest approved so far; applied in log order, any batching gives one result.
-func (q *Queries) TouchConversation(ctx context.Context, arg []TouchConversationParams) *TouchConversationBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.PostedSeq,
-			a.At,
-			a.App,
-			a.ConversationID,
-			a.MessageID,
-			a.ModeratedSeq,
-		}
-		batch.Queue(touchConversation, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &TouchConversationBatchResults{br, len(arg), false}
-}
-
-func (b *TouchConversationBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *TouchConversationBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

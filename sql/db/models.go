@@ -17,8 +17,6 @@ type Conversation struct {
 	CreatedBy       string
 	CreatedAt       time.Time
 	CreatedSeq      int64
-	LastMessageSeq  int64
-	LastActivityAt  time.Time
 }
 
 type Message struct {

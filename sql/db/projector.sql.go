@@ -31,6 +31,18 @@ func (q *Queries) LockProjection(ctx context.Context) error {
 	return err
 }
 
+const relaxCommit = `-- name: RelaxCommit :exec
+SELECT set_config('synchronous_commit', 'off', true)
+`
+
+// The log is the truth and the checkpoint commits with the rows: a projector
+// transaction lost to a crash is applied again, so its commit need not wait
+// for the flush.
+func (q *Queries) RelaxCommit(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, relaxCommit)
+	return err
+}
+
 const setCheckpoint = `-- name: SetCheckpoint :exec
 INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position

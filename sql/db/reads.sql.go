@@ -7,10 +7,11 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const getConversation = `-- name: GetConversation :one
-SELECT app, id, kind, title, reply_permission, created_by, created_at, created_seq, last_message_seq, last_activity_at FROM conversations WHERE app = $1 AND id = $2
+SELECT app, id, kind, title, reply_permission, created_by, created_at, created_seq FROM conversations WHERE app = $1 AND id = $2
 `
 
 type GetConversationParams struct {
@@ -30,8 +31,6 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.CreatedSeq,
-		&i.LastMessageSeq,
-		&i.LastActivityAt,
 	)
 	return i, err
 }
@@ -110,14 +109,20 @@ func (q *Queries) LastMessages(ctx context.Context, arg LastMessagesParams) ([]M
 }
 
 const listConversationsForUser = `-- name: ListConversationsForUser :many
-SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created_at, c.created_seq, c.last_message_seq, c.last_activity_at, p.role AS my_role, p.last_read_seq,
+SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created_at, c.created_seq, p.role AS my_role, p.last_read_seq,
+       coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
        (SELECT count(*) FROM messages m
          WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
            AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
 FROM participants p
 JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
+LEFT JOIN LATERAL (
+    SELECT m.created_at FROM messages m
+    WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
+    ORDER BY m.seq DESC LIMIT 1
+) last ON true
 WHERE p.app = $1 AND p.user_id = $2
-ORDER BY c.last_activity_at DESC, c.id
+ORDER BY last_activity_at DESC, c.id
 LIMIT $3
 `
 
@@ -128,12 +133,15 @@ type ListConversationsForUserParams struct {
 }
 
 type ListConversationsForUserRow struct {
-	Conversation Conversation
-	MyRole       string
-	LastReadSeq  int64
-	UnreadCount  int64
+	Conversation   Conversation
+	MyRole         string
+	LastReadSeq    int64
+	LastActivityAt time.Time
+	UnreadCount    int64
 }
 
+// The caller's conversations, most recent activity first: the time of the
+// newest approved message, or the conversation's creation.
 func (q *Queries) ListConversationsForUser(ctx context.Context, arg ListConversationsForUserParams) ([]ListConversationsForUserRow, error) {
 	rows, err := q.db.Query(ctx, listConversationsForUser, arg.App, arg.UserID, arg.Limit)
 	if err != nil {
@@ -152,10 +160,9 @@ func (q *Queries) ListConversationsForUser(ctx context.Context, arg ListConversa
 			&i.Conversation.CreatedBy,
 			&i.Conversation.CreatedAt,
 			&i.Conversation.CreatedSeq,
-			&i.Conversation.LastMessageSeq,
-			&i.Conversation.LastActivityAt,
 			&i.MyRole,
 			&i.LastReadSeq,
+			&i.LastActivityAt,
 			&i.UnreadCount,
 		); err != nil {
 			return nil, err

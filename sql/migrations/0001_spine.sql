@@ -12,9 +12,6 @@ CREATE TABLE conversations (
     created_by       text        NOT NULL,
     created_at       timestamptz NOT NULL,
     created_seq      bigint      NOT NULL,
-    -- position of the newest approved message (0: none) and its time
-    last_message_seq bigint      NOT NULL DEFAULT 0,
-    last_activity_at timestamptz NOT NULL,
     PRIMARY KEY (app, id)
 );
 

@@ -1,6 +1,6 @@
 -- name: InsertConversation :batchexec
-INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq, last_activity_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)
+INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (app, id) DO NOTHING;
 
 -- name: UpsertParticipant :batchexec
@@ -26,14 +26,6 @@ WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5
 WHERE app = $1 AND id = $2 AND moderated_seq IS NULL;
 
--- name: TouchConversation :batchexec
--- An approval moves the conversation's last activity forward only if it is the
--- decision that stood for its message (the first one) and the message is the
--- newest approved so far; applied in log order, any batching gives one result.
-UPDATE conversations c SET last_message_seq = @posted_seq, last_activity_at = @at
-WHERE c.app = @app AND c.id = @conversation_id AND c.last_message_seq < @posted_seq
-  AND EXISTS (SELECT 1 FROM messages m WHERE m.app = @app AND m.id = @message_id AND m.moderated_seq = @moderated_seq);
-
 -- name: LockProjection :exec
 -- Taken by every projector transaction; replay's swap takes it to pause the
 -- live projector of a schema while it renames schemas.
@@ -45,3 +37,9 @@ SELECT position FROM projection_checkpoints WHERE name = $1;
 -- name: SetCheckpoint :exec
 INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position;
+
+-- name: RelaxCommit :exec
+-- The log is the truth and the checkpoint commits with the rows: a projector
+-- transaction lost to a crash is applied again, so its commit need not wait
+-- for the flush.
+SELECT set_config('synchronous_commit', 'off', true);

@@ -8,14 +8,22 @@ SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id =
 SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id;
 
 -- name: ListConversationsForUser :many
+-- The caller's conversations, most recent activity first: the time of the
+-- newest approved message, or the conversation's creation.
 SELECT sqlc.embed(c), p.role AS my_role, p.last_read_seq,
+       coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
        (SELECT count(*) FROM messages m
          WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
            AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
 FROM participants p
 JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
+LEFT JOIN LATERAL (
+    SELECT m.created_at FROM messages m
+    WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
+    ORDER BY m.seq DESC LIMIT 1
+) last ON true
 WHERE p.app = $1 AND p.user_id = $2
-ORDER BY c.last_activity_at DESC, c.id
+ORDER BY last_activity_at DESC, c.id
 LIMIT $3;
 
 -- name: LastMessages :many
