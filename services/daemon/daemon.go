@@ -134,14 +134,17 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 
 func (d *Daemon) startNATS(ctx context.Context) error {
 	url := d.cfg.NATSURL
+	opts := []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
 	if d.cfg.EmbeddedNATS() {
 		ns, err := jet.StartEmbedded(d.cfg.NATSAddr, d.cfg.DataDir)
 		if err != nil {
 			return err
 		}
+		// In process: no loopback TCP between chatd and its own server.
 		d.ns, url = ns, ns.ClientURL()
+		opts = append(opts, nats.InProcessServer(ns))
 	}
-	nc, err := nats.Connect(url, nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return fmt.Errorf("connect to nats %s: %w", url, err)
 	}
@@ -308,7 +311,12 @@ func (d *Daemon) MQTTWSAddr() string {
 }
 
 // NATSURL is the URL of the NATS server in use.
-func (d *Daemon) NATSURL() string { return d.nc.ConnectedUrl() }
+func (d *Daemon) NATSURL() string {
+	if d.ns != nil {
+		return d.ns.ClientURL()
+	}
+	return d.nc.ConnectedUrl()
+}
 
 // JetStream is the daemon's JetStream context (for tools and tests).
 func (d *Daemon) JetStream() jetstream.JetStream { return d.js }
