@@ -124,7 +124,13 @@ func run(ctx context.Context, o *options) error {
 	}
 	defer srv.stop()
 	b.srv = srv
-	rss0 := rssKB(srv.cmd.Process.Pid)
+	// Connections cost memory in the process that holds them: chatd with the
+	// embedded broker, mosquitto otherwise.
+	brokerPid := srv.cmd.Process.Pid
+	if srv.mosquitto != nil {
+		brokerPid = srv.mosquitto.Process.Pid
+	}
+	rss0 := rssKB(brokerPid)
 	b.logf("connecting %d MQTT clients", o.clients)
 	t := time.Now()
 	pop, err := connectPopulation(ctx, srv, o.clients, b.rec)
@@ -135,12 +141,12 @@ func run(ctx context.Context, o *options) error {
 	b.pop = pop
 	b.report.connectTime = time.Since(t)
 	time.Sleep(time.Second) // let the server settle its buffers before reading its memory
-	rss1 := rssKB(srv.cmd.Process.Pid)
-	b.report.rssIdle, b.report.rssPerClient = rss1, float64(rss1-rss0)/float64(o.clients)
+	rss1 := rssKB(brokerPid)
+	b.report.rssIdle, b.report.rssPerClient = rssKB(srv.cmd.Process.Pid), float64(rss1-rss0)/float64(o.clients)
 	if srv.mosquitto != nil {
-		b.report.mosquittoRSS = rssKB(srv.mosquitto.Process.Pid)
+		b.report.mosquittoRSS = rss1
 	}
-	b.logf("  %d clients in %v; chatd RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
+	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
 		rss1/1024, b.report.rssPerClient)
 
 	b.logf("baseline: raw MQTT relay through the same broker")

@@ -93,7 +93,11 @@ func (r *report) markdown() string {
 			fmt.Sprintf("%.0f rows/s (COPY)", r.copyRate), ratio(r.replay.rate, r.copyRate), "ratio ≥ 0.5 and ≥ 100,000/s",
 			r.replay.rate >= 100000 && r.replay.rate/r.copyRate >= 0.5)
 	}
-	row("chatd memory per idle client", fmt.Sprintf("%.1f KiB", r.rssPerClient), "", "", "< 20 KB", r.rssPerClient < 20)
+	who := "chatd"
+	if r.broker == "mosquitto" {
+		who = "mosquitto"
+	}
+	row(who+" memory per idle client (the process holding the connections)", fmt.Sprintf("%.1f KiB", r.rssPerClient), "", "", "< 20 KB", r.rssPerClient < 20)
 	lost, dups := r.lossTotals()
 	row("messages lost / duplicated, all scenarios", fmt.Sprintf("%d / %d", lost, dups), "", "", "0 / 0", lost == 0 && dups == 0)
 	p("")
