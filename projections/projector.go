@@ -135,6 +135,10 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	})
 }
 
+// copyThreshold is the batch size from which messages are copied rather
+// than inserted: COPY costs a round trip more but far less per row.
+const copyThreshold = 200
+
 // write sends the folded changes as batched statements, in dependency order.
 func write(ctx context.Context, q *db.Queries, c *changes) error {
 	var firstErr error
@@ -163,7 +167,20 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(ups) > 0 {
 		q.UpsertParticipant(ctx, ups).Exec(keep)
 	}
-	if len(c.messages) > 0 {
+	switch {
+	case len(c.messages) >= copyThreshold:
+		// Bulk: COPY into the staging table, then one merge statement.
+		staged := make([]db.StageMessagesParams, len(c.messages))
+		for i, m := range c.messages {
+			staged[i] = db.StageMessagesParams(m)
+		}
+		if _, err := q.StageMessages(ctx, staged); err != nil {
+			return fmt.Errorf("stage messages: %w", err)
+		}
+		if err := q.MergeStagedMessages(ctx); err != nil {
+			return fmt.Errorf("merge messages: %w", err)
+		}
+	case len(c.messages) > 0:
 		q.InsertMessage(ctx, c.messages).Exec(keep)
 	}
 	if len(c.moderations) > 0 {

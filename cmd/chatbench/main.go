@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -214,7 +215,19 @@ func run(ctx context.Context, o *options) error {
 	b.logf("  last delivery after %v", b.report.announce)
 
 	b.logf("replay: rebuilding the read model from %d events", o.replayEvents)
-	if b.report.replay, err = b.replayScenario(ctx, o.replayEvents); err != nil {
+	if o.profile { // the replay runs in this process: profile it here
+		f, err := os.Create(filepath.Join(o.out, "replay-cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	b.report.replay, err = b.replayScenario(ctx, o.replayEvents)
+	if o.profile {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return err
 	}
 	b.logf("  %.0f events/s; consumer restore %v", b.report.replay.rate, b.report.replay.restore.Round(time.Millisecond))

@@ -157,29 +157,52 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	if err != nil {
 		return fmt.Errorf("open reader at %d: %w", o.From, err)
 	}
+	// Decoding runs ahead of fn, a batch or two, so a consumer that writes
+	// to a database does not wait for JSON between its writes.
 	errDone := errors.New("done")
-	err = pump(ctx, it, o.Max, o.Linger, func(msgs []jetstream.Msg) error {
-		if o.Until > 0 {
-			msgs = upTo(msgs, o.Until)
-		}
-		b, err := decode(ctx, msgs, o.Park)
-		if err != nil {
-			return err
-		}
-		if len(msgs) > 0 {
-			if err := fn(ctx, b); err != nil {
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan Batch, 2)
+	perr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		perr <- pump(pctx, it, o.Max, o.Linger, func(msgs []jetstream.Msg) error {
+			if o.Until > 0 {
+				msgs = upTo(msgs, o.Until)
+			}
+			b, err := decode(pctx, msgs, o.Park)
+			if err != nil {
 				return err
 			}
+			if len(msgs) > 0 {
+				select {
+				case batches <- b:
+				case <-pctx.Done():
+					return pctx.Err()
+				}
+			}
+			if o.Until > 0 && b.Last >= o.Until {
+				return errDone
+			}
+			return nil
+		})
+	}()
+	for b := range batches {
+		if err := fn(ctx, b); err != nil {
+			stop()
+			for range batches { // let the reader finish
+			}
+			<-perr
+			return err
 		}
-		if o.Until > 0 && b.Last >= o.Until {
-			return errDone
-		}
-		return nil
-	})
-	if errors.Is(err, errDone) {
-		return nil
 	}
-	return err
+	if err := <-perr; err != nil && !errors.Is(err, errDone) {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	return nil
 }
 
 // upTo trims msgs to those at or before position until.

@@ -37,6 +37,24 @@ type Message struct {
 	ModeratedSeq     *int64
 }
 
+type MessageStaging struct {
+	App              string
+	ID               string
+	ConversationID   string
+	ClientMsgID      string
+	SenderID         string
+	SenderType       string
+	Content          string
+	ContentType      string
+	AttachmentID     *string
+	ReplyTo          *string
+	CreatedAt        time.Time
+	Seq              int64
+	ModerationStatus string
+	ModerationReason *string
+	ModeratedSeq     *int64
+}
+
 type Participant struct {
 	App            string
 	ConversationID string

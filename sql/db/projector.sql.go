@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const getCheckpoint = `-- name: GetCheckpoint :one
@@ -28,6 +29,21 @@ SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || current_schema()))
 // live projector of a schema while it renames schemas.
 func (q *Queries) LockProjection(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, lockProjection)
+	return err
+}
+
+const mergeStagedMessages = `-- name: MergeStagedMessages :exec
+WITH staged AS (DELETE FROM message_staging RETURNING app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
+INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq FROM staged
+ON CONFLICT (app, id) DO UPDATE
+SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
+    moderated_seq = excluded.moderated_seq
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
+`
+
+// Same rule as InsertMessage, for every staged row at once.
+func (q *Queries) MergeStagedMessages(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, mergeStagedMessages)
 	return err
 }
 
@@ -56,4 +72,22 @@ type SetCheckpointParams struct {
 func (q *Queries) SetCheckpoint(ctx context.Context, arg SetCheckpointParams) error {
 	_, err := q.db.Exec(ctx, setCheckpoint, arg.Name, arg.Position)
 	return err
+}
+
+type StageMessagesParams struct {
+	App              string
+	ID               string
+	ConversationID   string
+	ClientMsgID      string
+	SenderID         string
+	SenderType       string
+	Content          string
+	ContentType      string
+	AttachmentID     *string
+	ReplyTo          *string
+	CreatedAt        time.Time
+	Seq              int64
+	ModerationStatus string
+	ModerationReason *string
+	ModeratedSeq     *int64
 }

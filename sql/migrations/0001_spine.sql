@@ -53,3 +53,8 @@ CREATE TABLE projection_checkpoints (
     name     text   PRIMARY KEY,
     position bigint NOT NULL
 );
+
+-- Bulk projection (replays, catching up) copies messages here, then merges
+-- them into messages in the same transaction. Unlogged: its rows never
+-- outlive the transaction that wrote them.
+CREATE UNLOGGED TABLE message_staging (LIKE messages INCLUDING DEFAULTS);

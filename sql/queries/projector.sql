@@ -43,3 +43,17 @@ ON CONFLICT (name) DO UPDATE SET position = excluded.position;
 -- transaction lost to a crash is applied again, so its commit need not wait
 -- for the flush.
 SELECT set_config('synchronous_commit', 'off', true);
+
+-- name: StageMessages :copyfrom
+INSERT INTO message_staging (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
+                             attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+
+-- name: MergeStagedMessages :exec
+-- Same rule as InsertMessage, for every staged row at once.
+WITH staged AS (DELETE FROM message_staging RETURNING *)
+INSERT INTO messages SELECT * FROM staged
+ON CONFLICT (app, id) DO UPDATE
+SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
+    moderated_seq = excluded.moderated_seq
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
