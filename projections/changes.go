@@ -16,6 +16,9 @@ type changes struct {
 	messages      []db.InsertMessageParams
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
+	// known, in replays, holds every message already written: a repeated
+	// posting is skipped here, so new rows can be copied without conflicts.
+	known map[msgKey]struct{}
 }
 
 type memberKey struct{ app, conv, user string }
@@ -30,8 +33,9 @@ type memberChange struct {
 }
 type msgKey struct{ app, id string }
 
-func newChanges() *changes {
+func newChanges(known map[msgKey]struct{}) *changes {
 	return &changes{
+		known:        known,
 		members:      map[memberKey]*memberChange{},
 		messageIndex: map[msgKey]int{},
 	}
@@ -61,6 +65,9 @@ func (c *changes) add(e *events.Envelope) {
 	case *events.MessagePosted:
 		k := msgKey{e.App, p.MessageID}
 		if _, dup := c.messageIndex[k]; dup {
+			return
+		}
+		if _, dup := c.known[k]; dup {
 			return
 		}
 		c.messageIndex[k] = len(c.messages)

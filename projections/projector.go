@@ -38,6 +38,23 @@ type Projector struct {
 	// beforeCommit runs inside each transaction just before it commits; tests
 	// use it to stop the projector half-way through a batch.
 	beforeCommit func(last uint64) error
+	// known is set in replays: the keys of every message written, so new
+	// messages are copied straight into the table (see CopyMessages).
+	known map[msgKey]struct{}
+}
+
+// bulk switches the projector to replay mode: it learns the messages the
+// schema holds and from then on copies new ones without conflict handling.
+func (p *Projector) bulk(ctx context.Context) error {
+	keys, err := db.New(p.Pool).MessageKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("read message keys: %w", err)
+	}
+	p.known = make(map[msgKey]struct{}, len(keys))
+	for _, k := range keys {
+		p.known[msgKey{k.App, k.ID}] = struct{}{}
+	}
+	return nil
 }
 
 // Checkpoint reads the last applied position.
@@ -101,7 +118,8 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
 // Apply writes one batch and its checkpoint in one transaction. Events at or
 // before the stored checkpoint are skipped, so applying a batch twice is safe.
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
-	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+	var written *changes
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := q.RelaxCommit(ctx); err != nil {
 			return fmt.Errorf("projector transaction: %w", err)
@@ -116,7 +134,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		if b.Last <= cp {
 			return nil
 		}
-		c := newChanges()
+		c := newChanges(p.known)
 		for _, e := range b.Events {
 			if e.Seq > cp {
 				c.add(e)
@@ -125,6 +143,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		if err := write(ctx, q, c); err != nil {
 			return err
 		}
+		written = c
 		if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(b.Last)}); err != nil {
 			return fmt.Errorf("write checkpoint: %w", err)
 		}
@@ -133,6 +152,12 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		}
 		return nil
 	})
+	if err == nil && p.known != nil && written != nil {
+		for k := range written.messageIndex { // committed: now they are known
+			p.known[k] = struct{}{}
+		}
+	}
+	return err
 }
 
 // copyThreshold is the batch size from which messages are copied rather
@@ -168,6 +193,14 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 		q.UpsertParticipant(ctx, ups).Exec(keep)
 	}
 	switch {
+	case c.known != nil && len(c.messages) > 0:
+		rows := make([]db.CopyMessagesParams, len(c.messages))
+		for i, m := range c.messages {
+			rows[i] = db.CopyMessagesParams(m)
+		}
+		if _, err := q.CopyMessages(ctx, rows); err != nil {
+			return fmt.Errorf("copy messages: %w", err)
+		}
 	case len(c.messages) >= copyThreshold:
 		// Bulk: COPY into the staging table, then one merge statement.
 		staged := make([]db.StageMessagesParams, len(c.messages))

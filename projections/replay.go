@@ -42,7 +42,9 @@ type ReplaySummary struct {
 	Target        string
 	Position      uint64
 	Applied       int
-	Elapsed       time.Duration
+	Elapsed       time.Duration // the whole run
+	Applying      time.Duration // reading and applying events, the part that grows with the log
+	Writing       time.Duration // of which PostgreSQL transactions
 	LiveDigest    map[string]string
 	RebuiltDigest map[string]string
 	Differences   []string
@@ -112,12 +114,19 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 		return nil
 	}
 	p := &Projector{Pool: pool, JS: r.JS, Log: r.Log}
+	if err := p.bulk(ctx); err != nil {
+		return err
+	}
 	prog := progress.New(r.Progress, "replay", "events", from, until)
+	start := time.Now()
+	defer func() { sum.Applying += time.Since(start) }()
 	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: jet.NewParker(r.JS, Name, r.Log)},
 		func(ctx context.Context, b jet.Batch) error {
+			t := time.Now()
 			if err := p.Apply(ctx, b); err != nil {
 				return err
 			}
+			sum.Writing += time.Since(t)
 			sum.Applied += len(b.Events)
 			sum.Position = b.Last
 			prog.Update(b.Last)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
 	chatsql "github.com/chatbackend/chat/sql"
 )
@@ -98,7 +99,8 @@ func (b *bench) jetstreamBaseline(ctx context.Context, n int) (appendRate, readR
 }
 
 // copyBaseline copies n rows shaped like the projection's messages into a
-// table with the same definition and indexes.
+// table with the same definition and indexes: ids derived the same way
+// (hashes, so the primary key takes random inserts), conversations mixed.
 func (b *bench) copyBaseline(ctx context.Context, n int) (float64, error) {
 	conn, err := pgx.Connect(ctx, b.srv.dbURL)
 	if err != nil {
@@ -112,8 +114,8 @@ func (b *bench) copyBaseline(ctx context.Context, n int) (float64, error) {
 	at := time.Now()
 	rows := make([][]any, n)
 	for i := range rows {
-		id := fmt.Sprintf("m%031d", i)
-		rows[i] = []any{"geosector", id, fmt.Sprintf("c%d", i%1000), "k" + strconv.Itoa(i), "u1", "user", "b1-" + strconv.Itoa(i),
+		id := events.MessageID("geosector", "u1", "k"+strconv.Itoa(i))
+		rows[i] = []any{"geosector", id, "c" + strconv.Itoa(i%10000), "k" + strconv.Itoa(i), "u1", "user", "message number " + strconv.Itoa(i),
 			"text", nil, nil, at, int64(i + 1), "approved", nil, int64(i + 2)}
 	}
 	cols := []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type",

@@ -29,6 +29,7 @@ type options struct {
 	quick         bool
 	verbose       bool
 	profile       bool
+	replayOnly    bool
 	clients       int
 	pairs         int
 	groups        int
@@ -74,6 +75,7 @@ func main() {
 	fl.StringVar(&o.out, "out", "bench-results", "directory for the report, picture and profiles")
 	fl.BoolVar(&o.quick, "quick", false, "a smaller run, under a minute, for development")
 	fl.BoolVar(&o.verbose, "v", false, "print progress of long steps")
+	fl.BoolVar(&o.replayOnly, "replay-only", false, "run only the replay scenario (and the COPY baseline)")
 	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
 	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
 	fl.Float64Var(&o.groupShare, "group-share", 0.2, "steady scenario: share of messages sent in groups (sizes 2 to 50)")
@@ -132,6 +134,18 @@ func run(ctx context.Context, o *options) error {
 		brokerPid = srv.mosquitto.Process.Pid
 	}
 	rss0 := rssKB(brokerPid)
+	if o.replayOnly {
+		if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
+			return err
+		}
+		r, err := b.replayScenario(ctx, o.replayEvents)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("replay: %d events at %.0f events/s (setup %v, writing %v); COPY %.0f rows/s; ratio %.2f; restore %v\n",
+			r.events, r.rate, r.setup.Round(time.Millisecond), r.writing.Round(time.Millisecond), b.report.copyRate, r.rate/b.report.copyRate, r.restore.Round(time.Millisecond))
+		return nil
+	}
 	b.logf("connecting %d MQTT clients", o.clients)
 	t := time.Now()
 	pop, err := connectPopulation(ctx, srv, o.clients, b.rec)

@@ -22,6 +22,8 @@ type replayResult struct {
 	events      int
 	generate    time.Duration
 	rate        float64 // events/s rebuilt into PostgreSQL
+	setup       time.Duration
+	writing     time.Duration
 	restore     time.Duration
 	restoreRate float64
 }
@@ -68,7 +70,8 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	res.rate = float64(sum.Applied) / sum.Elapsed.Seconds()
+	res.rate = float64(sum.Applied) / sum.Applying.Seconds()
+	res.setup, res.writing = sum.Elapsed-sum.Applying, sum.Writing
 
 	apps, _ := config.LoadApps("")
 	mod := moderation.New(apps, nil, log)

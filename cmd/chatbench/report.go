@@ -138,8 +138,8 @@ func (r *report) markdown() string {
 		p("")
 		p("### Replay and restart")
 		p("")
-		p("%d events (conversations, members joining, messages posted and approved) written in %v; `chatctl replay --until-seq` code rebuilt them into a fresh schema at %.0f events/s. A stateful consumer (moderation) restores its state from the same log in %v (%.0f events/s): that is its restart time at this log size.",
-			r.replay.events, r.replay.generate.Round(time.Millisecond), r.replay.rate, r.replay.restore.Round(time.Millisecond), r.replay.restoreRate)
+		p("%d events (conversations, members joining, messages posted and approved) written in %v; `chatctl replay --until-seq` code rebuilt them into a fresh schema at %.0f events/s (plus %v to create and migrate the schema). A stateful consumer (moderation) restores its state from the same log in %v (%.0f events/s): that is its restart time at this log size.",
+			r.replay.events, r.replay.generate.Round(time.Millisecond), r.replay.rate, r.replay.setup.Round(time.Millisecond), r.replay.restore.Round(time.Millisecond), r.replay.restoreRate)
 	}
 	p("")
 	p("Load generator CPU over the whole run: %v; per scenario it is in each line above.", r.genCPUTotal.Round(time.Millisecond))

@@ -10,6 +10,24 @@ import (
 	"time"
 )
 
+type CopyMessagesParams struct {
+	App              string
+	ID               string
+	ConversationID   string
+	ClientMsgID      string
+	SenderID         string
+	SenderType       string
+	Content          string
+	ContentType      string
+	AttachmentID     *string
+	ReplyTo          *string
+	CreatedAt        time.Time
+	Seq              int64
+	ModerationStatus string
+	ModerationReason *string
+	ModeratedSeq     *int64
+}
+
 const getCheckpoint = `-- name: GetCheckpoint :one
 SELECT position FROM projection_checkpoints WHERE name = $1
 `
@@ -45,6 +63,35 @@ WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
 func (q *Queries) MergeStagedMessages(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, mergeStagedMessages)
 	return err
+}
+
+const messageKeys = `-- name: MessageKeys :many
+SELECT app, id FROM messages
+`
+
+type MessageKeysRow struct {
+	App string
+	ID  string
+}
+
+func (q *Queries) MessageKeys(ctx context.Context) ([]MessageKeysRow, error) {
+	rows, err := q.db.Query(ctx, messageKeys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageKeysRow{}
+	for rows.Next() {
+		var i MessageKeysRow
+		if err := rows.Scan(&i.App, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const relaxCommit = `-- name: RelaxCommit :exec
