@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chatbackend/chat/bridge/mqttlite"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
 	chatsql "github.com/chatbackend/chat/sql"
@@ -17,19 +18,19 @@ import (
 
 // relayConns connects the raw relay's publishers: the service account, which
 // may write users' topics, through the same broker and the same ACL.
-func (b *bench) relayConns(n int) ([]*mqttConn, error) {
+func (b *bench) relayConns(n int) ([]*mqttlite.Conn, error) {
 	user := "chat-bridge"
 	tok, err := auth.Mint([]byte(benchSecret), "geosector", user, auth.RoleService, "", "", time.Hour, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	var out []*mqttConn
+	var out []*mqttlite.Conn
 	for i := range n {
-		c, err := dialMQTT(b.srv.mqttAddr, "bench-relay-"+strconv.Itoa(i), user, b.srv.password(user, tok), nil)
+		c, err := mqttlite.Dial(b.srv.mqttAddr, "bench-relay-"+strconv.Itoa(i), user, b.srv.password(user, tok), nil)
 		if err != nil {
 			return nil, fmt.Errorf("relay publisher: %w", err)
 		}
-		go func() { _ = c.run() }()
+		go func() { _ = c.Run() }()
 		out = append(out, c)
 	}
 	return out, nil
@@ -37,11 +38,11 @@ func (b *bench) relayConns(n int) ([]*mqttConn, error) {
 
 // relay offers messages published straight to recipients' topics: the
 // broker's own cost of moving a QoS 1 message, with no chat logic.
-func (b *bench) relay(name string, pubs []*mqttConn, recipients int, rate float64, dur, drain time.Duration) *loadResult {
+func (b *bench) relay(name string, pubs []*mqttlite.Conn, recipients int, rate float64, dur, drain time.Duration) *loadResult {
 	res := b.openLoop(name, rate, dur, drain, func(k int) (int, error) {
 		u := k % recipients
 		body := []byte(`{"type":"message.new","data":{"content":"` + b.currentTag + itoa(k) + `"}}`)
-		return 1, pubs[k%len(pubs)].publish("chat/user/"+b.pop.users[u]+"/messages", body, 1)
+		return 1, pubs[k%len(pubs)].Publish("chat/user/"+b.pop.users[u]+"/messages", body, 1)
 	}, func(int) int { return -1 })
 	return res
 }

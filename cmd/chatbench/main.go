@@ -175,7 +175,7 @@ func run(ctx context.Context, o *options) error {
 		return b.relay("raw relay", pubs, o.pairs*2, r, o.satStep, o.drain)
 	})
 	for _, p := range pubs {
-		p.close()
+		p.Close()
 	}
 
 	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatbackend/chat/bridge/mqttlite"
 	"github.com/chatbackend/chat/services/auth"
 )
 
@@ -18,7 +19,7 @@ import (
 type population struct {
 	srv   *server
 	users []string
-	conns []*mqttConn
+	conns []*mqttlite.Conn
 	rec   *recorder
 }
 
@@ -35,7 +36,7 @@ func token(user string) string {
 // connect opens n connections, each subscribed to its user's topics, with a
 // few dozen dials in flight at once.
 func connectPopulation(ctx context.Context, srv *server, n int, rec *recorder) (*population, error) {
-	p := &population{srv: srv, users: make([]string, n), conns: make([]*mqttConn, n), rec: rec}
+	p := &population{srv: srv, users: make([]string, n), conns: make([]*mqttlite.Conn, n), rec: rec}
 	for i := range p.users {
 		p.users[i] = userName(i)
 	}
@@ -49,19 +50,19 @@ func connectPopulation(ctx context.Context, srv *server, n int, rec *recorder) (
 			defer wg.Done()
 			defer func() { <-sem }()
 			user := p.users[i]
-			c, err := dialMQTT(srv.mqttAddr, "bench-"+user, user, srv.password(user, token(user)),
+			c, err := mqttlite.Dial(srv.mqttAddr, "bench-"+user, user, srv.password(user, token(user)),
 				func(topic string, payload []byte) { rec.observe(i, topic, payload) })
 			if err != nil {
 				errs <- fmt.Errorf("connect %s: %w", user, err)
 				return
 			}
-			if err := c.subscribe("chat/user/"+user+"/#", 1); err != nil {
+			if err := c.Subscribe("chat/user/"+user+"/#", 1); err != nil {
 				errs <- err
-				c.close()
+				c.Close()
 				return
 			}
 			p.conns[i] = c
-			go func() { _ = c.run() }()
+			go func() { _ = c.Run() }()
 		}()
 	}
 	wg.Wait()
@@ -84,7 +85,7 @@ func (p *population) keepAlive(ctx context.Context) {
 		case <-t.C:
 			for _, c := range p.conns {
 				if c != nil {
-					_ = c.ping()
+					_ = c.Ping()
 				}
 			}
 		}
@@ -94,7 +95,7 @@ func (p *population) keepAlive(ctx context.Context) {
 func (p *population) close() {
 	for _, c := range p.conns {
 		if c != nil {
-			c.close()
+			c.Close()
 		}
 	}
 }
@@ -185,5 +186,5 @@ func (p *population) createAll(kinds []string, members [][]int) ([]*conversation
 // send publishes a chat message from member sender of conv.
 func (p *population) send(sender int, conv *conversation, clientID, content string) error {
 	body := `{"clientMsgId":"` + clientID + `","conversationId":"` + conv.id + `","content":"` + content + `"}`
-	return p.conns[sender].publish("chat/cmd/"+p.users[sender]+"/send", []byte(body), 1)
+	return p.conns[sender].Publish("chat/cmd/"+p.users[sender]+"/send", []byte(body), 1)
 }

@@ -1,4 +1,7 @@
-package main
+// Package mqttlite is a lean MQTT 3.1.1 client: enough of the real protocol
+// for large populations in load tests and for tests that need a client
+// misbehaving in ways a full client will not (never reading, say).
+package mqttlite
 
 import (
 	"bufio"
@@ -12,17 +15,16 @@ import (
 	"time"
 )
 
-// mqttConn is a lean MQTT 3.1.1 client: enough of the real protocol for a
-// large population (CONNECT, SUBSCRIBE, PUBLISH at QoS 0/1 both ways, PUBACK,
-// PINGREQ) at a fraction of a full client's memory and CPU, so ten thousand
-// connections fit beside the server on a small machine.
-type mqttConn struct {
+// Conn is one connection: CONNECT, SUBSCRIBE, PUBLISH at QoS 0/1 both ways,
+// PUBACK and PINGREQ, at a fraction of a full client's memory and CPU, so
+// ten thousand connections fit beside the server on a small machine.
+type Conn struct {
 	nc      net.Conn
 	r       *bufio.Reader
 	mu      sync.Mutex // guards w and nextID
 	w       *bufio.Writer
 	nextID  uint16
-	pubAcks atomic.Int64
+	PubAcks atomic.Int64 // PUBACKs received for QoS 1 publishes
 	closed  atomic.Bool
 	// onPublish receives every incoming PUBLISH; it runs on the read loop.
 	onPublish func(topic string, payload []byte)
@@ -39,12 +41,13 @@ const (
 	pktPingresp  = 13
 )
 
-func dialMQTT(addr, clientID, user, password string, onPublish func(string, []byte)) (*mqttConn, error) {
+// Dial connects with a clean session.
+func Dial(addr, clientID, user, password string, onPublish func(string, []byte)) (*Conn, error) {
 	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	c := &mqttConn{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: bufio.NewWriterSize(nc, 4096), onPublish: onPublish}
+	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: bufio.NewWriterSize(nc, 4096), onPublish: onPublish}
 	var body []byte
 	body = appendString(body, "MQTT")
 	body = append(body, 4, 0xC2, 0, 120) // level 4, flags: user+password+clean session, keepalive 120 s
@@ -69,8 +72,8 @@ func dialMQTT(addr, clientID, user, password string, onPublish func(string, []by
 	return c, nil
 }
 
-// subscribe sends SUBSCRIBE and waits for its SUBACK; call before run.
-func (c *mqttConn) subscribe(filter string, qos byte) error {
+// Subscribe sends SUBSCRIBE and waits for its SUBACK; call before run.
+func (c *Conn) Subscribe(filter string, qos byte) error {
 	body := binary.BigEndian.AppendUint16(nil, 1)
 	body = appendString(body, filter)
 	body = append(body, qos)
@@ -93,8 +96,8 @@ func (c *mqttConn) subscribe(filter string, qos byte) error {
 	}
 }
 
-// publish sends a PUBLISH; at QoS 1 its PUBACK is counted in pubAcks.
-func (c *mqttConn) publish(topic string, payload []byte, qos byte) error {
+// Publish sends a PUBLISH; at QoS 1 its PUBACK is counted in PubAcks.
+func (c *Conn) Publish(topic string, payload []byte, qos byte) error {
 	body := appendString(make([]byte, 0, len(topic)+len(payload)+6), topic)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -109,15 +112,16 @@ func (c *mqttConn) publish(topic string, payload []byte, qos byte) error {
 	return c.writeLocked(pktPublish<<4|qos<<1, body)
 }
 
-func (c *mqttConn) ping() error {
+// Ping sends PINGREQ.
+func (c *Conn) Ping() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.writeLocked(pktPingreq<<4, nil)
 }
 
-// run reads packets until the connection ends: it acknowledges QoS 1
+// Run reads packets until the connection ends: it acknowledges QoS 1
 // deliveries and hands every PUBLISH to onPublish.
-func (c *mqttConn) run() error {
+func (c *Conn) Run() error {
 	for {
 		typ, p, err := c.readPacket()
 		if err != nil {
@@ -156,23 +160,24 @@ func (c *mqttConn) run() error {
 				c.onPublish(topic, rest)
 			}
 		case pktPuback:
-			c.pubAcks.Add(1)
+			c.PubAcks.Add(1)
 		}
 	}
 }
 
-func (c *mqttConn) close() {
+// Close ends the connection.
+func (c *Conn) Close() {
 	c.closed.Store(true)
 	c.nc.Close()
 }
 
-func (c *mqttConn) write(hdr byte, body []byte) error {
+func (c *Conn) write(hdr byte, body []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.writeLocked(hdr, body)
 }
 
-func (c *mqttConn) writeLocked(hdr byte, body []byte) error {
+func (c *Conn) writeLocked(hdr byte, body []byte) error {
 	var lenBuf [4]byte
 	n, l := 0, len(body)
 	for {
@@ -195,7 +200,7 @@ func (c *mqttConn) writeLocked(hdr byte, body []byte) error {
 
 // readPacket returns a packet's type and body; for PUBLISH the body is
 // prefixed with the fixed header byte, which carries the QoS.
-func (c *mqttConn) readPacket() (byte, []byte, error) {
+func (c *Conn) readPacket() (byte, []byte, error) {
 	hdr, err := c.r.ReadByte()
 	if err != nil {
 		return 0, nil, err
