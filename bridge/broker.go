@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -30,6 +32,18 @@ var (
 		Name: "chat_mqtt_deliveries_dropped_total",
 		Help: "Messages the embedded broker could not queue for a subscriber. Should stay 0.",
 	})
+	cleanDiscards = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_mqtt_clean_session_discards_total",
+		Help: "Unacknowledged messages discarded with a clean session that ended (the client catches up over REST).",
+	})
+	slowWaits = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_mqtt_slow_client_waits_total",
+		Help: "Times fan-out waited for a client's queue to drain before delivering to it.",
+	})
+	slowDisconnects = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_mqtt_slow_clients_disconnected_total",
+		Help: "Clients disconnected because their queue stayed full past the slow-client timeout.",
+	})
 )
 
 // Broker is the embedded MQTT broker.
@@ -38,6 +52,12 @@ type Broker struct {
 	tcp      *listeners.TCP
 	wsAddr   string
 	authHook *authHook
+	log      *slog.Logger
+	// room is how many undelivered messages a client may hold before
+	// fan-out waits for it; slowAfter is how long it waits before
+	// disconnecting the client.
+	room      int
+	slowAfter time.Duration
 }
 
 // BrokerOptions configure the embedded broker.
@@ -47,13 +67,19 @@ type BrokerOptions struct {
 	Secret    []byte
 	Apps      config.Apps
 	Log       *slog.Logger
-	MaxQueued int32 // per-client write queue; 0 = 8192
+	MaxQueued int32 // per-client write queue; 0 = 1024
+	// SlowClientTimeout is how long a delivery waits for a client whose
+	// queue is full before disconnecting it; 0 = 10s.
+	SlowClientTimeout time.Duration
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
 func StartBroker(o BrokerOptions) (*Broker, error) {
 	if o.MaxQueued == 0 {
-		o.MaxQueued = 8192
+		o.MaxQueued = 1024
+	}
+	if o.SlowClientTimeout == 0 {
+		o.SlowClientTimeout = 10 * time.Second
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = o.MaxQueued
@@ -66,14 +92,16 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 		InlineClient: true,
 		Logger:       o.Log.With("component", "broker"),
 	})
-	h := &authHook{secret: o.Secret, apps: o.Apps, claims: map[*mqtt.Client]*auth.Claims{}}
+	h := &authHook{secret: o.Secret, apps: o.Apps, claims: map[*mqtt.Client]*auth.Claims{},
+		byUser: map[string]map[*mqtt.Client]struct{}{}}
 	for _, a := range o.Apps {
 		h.prefixes = append(h.prefixes, a.TopicPrefix)
 	}
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
-	b := &Broker{srv: srv, authHook: h, wsAddr: o.WSAddr}
+	b := &Broker{srv: srv, authHook: h, wsAddr: o.WSAddr, log: o.Log,
+		room: int(o.MaxQueued) * 3 / 4, slowAfter: o.SlowClientTimeout}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.TCPAddr})
 	if err := srv.AddListener(b.tcp); err != nil {
 		return nil, fmt.Errorf("mqtt listen %s: %w", o.TCPAddr, err)
@@ -101,11 +129,48 @@ func (b *Broker) Clients() int64 { return b.authHook.connected.Load() }
 // Close disconnects every client and stops the listeners.
 func (b *Broker) Close() error { return b.srv.Close() }
 
-// Publish hands a message to the broker's subscribers in-process. Messages the
-// broker had to drop for a full client queue are counted in
-// chat_mqtt_deliveries_dropped_total.
+// Publish hands a message to the broker's subscribers in process, at QoS 1.
+// Nothing is dropped for a slow client: first Publish waits until every
+// connected client of the topic's user has room in its queue (every queued
+// QoS 1 message is in the client's inflight set, so the inflight count
+// bounds the queue). A client that stays full past the slow-client timeout
+// is disconnected; a persistent session keeps its inflight messages and gets
+// them again when it reconnects.
 func (b *Broker) Publish(topic string, payload []byte) error {
+	if key, ok := userKey(topic); ok {
+		for _, cl := range b.authHook.clientsOf(key) {
+			b.waitForRoom(cl)
+		}
+	}
 	return b.srv.Publish(topic, payload, false, 1)
+}
+
+func (b *Broker) waitForRoom(cl *mqtt.Client) {
+	if cl.Closed() || cl.State.Inflight.Len() < b.room {
+		return
+	}
+	slowWaits.Inc()
+	deadline := time.Now().Add(b.slowAfter)
+	for !cl.Closed() && cl.State.Inflight.Len() >= b.room {
+		if time.Now().After(deadline) {
+			slowDisconnects.Inc()
+			b.log.Warn("disconnecting a slow client: its queue stayed full", "client", cl.ID,
+				"inflight", cl.State.Inflight.Len(), "waited", b.slowAfter)
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerBusy)
+			return
+		}
+		time.Sleep(time.Millisecond) // the client's write loop drains the queue meanwhile
+	}
+}
+
+// userKey is "{prefix}/{user}" for a topic {prefix}/user/{user}/….
+func userKey(topic string) (string, bool) {
+	prefix, rest, ok := strings.Cut(topic, "/"+levelUser+"/")
+	if !ok || strings.Contains(prefix, "/") {
+		return "", false
+	}
+	user, _, _ := strings.Cut(rest, "/")
+	return prefix + "/" + user, true
 }
 
 // authHook checks the JWT at CONNECT and the topic ACL on every publish and
@@ -117,7 +182,29 @@ type authHook struct {
 	prefixes  []string
 	mu        sync.RWMutex
 	claims    map[*mqtt.Client]*auth.Claims
+	byUser    map[string]map[*mqtt.Client]struct{} // "{prefix}/{user}" → connections
 	connected atomic.Int64
+}
+
+func (h *authHook) clientsOf(key string) []*mqtt.Client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	cs := h.byUser[key]
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]*mqtt.Client, 0, len(cs))
+	for c := range cs {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (h *authHook) userKeyOf(c *auth.Claims) string {
+	if a := h.apps[c.App]; a != nil {
+		return a.TopicPrefix + "/" + c.User()
+	}
+	return ""
 }
 
 func (h *authHook) ID() string { return "chat-auth" }
@@ -143,6 +230,11 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	}
 	h.mu.Lock()
 	h.claims[cl] = c
+	key := h.userKeyOf(c)
+	if h.byUser[key] == nil {
+		h.byUser[key] = map[*mqtt.Client]struct{}{}
+	}
+	h.byUser[key][cl] = struct{}{}
 	h.mu.Unlock()
 	h.connected.Add(1)
 	return true
@@ -150,8 +242,13 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 
 func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.mu.Lock()
-	if _, ok := h.claims[cl]; ok {
+	if c, ok := h.claims[cl]; ok {
 		delete(h.claims, cl)
+		key := h.userKeyOf(c)
+		delete(h.byUser[key], cl)
+		if len(h.byUser[key]) == 0 {
+			delete(h.byUser, key)
+		}
 		h.connected.Add(-1)
 	}
 	h.mu.Unlock()
@@ -181,7 +278,6 @@ func (h *authHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 	h.Log.Error("delivery dropped: client queue full", "client", cl.ID, "topic", pk.TopicName)
 }
 
-func (h *authHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
-	deliveriesDropped.Inc()
-	h.Log.Error("delivery dropped: inflight expired", "client", cl.ID, "topic", pk.TopicName)
-}
+// OnQosDropped is called when a clean session ends with messages unacknowledged:
+// MQTT discards them with the session, by the client's choice.
+func (h *authHook) OnQosDropped(*mqtt.Client, packets.Packet) { cleanDiscards.Inc() }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +48,28 @@ func Dial(addr, clientID, user, password string, onPublish func(string, []byte))
 	if err != nil {
 		return nil, err
 	}
+	return handshake(nc, clientID, user, password, onPublish)
+}
+
+// DialSlow connects with a tiny socket receive buffer, for a client that
+// stops reading: the server's queue for it fills after a few messages.
+func DialSlow(addr, clientID, user, password string) (*Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return handshake(nc, clientID, user, password, nil)
+}
+
+func handshake(nc net.Conn, clientID, user, password string, onPublish func(string, []byte)) (*Conn, error) {
 	c := &Conn{nc: nc, r: bufio.NewReaderSize(nc, 4096), w: bufio.NewWriterSize(nc, 4096), onPublish: onPublish}
 	var body []byte
 	body = appendString(body, "MQTT")

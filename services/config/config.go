@@ -57,6 +57,11 @@ type Config struct {
 	WriteWait time.Duration
 	// Pprof serves Go's profiler under /debug/pprof/ on the HTTP address.
 	Pprof bool
+	// ClientQueue is how many messages the embedded broker queues per client;
+	// SlowClientTimeout how long fan-out waits for a full queue to drain
+	// before disconnecting that client.
+	ClientQueue       int
+	SlowClientTimeout time.Duration
 }
 
 // HasRole reports whether this process runs role r.
@@ -115,6 +120,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.StringVar(&c.ConfigFile, "config", env("CHAT_CONFIG", ""), "YAML file with per-application settings (CHAT_CONFIG)")
 	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
+	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", 1024), "embedded broker: messages queued per client before fan-out waits for it (CHAT_MQTT_CLIENT_QUEUE)")
+	fl.DurationVar(&c.SlowClientTimeout, "mqtt-slow-client-timeout", envDuration("CHAT_MQTT_SLOW_CLIENT_TIMEOUT", 10*time.Second), "embedded broker: how long fan-out waits for a full client queue before disconnecting the client (CHAT_MQTT_SLOW_CLIENT_TIMEOUT)")
 	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
@@ -137,6 +144,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if c.MQTTWSAddr == "off" {
 		c.MQTTWSAddr = ""
+	}
+	if c.ClientQueue < 16 || c.ClientQueue > 65535 {
+		return nil, errors.New("mqtt-client-queue: between 16 and 65535")
+	}
+	if c.SlowClientTimeout <= 0 {
+		return nil, errors.New("mqtt-slow-client-timeout must be positive")
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return nil, errors.New("nats-replicas: between 1 and 5")
