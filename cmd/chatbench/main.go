@@ -161,6 +161,11 @@ func run(ctx context.Context, o *options) error {
 	if srv.mosquitto != nil {
 		b.report.mosquittoRSS = rss1
 	}
+	if o.profile {
+		_ = os.MkdirAll(o.out, 0o755)
+		_ = srv.fetch("/debug/pprof/heap", filepath.Join(o.out, "chatd-heap-idle.pprof"))
+		_ = srv.fetch("/debug/pprof/goroutine?debug=1", filepath.Join(o.out, "chatd-goroutines-idle.txt"))
+	}
 	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
 		rss1/1024, b.report.rssPerClient)
 
