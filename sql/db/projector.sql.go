@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+const clearStagedMessages = `-- name: ClearStagedMessages :exec
+TRUNCATE message_staging
+`
+
+// TRUNCATE, not DELETE: the staging table never accumulates dead rows.
+func (q *Queries) ClearStagedMessages(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, clearStagedMessages)
+	return err
+}
+
 type CopyMessagesParams struct {
 	App              string
 	ID               string
@@ -51,8 +61,7 @@ func (q *Queries) LockProjection(ctx context.Context) error {
 }
 
 const mergeStagedMessages = `-- name: MergeStagedMessages :exec
-WITH staged AS (DELETE FROM message_staging RETURNING app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
-INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq FROM staged
+INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq

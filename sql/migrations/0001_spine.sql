@@ -44,7 +44,7 @@ CREATE TABLE messages (
     moderation_reason text,
     moderated_seq     bigint,
     PRIMARY KEY (app, id)
-);
+) WITH (fillfactor = 85); -- room on each page for the decision's update to stay HOT (no index writes)
 CREATE UNIQUE INDEX messages_by_conversation ON messages (app, conversation_id, seq);
 
 -- The last stream position each projector has applied, committed in the same

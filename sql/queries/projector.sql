@@ -51,12 +51,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
 
 -- name: MergeStagedMessages :exec
 -- Same rule as InsertMessage, for every staged row at once.
-WITH staged AS (DELETE FROM message_staging RETURNING *)
-INSERT INTO messages SELECT * FROM staged
+INSERT INTO messages SELECT * FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
+
+-- name: ClearStagedMessages :exec
+-- TRUNCATE, not DELETE: the staging table never accumulates dead rows.
+TRUNCATE message_staging;
 
 -- name: CopyMessages :copyfrom
 -- Replays only: the replay knows every message id already written, so its
