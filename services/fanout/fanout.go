@@ -5,6 +5,8 @@ package fanout
 
 import (
 	"context"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/chatbackend/chat/bridge"
@@ -77,9 +79,9 @@ func (s *Service) route(e *events.Envelope) {
 			return
 		}
 		payload := bridge.Encode(bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data})
-		for _, u := range users {
-			s.deliver.Send(bridge.Delivery{Topic: bridge.UserTopic(app.TopicPrefix, u, kind), Payload: payload})
-		}
+		s.sendAll(users, func(u string) bridge.Delivery {
+			return bridge.Delivery{Topic: bridge.UserTopic(app.TopicPrefix, u, kind), Payload: payload}
+		})
 	}
 	switch p := p.(type) {
 	case *events.ConversationCreated:
@@ -146,4 +148,33 @@ func told(c *roster.Conversation, user string, upTo int) []string {
 		}
 	}
 	return out
+}
+
+// parallelFrom is the audience size from which one event's deliveries are
+// spread over every CPU: an announcement reaches its last recipient sooner.
+const parallelFrom = 256
+
+// sendAll sends one event's deliveries. Each recipient still gets this
+// event before the next one: sendAll returns only when all are sent.
+func (s *Service) sendAll(users []string, delivery func(string) bridge.Delivery) {
+	workers := min(runtime.GOMAXPROCS(0), len(users)/parallelFrom+1)
+	if workers <= 1 {
+		for _, u := range users {
+			s.deliver.Send(delivery(u))
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (len(users) + workers - 1) / workers
+	for i := 0; i < len(users); i += chunk {
+		part := users[i:min(i+chunk, len(users))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, u := range part {
+				s.deliver.Send(delivery(u))
+			}
+		}()
+	}
+	wg.Wait()
 }
