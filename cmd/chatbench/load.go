@@ -25,7 +25,6 @@ type loadResult struct {
 	genCPU       float64       // cores used by this load generator
 	dbCPU        float64       // cores used by PostgreSQL
 	sendErrors   int
-	perMessageIn int // MQTT messages in per chat message (1)
 }
 
 func (r *loadResult) q(p float64) time.Duration {
@@ -54,7 +53,7 @@ type sender func(k int) (recipients int, err error)
 func (b *bench) openLoop(name string, rate float64, duration, drain time.Duration, send sender, setSender func(k int) int) *loadResult {
 	n := int(rate * duration.Seconds())
 	interval := time.Duration(float64(time.Second) / rate)
-	res := &loadResult{name: name, rate: rate, duration: duration, perMessageIn: 1}
+	res := &loadResult{name: name, rate: rate, duration: duration}
 	b.run++
 	tag := "b" + itoa(b.run) + "-"
 	t0 := time.Now().Add(200 * time.Millisecond)

@@ -58,8 +58,17 @@ func (as Apps) ByPrefix(p string) *App {
 	return nil
 }
 
-// Defaults are the built-in applications of the seeds.
+// Defaults are the built-in applications of the seeds, with every default
+// filled in, as LoadApps("") returns them.
 func Defaults() Apps {
+	apps, err := LoadApps("")
+	if err != nil {
+		panic("built-in applications: " + err.Error()) // a bug, caught by the tests
+	}
+	return apps
+}
+
+func builtin() Apps {
 	return Apps{
 		"geosector": {
 			TopicPrefix:   "chat",
@@ -82,7 +91,7 @@ type appsFile struct {
 // LoadApps reads the applications file, or returns the defaults when path is
 // empty. A file replaces the defaults entirely: what it lists is what runs.
 func LoadApps(path string) (Apps, error) {
-	apps := Defaults()
+	apps := builtin()
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
