@@ -183,15 +183,6 @@ func run(ctx context.Context, o *options) error {
 		p.Close()
 	}
 
-	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)
-	if b.report.jsAppend, b.report.jsRead, err = b.jetstreamBaseline(ctx, o.baselineN); err != nil {
-		return fmt.Errorf("jetstream baseline: %w", err)
-	}
-	b.logf("baseline: PostgreSQL COPY, %d rows", o.baselineN)
-	if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
-		return fmt.Errorf("copy baseline: %w", err)
-	}
-
 	b.logf("steady chat: creating %d pairs and %d groups", o.pairs, o.groups)
 	pairs, groups, err := b.chatLoad()
 	if err != nil {
@@ -232,6 +223,17 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	b.logf("  last delivery after %v", b.report.announce)
+
+	// The bulk baselines and the replay write a lot to disk: they come last so
+	// the background flushing they cause does not weigh on the live scenarios.
+	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)
+	if b.report.jsAppend, b.report.jsRead, err = b.jetstreamBaseline(ctx, o.baselineN); err != nil {
+		return fmt.Errorf("jetstream baseline: %w", err)
+	}
+	b.logf("baseline: PostgreSQL COPY, %d rows", o.baselineN)
+	if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
+		return fmt.Errorf("copy baseline: %w", err)
+	}
 
 	b.logf("replay: rebuilding the read model from %d events", o.replayEvents)
 	if o.profile { // the replay runs in this process: profile it here
