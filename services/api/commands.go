@@ -174,13 +174,9 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("role: one of admin, member, read_only"))
 		return
 	}
-	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	c, me, err := a.groupMember(r, caller)
 	if err != nil {
 		httpx.WriteError(w, r, err)
-		return
-	}
-	if c.Kind == string(events.KindOneToOne) {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants"))
 		return
 	}
 	if me.Role != string(events.RoleAdmin) {
@@ -241,13 +237,9 @@ func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("userId: must match ^[A-Za-z0-9_-]{1,64}$"))
 		return
 	}
-	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	c, me, err := a.groupMember(r, caller)
 	if err != nil {
 		httpx.WriteError(w, r, err)
-		return
-	}
-	if c.Kind == string(events.KindOneToOne) {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants"))
 		return
 	}
 	if target != caller.User() && me.Role != string(events.RoleAdmin) {
@@ -277,6 +269,16 @@ func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// groupMember is the caller's membership of the request's conversation, one
+// whose participants can change.
+func (a *API) groupMember(r *http.Request, caller *httpx.Caller) (db.Conversation, db.Participant, error) {
+	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	if err == nil && c.Kind == string(events.KindOneToOne) {
+		err = httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants")
+	}
+	return c, me, err
 }
 
 func actorOf(c *httpx.Caller) events.Actor {
