@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,16 +48,29 @@ func main() {
 	}
 }
 
+// reachable shows a listen address as one to connect to: a wildcard host
+// becomes localhost.
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 func banner(d *daemon.Daemon, cfg *config.Config) {
 	fmt.Printf("chatd is running (roles: %v)\n", cfg.Roles)
 	if a := d.HTTPAddr(); a != "" {
-		fmt.Printf("  REST API      http://%s/api/chat  (OpenAPI: /api/chat/openapi.json; /healthz /readyz /metrics)\n", a)
+		fmt.Printf("  REST API      http://%s/api/chat  (OpenAPI: /api/chat/openapi.json; /healthz /readyz /metrics)\n", reachable(a))
 	}
 	if a := d.MQTTAddr(); a != "" {
-		fmt.Printf("  MQTT          tcp://%s\n", a)
+		fmt.Printf("  MQTT          tcp://%s\n", reachable(a))
 	}
 	if a := d.MQTTWSAddr(); a != "" {
-		fmt.Printf("  MQTT over WS  ws://%s/mqtt\n", a)
+		fmt.Printf("  MQTT over WS  ws://%s/mqtt\n", reachable(a))
 	}
 	if cfg.MQTTURL != "" {
 		fmt.Printf("  MQTT broker   %s (external)\n", cfg.MQTTURL)
