@@ -57,24 +57,10 @@ func (d *Durable) Run(ctx context.Context) error {
 		d.MaxBatch = 500
 	}
 	park := NewParker(d.JS, d.Name, d.Log)
-	cons, err := d.JS.CreateOrUpdateConsumer(ctx, events.Stream, jetstream.ConsumerConfig{
-		Durable:       d.Name,
-		Description:   "chat " + d.Name,
-		FilterSubject: events.AllEvents,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 20000,
-		MaxDeliver:    -1,
-	})
+	cons, floor, err := d.open(ctx)
 	if err != nil {
-		return fmt.Errorf("declare consumer %s: %w", d.Name, err)
+		return err
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("consumer %s info: %w", d.Name, err)
-	}
-	floor := info.AckFloor.Stream
 	start := time.Now()
 	restored := 0
 	if floor > 0 {
@@ -111,6 +97,54 @@ func (d *Durable) Run(ctx context.Context) error {
 		Progress(d.Name, b)
 		return nil
 	})
+}
+
+// open declares the durable consumer and returns it with its acknowledged
+// position. Events a previous run received but did not acknowledge would
+// only come back once their ack wait expires; the consumer is recreated at
+// the position after its floor instead, so a restart resumes at once. Each
+// durable has one running instance (partitions will have one each).
+func (d *Durable) open(ctx context.Context) (jetstream.Consumer, uint64, error) {
+	cfg := jetstream.ConsumerConfig{
+		Durable:       d.Name,
+		Description:   "chat " + d.Name,
+		FilterSubject: events.AllEvents,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 20000,
+		MaxDeliver:    -1,
+	}
+	var floor uint64
+	if cons, err := d.JS.Consumer(ctx, events.Stream, d.Name); err == nil {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("consumer %s info: %w", d.Name, err)
+		}
+		floor = info.AckFloor.Stream
+		if info.NumAckPending == 0 && info.Delivered.Stream <= floor {
+			cons, err := d.JS.CreateOrUpdateConsumer(ctx, events.Stream, cfg)
+			if err != nil {
+				return nil, 0, fmt.Errorf("declare consumer %s: %w", d.Name, err)
+			}
+			return cons, floor, nil
+		}
+		if err := d.JS.DeleteConsumer(ctx, events.Stream, d.Name); err != nil {
+			return nil, 0, fmt.Errorf("reset consumer %s: %w", d.Name, err)
+		}
+		d.Log.Info("consumer resumes after its acknowledged position", "consumer", d.Name, "position", floor,
+			"unacknowledged", info.NumAckPending)
+		if floor > 0 {
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, 0, fmt.Errorf("consumer %s: %w", d.Name, err)
+	}
+	cons, err := d.JS.CreateOrUpdateConsumer(ctx, events.Stream, cfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("declare consumer %s: %w", d.Name, err)
+	}
+	return cons, floor, nil
 }
 
 // handle retries transient errors with backoff until ctx ends and parks
