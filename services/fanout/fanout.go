@@ -52,10 +52,9 @@ func (s *Service) Restore(evs []*events.Envelope) {
 	}
 }
 
-// Handle routes new events, sending each one's deliveries at once, and
-// returns when the broker has taken them all. A delivery the broker did not
-// take stays with the deliverer, which sends it again on the retried Flush.
-func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
+// Handle routes new events, sending each one's deliveries at once. It does
+// not wait for the broker: Flush does, before the events are acknowledged.
+func (s *Service) Handle(_ context.Context, evs []*events.Envelope) error {
 	for _, e := range evs {
 		if e.Seq <= s.folded {
 			continue
@@ -63,8 +62,12 @@ func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
 		s.folded = e.Seq
 		s.route(e)
 	}
-	return s.deliver.Flush(ctx)
+	return nil
 }
+
+// Flush returns once the broker has taken every delivery sent so far. One it
+// did not take stays with the deliverer, which sends it again on the retry.
+func (s *Service) Flush(ctx context.Context) error { return s.deliver.Flush(ctx) }
 
 // route folds one event into the state and queues its deliveries.
 func (s *Service) route(e *events.Envelope) {

@@ -24,6 +24,15 @@ type Stateful interface {
 	Handle(ctx context.Context, evs []*events.Envelope) error
 }
 
+// Flusher is a Stateful whose effects leave before they are confirmed (a
+// delivery sent, its acknowledgement to come). The runner calls Flush, which
+// returns once every effect so far is confirmed, before it acknowledges the
+// events behind them; it does so at most every AckEvery, so confirmations
+// are awaited once for many batches rather than once each.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // PoisonError names the event a handler can never process. The runner parks
 // it and goes on with the events after it; every other error is retried.
 type PoisonError struct {
@@ -47,6 +56,9 @@ type Durable struct {
 	// Ready, when set, is closed once the state is restored and the consumer
 	// is live.
 	Ready chan struct{}
+	// AckEvery is how often a Flusher's events are confirmed and acknowledged
+	// (default 20ms).
+	AckEvery time.Duration
 }
 
 // Run restores state from the log up to the durable's acknowledged position,
@@ -82,7 +94,36 @@ func (d *Durable) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", d.Name, err)
 	}
-	return pump(ctx, it, d.MaxBatch, 0, func(msgs []jetstream.Msg) error {
+	if d.AckEvery <= 0 {
+		d.AckEvery = 20 * time.Millisecond
+	}
+	flusher, _ := d.Handler.(Flusher)
+	var unacked jetstream.Msg // last message handled, not yet acknowledged
+	lastAck := time.Now()
+	ack := func() error {
+		if unacked == nil {
+			return nil
+		}
+		if flusher != nil {
+			if err := d.retry(ctx, "flush", func() error { return flusher.Flush(ctx) }); err != nil {
+				return err
+			}
+		}
+		if err := unacked.DoubleAck(ctx); err != nil {
+			// Not fatal: the events come again and Handle is idempotent.
+			d.Log.Warn("ack failed", "consumer", d.Name, "err", err)
+		}
+		unacked, lastAck = nil, time.Now()
+		return nil
+	}
+	opts := pumpOptions{max: d.MaxBatch}
+	if flusher != nil {
+		opts.idle = d.AckEvery
+	}
+	return pump(ctx, it, opts, func(msgs []jetstream.Msg) error {
+		if len(msgs) == 0 { // quiet: confirm what is pending
+			return ack()
+		}
 		b, err := decode(ctx, msgs, park)
 		if err != nil {
 			return err
@@ -90,13 +131,35 @@ func (d *Durable) Run(ctx context.Context) error {
 		if err := d.handle(ctx, b.Events, park); err != nil {
 			return err
 		}
-		if err := msgs[len(msgs)-1].DoubleAck(ctx); err != nil {
-			// Not fatal: the events come again and Handle is idempotent.
-			d.Log.Warn("ack failed", "consumer", d.Name, "position", b.Last, "err", err)
-		}
 		Progress(d.Name, b)
+		unacked = msgs[len(msgs)-1]
+		if flusher == nil || time.Since(lastAck) >= d.AckEvery {
+			return ack()
+		}
 		return nil
 	})
+}
+
+// retry runs fn until it succeeds or ctx ends, with backoff.
+func (d *Durable) retry(ctx context.Context, what string, fn func() error) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		retries.WithLabelValues(d.Name).Inc()
+		d.Log.Warn(what+" failed, retrying", "consumer", d.Name, "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // open declares the durable consumer and returns it with its acknowledged

@@ -19,11 +19,18 @@ type Batch struct {
 	Last uint64
 }
 
+// pumpOptions shape the batches pump makes.
+type pumpOptions struct {
+	max    int           // largest batch
+	linger time.Duration // after a first message, how long to wait for more
+	idle   time.Duration // when set, fn gets an empty batch after this long without messages
+}
+
 // pump reads it in a goroutine and calls fn with every run of messages that
 // is already available (at least one, at most max), so work is batched under
-// load without waiting for a batch to fill when traffic is light. With a
-// linger, it waits up to that long after the first message for more.
-func pump(ctx context.Context, it jetstream.MessagesContext, max int, linger time.Duration, fn func([]jetstream.Msg) error) error {
+// load without waiting for a batch to fill when traffic is light.
+func pump(ctx context.Context, it jetstream.MessagesContext, o pumpOptions, fn func([]jetstream.Msg) error) error {
+	max, linger := o.max, o.linger
 	ch := make(chan jetstream.Msg, 2*max)
 	errc := make(chan error, 1)
 	go func() {
@@ -45,11 +52,20 @@ func pump(ctx context.Context, it jetstream.MessagesContext, max int, linger tim
 		}
 	}()
 	buf := make([]jetstream.Msg, 0, max)
+	var idle <-chan time.Time
 	for {
 		buf = buf[:0]
+		if o.idle > 0 {
+			idle = time.After(o.idle)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-idle:
+			if err := fn(nil); err != nil {
+				return err
+			}
+			continue
 		case m, ok := <-ch:
 			if !ok {
 				select {
@@ -166,7 +182,7 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	perr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		perr <- pump(pctx, it, o.Max, o.Linger, func(msgs []jetstream.Msg) error {
+		perr <- pump(pctx, it, pumpOptions{max: o.Max, linger: o.Linger}, func(msgs []jetstream.Msg) error {
 			if o.Until > 0 {
 				msgs = upTo(msgs, o.Until)
 			}
