@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -213,36 +214,27 @@ func (d *Durable) open(ctx context.Context) (jetstream.Consumer, uint64, error) 
 // handle retries transient errors with backoff until ctx ends and parks
 // poison events.
 func (d *Durable) handle(ctx context.Context, evs []*events.Envelope, park *Parker) error {
-	backoff := 50 * time.Millisecond
 	for len(evs) > 0 {
-		err := d.Handler.Handle(ctx, evs)
-		if err == nil {
-			return nil
-		}
 		var poison *PoisonError
-		if errors.As(err, &poison) {
-			if perr := park.Park(ctx, "", poison.Event.Seq, mustEncode(poison.Event), poison.Err); perr != nil {
-				return perr
+		err := d.retry(ctx, "handler", func() error {
+			err := d.Handler.Handle(ctx, evs)
+			if errors.As(err, &poison) {
+				return nil // not to be retried: parked below
 			}
-			for i, e := range evs {
-				if e == poison.Event {
-					evs = evs[i+1:]
-					break
-				}
-			}
-			continue
+			return err
+		})
+		if err != nil || poison == nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		subject, _ := poison.Event.Subject()
+		if err := park.Park(ctx, subject, poison.Event.Seq, mustEncode(poison.Event), poison.Err); err != nil {
+			return err
 		}
-		retries.WithLabelValues(d.Name).Inc()
-		d.Log.Warn("handler failed, retrying", "consumer", d.Name, "first", evs[0].Seq, "err", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
+		i := slices.Index(evs, poison.Event)
+		if i < 0 {
+			return fmt.Errorf("consumer %s: poison event %d is not in the batch", d.Name, poison.Event.Seq)
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		evs = evs[i+1:]
 	}
 	return nil
 }

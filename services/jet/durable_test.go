@@ -1,0 +1,101 @@
+package jet_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/testkit"
+)
+
+type recording struct {
+	mu     sync.Mutex
+	seen   []uint64
+	poison uint64
+	fails  int // transient failures still to return
+}
+
+func (r *recording) Restore([]*events.Envelope) {}
+
+func (r *recording) Handle(_ context.Context, evs []*events.Envelope) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fails > 0 {
+		r.fails--
+		return errors.New("transient")
+	}
+	for _, e := range evs {
+		if e.Seq == r.poison {
+			return &jet.PoisonError{Event: e, Err: errors.New("cannot apply")}
+		}
+		r.seen = append(r.seen, e.Seq)
+	}
+	return nil
+}
+
+func (r *recording) handled() []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint64(nil), r.seen...)
+}
+
+// A poison event and an undecodable message are parked with their reason;
+// the consumer retries transient errors and goes on past both.
+func TestDurableParksPoisonAndGoesOn(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	ctx := context.Background()
+	app := jet.NewAppender(js)
+	appendJoin := func(u string) {
+		e, err := events.New("e"+u, "geosector", time.Now(), events.Actor{ID: "x", Type: events.ActorUser},
+			&events.MemberJoined{ConversationID: "c1", UserID: u, Role: events.RoleMember, AddedBy: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendJoin("a") // 1
+	appendJoin("b") // 2: the poison
+	// 3: a message no consumer can decode
+	if _, err := js.Publish(ctx, "chat.evt.geosector.conv.c1.member.joined", []byte(`{"not":"an envelope"}`)); err != nil {
+		t.Fatal(err)
+	}
+	appendJoin("c") // 4
+	h := &recording{poison: 2, fails: 2}
+	d := &jet.Durable{JS: js, Name: "test-consumer", Handler: h, Log: testkit.Logger(t)}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	testkit.Eventually(t, 20*time.Second, "the consumer to pass both bad events", func() bool {
+		seen := h.handled()
+		return len(seen) > 0 && seen[len(seen)-1] == 4
+	})
+	cancel()
+	<-done
+	if seen := h.handled(); len(seen) != 2 || seen[0] != 1 || seen[1] != 4 {
+		t.Fatalf("handled %v, want [1 4]", seen)
+	}
+	s, err := js.Stream(ctx, events.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{1, 2} {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("dead letter %d: %v", seq, err)
+		}
+		if m.Header.Get(events.HeaderReason) == "" || m.Subject != "chat.dlq.test-consumer" {
+			t.Fatalf("dead letter %d: %s %v", seq, m.Subject, m.Header)
+		}
+	}
+	if _, err := s.GetMsg(ctx, 3); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("a third dead letter: %v", err)
+	}
+}
