@@ -108,6 +108,6 @@ func (b *bench) openLoop(name string, rate float64, duration, drain time.Duratio
 	res.movedPerSec = (float64(b.rec.moved.Load()-moved0) + float64(res.sent)) / res.elapsed.Seconds()
 	res.serverCPU = (b.serverCPU() - cpu0).Seconds() / wall
 	res.genCPU = (selfCPU() - gen0).Seconds() / wall
-	res.dbCPU = (postgresCPU() - db0).Seconds() / wall
+	res.dbCPU = cpuSince(db0).Seconds() / wall
 	return res
 }

@@ -260,10 +260,10 @@ func (s *server) fetch(path, file string) error {
 	return err
 }
 
-// postgresCPU is the CPU used so far by every PostgreSQL process (the
-// projector's writes and the API's reads land there).
-func postgresCPU() time.Duration {
-	var total time.Duration
+// postgresCPU is the CPU used so far by each PostgreSQL process (the
+// projector's writes and the API's reads land there), by pid.
+func postgresCPU() map[int]time.Duration {
+	out := map[int]time.Duration{}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
@@ -272,8 +272,18 @@ func postgresCPU() time.Duration {
 		}
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if err == nil && strings.HasPrefix(string(comm), "postgres") {
-			total += cpuTime(pid)
+			out[pid] = cpuTime(pid)
 		}
+	}
+	return out
+}
+
+// cpuSince is the CPU PostgreSQL used since the snapshot before; processes
+// that ended meanwhile are not counted.
+func cpuSince(before map[int]time.Duration) time.Duration {
+	var total time.Duration
+	for pid, now := range postgresCPU() {
+		total += now - before[pid] // a new process counts whole
 	}
 	return total
 }
