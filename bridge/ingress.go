@@ -29,11 +29,18 @@ type Ingress struct {
 	connected atomic.Bool
 }
 
+// NewIngress returns an ingress for apps appending with app; Reply is set
+// once the bridge's connection exists, before Run.
+func NewIngress(apps config.Apps, app *jet.Appender, log *slog.Logger) *Ingress {
+	const maxBatch = 500
+	return &Ingress{Apps: apps, Append: app, Log: log, Now: time.Now, MaxBatch: maxBatch,
+		queue: make(chan paho.Message, 4*maxBatch)}
+}
+
 // Subscribe is the OnConnect handler: it (re)subscribes every command filter.
 // With a persistent session the broker keeps the subscriptions too; doing it
 // on every connect also covers a broker that lost its state.
 func (in *Ingress) Subscribe(c paho.Client) {
-	in.init()
 	filters := map[string]byte{}
 	for _, a := range in.Apps {
 		filters[CommandFilter(a.TopicPrefix)] = 1
@@ -59,21 +66,8 @@ func (in *Ingress) Lost(_ paho.Client, err error) {
 	in.Log.Warn("bridge lost the broker, reconnecting", "err", err)
 }
 
-func (in *Ingress) init() {
-	if in.queue == nil {
-		if in.MaxBatch <= 0 {
-			in.MaxBatch = 500
-		}
-		in.queue = make(chan paho.Message, 4*in.MaxBatch)
-	}
-	if in.Now == nil {
-		in.Now = time.Now
-	}
-}
-
 // Run turns queued commands into events until ctx ends.
 func (in *Ingress) Run(ctx context.Context) error {
-	in.init()
 	batch := make([]paho.Message, 0, in.MaxBatch)
 	for {
 		batch = batch[:0]

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,9 +165,9 @@ func TestProjectorRestartMidBatchMatchesTheLog(t *testing.T) {
 
 	// First run: the third batch fails just before commit, like a crash.
 	crash := errors.New("crash before commit")
-	batches := 0
+	var batches atomic.Int32
 	p := &Projector{Pool: pool, JS: js, Log: testkit.Logger(t), MaxBatch: 100, beforeCommit: func(uint64) error {
-		if batches++; batches == 3 {
+		if batches.Add(1) == 3 {
 			return crash
 		}
 		return nil
@@ -176,7 +177,7 @@ func TestProjectorRestartMidBatchMatchesTheLog(t *testing.T) {
 	p.Log = testkit.Logger(t)
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
-	testkit.Eventually(t, 20*time.Second, "the failed batch to be retried", func() bool { return batches > 3 })
+	testkit.Eventually(t, 20*time.Second, "the failed batch to be retried", func() bool { return batches.Load() > 3 })
 	cancel()
 	<-errc
 	cp, err := Checkpoint(context.Background(), dbq(pool))

@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			return nil, err
 		}
 	case cfg.HasRole(config.RoleBridge):
-		ingress = &bridge.Ingress{Apps: cfg.Apps, Append: appender, Log: log.With("role", "bridge")}
+		ingress = bridge.NewIngress(cfg.Apps, appender, log.With("role", "bridge"))
 		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
 		if err != nil {
 			return nil, err
