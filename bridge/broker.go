@@ -92,7 +92,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 		InlineClient: true,
 		Logger:       o.Log.With("component", "broker"),
 	})
-	h := &authHook{secret: o.Secret, apps: o.Apps, claims: map[*mqtt.Client]*auth.Claims{},
+	h := &authHook{secret: o.Secret, apps: o.Apps, conns: map[*mqtt.Client]conn{},
 		byUser: map[string]map[*mqtt.Client]struct{}{}}
 	for _, a := range o.Apps {
 		h.prefixes = append(h.prefixes, a.TopicPrefix)
@@ -137,7 +137,7 @@ func (b *Broker) Close() error { return b.srv.Close() }
 // is disconnected; a persistent session keeps its inflight messages and gets
 // them again when it reconnects.
 func (b *Broker) Publish(topic string, payload []byte) error {
-	if key, ok := userKey(topic); ok {
+	if key, ok := userKey(topic); ok && b.authHook.anyFull(key, b.room) {
 		for _, cl := range b.authHook.clientsOf(key) {
 			b.waitForRoom(cl)
 		}
@@ -163,14 +163,19 @@ func (b *Broker) waitForRoom(cl *mqtt.Client) {
 	}
 }
 
-// userKey is "{prefix}/{user}" for a topic {prefix}/user/{user}/….
+// userKey is "{prefix}/user/{user}" for a topic {prefix}/user/{user}/…, a
+// slice of the topic itself.
 func userKey(topic string) (string, bool) {
-	prefix, rest, ok := strings.Cut(topic, "/"+levelUser+"/")
-	if !ok || strings.Contains(prefix, "/") {
+	first := strings.IndexByte(topic, '/')
+	if first < 0 || !strings.HasPrefix(topic[first:], "/"+levelUser+"/") {
 		return "", false
 	}
-	user, _, _ := strings.Cut(rest, "/")
-	return prefix + "/" + user, true
+	start := first + len(levelUser) + 2
+	end := strings.IndexByte(topic[start:], '/')
+	if end < 0 {
+		return topic, true
+	}
+	return topic[:start+end], true
 }
 
 // authHook checks the JWT at CONNECT and the topic ACL on every publish and
@@ -181,9 +186,27 @@ type authHook struct {
 	apps      config.Apps
 	prefixes  []string
 	mu        sync.RWMutex
-	claims    map[*mqtt.Client]*auth.Claims
-	byUser    map[string]map[*mqtt.Client]struct{} // "{prefix}/{user}" → connections
+	conns     map[*mqtt.Client]conn
+	byUser    map[string]map[*mqtt.Client]struct{} // conn.key → connections
 	connected atomic.Int64
+}
+
+// conn is what an authenticated connection may do.
+type conn struct {
+	claims *auth.Claims
+	key    string // "{prefix}/user/{user}": its own topics start with this and a slash
+}
+
+// anyFull reports whether a connection of key holds room or more messages.
+func (h *authHook) anyFull(key string, room int) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.byUser[key] {
+		if c.State.Inflight.Len() >= room {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *authHook) clientsOf(key string) []*mqtt.Client {
@@ -200,9 +223,11 @@ func (h *authHook) clientsOf(key string) []*mqtt.Client {
 	return out
 }
 
+// userKeyOf is the key of a user's topics, "{prefix}/user/{user}": the
+// topics it may read start with it and a slash.
 func (h *authHook) userKeyOf(c *auth.Claims) string {
 	if a := h.apps[c.App]; a != nil {
-		return a.TopicPrefix + "/" + c.User()
+		return a.TopicPrefix + "/" + levelUser + "/" + c.User()
 	}
 	return ""
 }
@@ -229,8 +254,8 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return false
 	}
 	h.mu.Lock()
-	h.claims[cl] = c
 	key := h.userKeyOf(c)
+	h.conns[cl] = conn{claims: c, key: key}
 	if h.byUser[key] == nil {
 		h.byUser[key] = map[*mqtt.Client]struct{}{}
 	}
@@ -242,9 +267,9 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 
 func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.mu.Lock()
-	if c, ok := h.claims[cl]; ok {
-		delete(h.claims, cl)
-		key := h.userKeyOf(c)
+	if cn, ok := h.conns[cl]; ok {
+		delete(h.conns, cl)
+		key := cn.key
 		delete(h.byUser[key], cl)
 		if len(h.byUser[key]) == 0 {
 			delete(h.byUser, key)
@@ -256,10 +281,16 @@ func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	h.mu.RLock()
-	c := h.claims[cl]
+	cn, ok := h.conns[cl]
 	h.mu.RUnlock()
-	if c == nil {
+	if !ok {
 		return false
+	}
+	c := cn.claims
+	// The hot case, a delivery to the user's own topic, without parsing.
+	if own := cn.key; !write && !c.IsService() && len(topic) > len(own)+1 &&
+		strings.HasPrefix(topic, own) && topic[len(own)] == '/' && !strings.ContainsAny(topic[len(own):], "+#") {
+		return true
 	}
 	prefix := ""
 	if a := h.apps[c.App]; a != nil {
