@@ -5,9 +5,10 @@
 package bridge
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
+
+	fastjson "github.com/goccy/go-json" // a payload is encoded for every delivery
 )
 
 // Topic levels under an application's prefix.
@@ -63,7 +64,7 @@ func NewDelivery(prefix, user, kind string, o Outbound) Delivery {
 // Encode is the payload of an outbound envelope; encode once, deliver to
 // every recipient.
 func Encode(o Outbound) []byte {
-	b, err := json.Marshal(o)
+	b, err := fastjson.Marshal(o)
 	if err != nil { // Data is always built from plain structs
 		panic("encode delivery: " + err.Error())
 	}

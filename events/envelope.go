@@ -8,6 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	// Every consumer decodes every event: a decoder several times faster
+	// than encoding/json, writing the same bytes, pays for itself here.
+	fastjson "github.com/goccy/go-json"
 )
 
 // Version is the envelope version written today. Readers accept every version
@@ -54,7 +58,7 @@ var ErrUnknownType = errors.New("unknown event type")
 
 // New builds an envelope around a typed payload.
 func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope, error) {
-	data, err := json.Marshal(payload)
+	data, err := fastjson.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", payload.EventType(), err)
 	}
@@ -62,13 +66,13 @@ func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope,
 }
 
 // Encode returns the stored bytes of an envelope.
-func (e *Envelope) Encode() ([]byte, error) { return json.Marshal(e) }
+func (e *Envelope) Encode() ([]byte, error) { return fastjson.Marshal(e) }
 
 // Decode parses stored bytes into an envelope and checks the fields every
 // consumer relies on. It does not decode Data; see Payload.
 func Decode(b []byte) (*Envelope, error) {
 	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := fastjson.Unmarshal(b, &e); err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
 	switch {
@@ -95,7 +99,7 @@ func (e *Envelope) Payload() (Payload, error) {
 	if p == nil {
 		return nil, fmt.Errorf("%w %q (event %s)", ErrUnknownType, e.Type, e.ID)
 	}
-	if err := json.Unmarshal(e.Data, p); err != nil {
+	if err := fastjson.Unmarshal(e.Data, p); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
 	}
 	if err := p.Validate(); err != nil {

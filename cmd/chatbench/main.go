@@ -169,6 +169,18 @@ func run(ctx context.Context, o *options) error {
 	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
 		rss1/1024, b.report.rssPerClient)
 
+	// PostgreSQL may still be flushing what an earlier run wrote: start the
+	// live scenarios on a quiet server so they measure this run alone.
+	for i := 0; i < 30; i++ {
+		before := postgresCPU()
+		time.Sleep(time.Second)
+		if cpuSince(before) < 50*time.Millisecond {
+			break
+		}
+		if i == 0 {
+			b.logf("waiting for PostgreSQL to go quiet")
+		}
+	}
 	b.logf("baseline: raw MQTT relay through the same broker")
 	pubs, err := b.relayConns(4)
 	if err != nil {
