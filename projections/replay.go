@@ -133,6 +133,11 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 			return nil
 		})
 	prog.Done()
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: whatever the driver reported (a COPY cut off says
+		// "conn closed"), the cause is the cancellation, and the run resumes.
+		return ctx.Err()
+	}
 	return err
 }
 
