@@ -140,9 +140,9 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 	}
 	go alice.Run()
 	for i := range n {
-		for int(alice.PubAcks.Load()) < i-50 {
-			time.Sleep(100 * time.Microsecond) // pacing the sender, not synchronising
-		}
+		testkit.Eventually(t, 20*time.Second, "acknowledgements to keep up", func() bool {
+			return int(alice.PubAcks.Load()) >= i-50
+		})
 		if err := alice.Publish("chat/cmd/alice/send", msg(i), 1); err != nil {
 			break
 		}

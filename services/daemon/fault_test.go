@@ -34,9 +34,9 @@ func TestRestartUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 	// acknowledged, while others are on their way.
 	stopped := make(chan struct{})
 	for i := range n {
-		for int(alice.PubAcks.Load()) < i-50 {
-			time.Sleep(100 * time.Microsecond) // pacing the sender, not synchronising
-		}
+		testkit.Eventually(t, 20*time.Second, "acknowledgements to keep up", func() bool {
+			return int(alice.PubAcks.Load()) >= i-50
+		})
 		if err := alice.Publish("chat/cmd/alice/send", body(i), 1); err != nil {
 			break // the server went away under us
 		}
