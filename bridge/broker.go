@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -35,6 +34,10 @@ var (
 	cleanDiscards = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chat_mqtt_clean_session_discards_total",
 		Help: "Unacknowledged messages discarded with a clean session that ended (the client catches up over REST).",
+	})
+	clientsConnected = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "chat_mqtt_clients_connected",
+		Help: "Authenticated clients connected to the embedded broker.",
 	})
 	slowWaits = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chat_mqtt_slow_client_waits_total",
@@ -123,9 +126,6 @@ func (b *Broker) Addr() string { return b.tcp.Address() }
 // WSAddr is the WebSocket listener's address.
 func (b *Broker) WSAddr() string { return b.wsAddr }
 
-// Clients is the number of connected clients.
-func (b *Broker) Clients() int64 { return b.authHook.connected.Load() }
-
 // Close disconnects every client and stops the listeners.
 func (b *Broker) Close() error { return b.srv.Close() }
 
@@ -188,7 +188,6 @@ type authHook struct {
 	mu        sync.RWMutex
 	conns     map[*mqtt.Client]conn
 	byUser    map[string]map[*mqtt.Client]struct{} // conn.key → connections
-	connected atomic.Int64
 }
 
 // conn is what an authenticated connection may do.
@@ -261,7 +260,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	}
 	h.byUser[key][cl] = struct{}{}
 	h.mu.Unlock()
-	h.connected.Add(1)
+	clientsConnected.Inc()
 	return true
 }
 
@@ -274,7 +273,7 @@ func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 		if len(h.byUser[key]) == 0 {
 			delete(h.byUser, key)
 		}
-		h.connected.Add(-1)
+		clientsConnected.Dec()
 	}
 	h.mu.Unlock()
 }

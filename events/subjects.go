@@ -48,11 +48,6 @@ func SubjectOf(app string, p Payload) string {
 	}
 }
 
-// ConversationSubjects is the filter for every event of one conversation.
-func ConversationSubjects(app, conversationID string) string {
-	return SubjectRoot + "." + app + ".conv." + conversationID + ".>"
-}
-
 // DeadLetterSubjectFor is where a parked event of a consumer goes.
 func DeadLetterSubjectFor(consumer string) string { return "chat.dlq." + consumer }
 

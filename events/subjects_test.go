@@ -55,12 +55,6 @@ func TestNewPayloadRefusesUnknownTypes(t *testing.T) {
 	}
 }
 
-func TestConversationSubjectsMatchesEveryEventOfOneConversation(t *testing.T) {
-	if got, want := ConversationSubjects("geosector", "c1"), "chat.evt.geosector.conv.c1.>"; got != want {
-		t.Fatalf("ConversationSubjects = %q, want %q", got, want)
-	}
-}
-
 func TestDeadLetterSubjectIsPerConsumer(t *testing.T) {
 	if got, want := DeadLetterSubjectFor("moderation"), "chat.dlq.moderation"; got != want {
 		t.Fatalf("DeadLetterSubjectFor = %q, want %q", got, want)
