@@ -182,12 +182,12 @@ func userKey(topic string) (string, bool) {
 // subscription.
 type authHook struct {
 	mqtt.HookBase
-	secret    []byte
-	apps      config.Apps
-	prefixes  []string
-	mu        sync.RWMutex
-	conns     map[*mqtt.Client]conn
-	byUser    map[string]map[*mqtt.Client]struct{} // conn.key → connections
+	secret   []byte
+	apps     config.Apps
+	prefixes []string
+	mu       sync.RWMutex
+	conns    map[*mqtt.Client]conn
+	byUser   map[string]map[*mqtt.Client]struct{} // conn.key → connections
 }
 
 // conn is what an authenticated connection may do.
