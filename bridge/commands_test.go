@@ -12,14 +12,7 @@ import (
 
 var now = time.Date(2026, 11, 21, 10, 0, 0, 123456000, time.FixedZone("CET", 3600))
 
-func geosector(t testing.TB) *config.App {
-	t.Helper()
-	apps, err := config.LoadApps("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return apps["geosector"]
-}
+func geosector(testing.TB) *config.App { return config.Defaults()["geosector"] }
 
 func parseSend(t *testing.T, user, payload string) (*events.Envelope, *events.MessagePosted) {
 	t.Helper()

@@ -13,7 +13,6 @@ import (
 	"github.com/chatbackend/chat/services/backfill"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
-	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
@@ -26,18 +25,9 @@ func example(t *testing.T) []byte {
 	return b
 }
 
-func apps(t *testing.T) config.Apps {
-	t.Helper()
-	a, err := config.LoadApps("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 func parse(t *testing.T, content []byte) *backfill.File {
 	t.Helper()
-	f, err := backfill.Parse(strings.NewReader(string(content)), apps(t), time.Now())
+	f, err := backfill.Parse(strings.NewReader(string(content)), config.Defaults(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +81,13 @@ func TestBackfillTwiceAddsNothingEvenAfterTheDedupWindow(t *testing.T) {
 		return r.Appended == 10
 	})
 	// The original file again: the ledger knows it; nothing is appended.
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 	res, err = im.Import(ctx, parse(t, example(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.AlreadyDone || res.Appended != 0 || lastSeq(t, c) != before {
-		t.Fatalf("second import of the same file: %+v, log %d → %d", res, before, lastSeq(t, c))
+	if !res.AlreadyDone || res.Appended != 0 || c.LastSeq() != before {
+		t.Fatalf("second import of the same file: %+v, log %d → %d", res, before, c.LastSeq())
 	}
 
 	// A live message after everything: once bob has it, he has had all.
@@ -163,7 +153,7 @@ func TestBackfillInvalidLinesNameLineAndField(t *testing.T) {
 		`{"type":"conversation","app":"geosector","id":"c1","kind":"group","createdBy":"alice","members":[{"userId":"alice","role":"admin"}],"at":"2025-01-01T00:00:00Z"}`,
 		`{"type":"message","app":"geosector","id":"m5","conversationId":"c1","senderId":"alice","content":"fine","at":"2025-01-01T00:00:00Z"}`,
 	}, "\n")
-	f, err := backfill.Parse(strings.NewReader(content), apps(t), time.Now())
+	f, err := backfill.Parse(strings.NewReader(content), config.Defaults(), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,13 +172,4 @@ func TestBackfillInvalidLinesNameLineAndField(t *testing.T) {
 	if len(f.Items) != 2 || f.Items[1].Line != 12 {
 		t.Fatalf("valid items: %+v", f.Items)
 	}
-}
-
-func lastSeq(t *testing.T, c *daemontest.Chat) uint64 {
-	t.Helper()
-	s, err := jet.LastSeq(context.Background(), c.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

@@ -20,7 +20,7 @@ func sentinelAppends(t *testing.T, c *daemontest.Chat, cl *testkit.Client, conv 
 	t.Helper()
 	send(cl, conv, "sentinel-"+strconv.FormatInt(time.Now().UnixNano(), 36), "sentinel")
 	cl.WaitType("message.new", "sentinel")
-	if got := lastSeq(t, c); got != before+2 {
+	if got := c.LastSeq(); got != before+2 {
 		t.Fatalf("log grew by %d events, want 2 (the sentinel's): bad input reached the log", got-before)
 	}
 }
@@ -29,7 +29,7 @@ func TestBadCommandsAreRejectedAndAppendNothing(t *testing.T) {
 	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "bob")
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 
 	cases := []struct {
 		name, action string
@@ -79,7 +79,7 @@ func TestOversizedPacketIsRefusedByTheBroker(t *testing.T) {
 	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "bob")
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 
 	mallory := connect(t, c, "mallory")
 	mallory.Paho().Publish("chat/cmd/mallory/send", 1, false, strings.Repeat("x", 200<<10))
@@ -93,7 +93,7 @@ func TestSendUnderAnotherUsersTopicIsRefused(t *testing.T) {
 	c := daemontest.Chatd(t)
 	alice := connect(t, c, "alice")
 	conv := group(t, c, "alice", "carol")
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 
 	carol := connect(t, c, "carol")
 	carol.Paho().Publish("chat/cmd/alice/send", 1, false,
@@ -146,7 +146,7 @@ func TestRESTRefusesBadRequests(t *testing.T) {
 	c := daemontest.Chatd(t)
 	alice, bob := c.Token("geosector", "alice", "member"), c.Token("geosector", "bob", "member")
 	conv := group(t, c, "alice", "bob")
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 	expired, _ := auth.Mint(c.Cfg.JWTSecret, "geosector", "alice", "member", "", "", time.Minute, time.Now().Add(-time.Hour))
 
 	cases := []struct {
@@ -180,7 +180,7 @@ func TestRESTRefusesBadRequests(t *testing.T) {
 			t.Errorf("%s: got %d %s, want %d %s", tc.name, status, body, tc.status, tc.code)
 		}
 	}
-	if got := lastSeq(t, c); got != before {
+	if got := c.LastSeq(); got != before {
 		t.Fatalf("refused requests appended %d events", got-before)
 	}
 }
@@ -192,7 +192,7 @@ func TestOneToOneIsCreatedOnce(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("first: %d %s", status, first)
 	}
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 	req["participantIds"] = []string{"alice"}
 	status, second := c.Do("POST", "/api/chat/conversations", c.Token("geosector", "bob", "member"), req)
 	if status != http.StatusOK {
@@ -202,7 +202,7 @@ func TestOneToOneIsCreatedOnce(t *testing.T) {
 	if a.ID != b.ID {
 		t.Fatalf("two one_to_one conversations: %s and %s", a.ID, b.ID)
 	}
-	if lastSeq(t, c) != before {
+	if c.LastSeq() != before {
 		t.Fatal("the second creation appended an event")
 	}
 }

@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -9,18 +8,8 @@ import (
 
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
-	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
 )
-
-func lastSeq(t *testing.T, c *daemontest.Chat) uint64 {
-	t.Helper()
-	seq, err := jet.LastSeq(context.Background(), c.JetStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return seq
-}
 
 func TestDuplicateClientMsgIDYieldsOneMessage(t *testing.T) {
 	c := daemontest.Chatd(t)
@@ -56,10 +45,10 @@ func TestRetryAfterDedupWindowYieldsOneMessage(t *testing.T) {
 	bob.WaitType("message.new", "said once")
 
 	// Retry until the log stores the repeat as a new event: the window passed.
-	before := lastSeq(t, c)
+	before := c.LastSeq()
 	testkit.Eventually(t, 20*time.Second, "the log to accept a repeat after its window", func() bool {
 		send(alice, conv, "late", "said once")
-		return lastSeq(t, c) > before+1 // +1: the first posting's decision may land late
+		return c.LastSeq() > before+1 // +1: the first posting's decision may land late
 	})
 	send(alice, conv, "late-sentinel", "sentinel")
 	bob.WaitType("message.new", "sentinel")

@@ -19,14 +19,6 @@ type capture struct{ got []bridge.Delivery }
 func (c *capture) Send(d bridge.Delivery)      { c.got = append(c.got, d) }
 func (c *capture) Flush(context.Context) error { return nil }
 
-func apps(t *testing.T) config.Apps {
-	a, err := config.LoadApps("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // churn builds a random history: conversations, members joining and
 // leaving, messages posted (some twice) and decided (some twice).
 func churn(r *rand.Rand, n int) []*events.Envelope {
@@ -103,7 +95,7 @@ func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
 		}
 
 		out := &capture{}
-		s := New(apps(t), out)
+		s := New(config.Defaults(), out)
 		for i := 0; i < len(evs); {
 			n := 1 + r.IntN(40)
 			if err := s.Handle(context.Background(), evs[i:min(i+n, len(evs))]); err != nil {
@@ -144,7 +136,7 @@ func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
 
 func TestLargeConversationsTellOnlyTheMemberAndAdminsOfJoins(t *testing.T) {
 	out := &capture{}
-	a := apps(t)
+	a := config.Defaults()
 	a["geosector"].Limits.MemberEventsUpTo = 3
 	s := New(a, out)
 	var evs []*events.Envelope

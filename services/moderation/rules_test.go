@@ -11,15 +11,6 @@ import (
 	"github.com/chatbackend/chat/services/roster"
 )
 
-func apps(t *testing.T) config.Apps {
-	t.Helper()
-	a, err := config.LoadApps("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 func conv(perm events.ReplyPermission) *roster.Conversation {
 	return &roster.Conversation{Kind: events.KindGroup, ReplyPermission: perm, CreatedBy: "alice",
 		Members: map[string]events.Role{"alice": events.RoleAdmin, "bob": events.RoleMember, "carol": events.RoleReadOnly}}
@@ -38,7 +29,7 @@ var (
 )
 
 func TestDecideMembershipAndReplyPermission(t *testing.T) {
-	geo := apps(t)["geosector"]
+	geo := config.Defaults()["geosector"]
 	cases := []struct {
 		name   string
 		conv   *roster.Conversation
@@ -63,7 +54,7 @@ func TestDecideMembershipAndReplyPermission(t *testing.T) {
 }
 
 func TestDecideMembershipComesBeforeBadWords(t *testing.T) {
-	geo := apps(t)["geosector"]
+	geo := config.Defaults()["geosector"]
 	if got := moderation.Decide(geo, conv(events.ReplyAll), post("mallory", "idiot")); got != notMember {
 		t.Errorf("non-member with a bad word: %+v, want not_member", got)
 	}
@@ -73,7 +64,7 @@ func TestDecideMembershipComesBeforeBadWords(t *testing.T) {
 }
 
 func TestDecideBadWordsMatchWholeWordsCaseInsensitively(t *testing.T) {
-	geo := apps(t)["geosector"] // bad words: idiot, imbecile, connard
+	geo := config.Defaults()["geosector"] // bad words: idiot, imbecile, connard
 	cases := []struct {
 		content string
 		want    moderation.Decision
@@ -126,7 +117,7 @@ func TestDecideMatchesBadWordsWrittenInAnyCaseInTheConfigFile(t *testing.T) {
 }
 
 func TestDecideApprovesWhenModerationIsDisabled(t *testing.T) {
-	res := apps(t)["resalice"] // moderation off
+	res := config.Defaults()["resalice"] // moderation off
 	res.Moderation.BadWords = []string{"idiot"}
 	if got := moderation.Decide(res, conv(events.ReplyAll), post("bob", "idiot")); got != approved {
 		t.Errorf("moderation off: Decide = %+v, want approved", got)

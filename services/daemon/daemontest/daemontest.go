@@ -14,6 +14,7 @@ import (
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon"
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
@@ -67,6 +68,16 @@ func Start(t testing.TB, cfg *config.Config) *Chat {
 
 // Chatd starts a daemon with a default test configuration.
 func Chatd(t testing.TB, opts ...Option) *Chat { return Start(t, Config(t, opts...)) }
+
+// LastSeq is the position of the newest event in the log.
+func (c *Chat) LastSeq() uint64 {
+	c.t.Helper()
+	seq, err := jet.LastSeq(context.Background(), c.JetStream())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return seq
+}
 
 // Token mints a token for user in app with role.
 func (c *Chat) Token(app, user, role string) string {
