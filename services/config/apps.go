@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/ratelimit"
 )
 
 // App is one tenant's settings.
@@ -40,6 +41,45 @@ type Limits struct {
 	// MemberEventsUpTo is the largest conversation whose members all hear of
 	// every join and leave; beyond it only the member and the admins do.
 	MemberEventsUpTo int `yaml:"memberEventsUpTo"`
+	// Each user's MQTT commands and REST writes go through a token bucket:
+	// PerSecond tokens come back each second, up to Burst. Service tokens
+	// are not limited.
+	CommandsPerSecond   float64 `yaml:"commandsPerSecond"`
+	CommandBurst        int     `yaml:"commandBurst"`
+	RESTWritesPerSecond float64 `yaml:"restWritesPerSecond"`
+	RESTWriteBurst      int     `yaml:"restWriteBurst"`
+}
+
+// fillRate gives a token bucket left out of the file its default shape.
+func fillRate(perSecond *float64, burst *int, defPerSecond float64, defBurst int) {
+	if *perSecond == 0 {
+		*perSecond = defPerSecond
+	}
+	if *burst == 0 {
+		*burst = defBurst
+	}
+}
+
+// CommandRates is each application's bucket for one user's MQTT commands.
+func (as Apps) CommandRates() map[string]ratelimit.Rate {
+	return as.rates(func(l Limits) ratelimit.Rate {
+		return ratelimit.Rate{PerSecond: l.CommandsPerSecond, Burst: l.CommandBurst}
+	})
+}
+
+// RESTWriteRates is each application's bucket for one user's REST writes.
+func (as Apps) RESTWriteRates() map[string]ratelimit.Rate {
+	return as.rates(func(l Limits) ratelimit.Rate {
+		return ratelimit.Rate{PerSecond: l.RESTWritesPerSecond, Burst: l.RESTWriteBurst}
+	})
+}
+
+func (as Apps) rates(of func(Limits) ratelimit.Rate) map[string]ratelimit.Rate {
+	out := make(map[string]ratelimit.Rate, len(as))
+	for name, a := range as {
+		out[name] = of(a.Limits)
+	}
+	return out
 }
 
 // IsAdminRole reports whether a token role administers the application.
@@ -136,7 +176,11 @@ func LoadApps(path string) (Apps, error) {
 		if a.Limits.MemberEventsUpTo == 0 {
 			a.Limits.MemberEventsUpTo = 256
 		}
-		if a.Limits.MaxContentBytes < 0 || a.Limits.MaxGroupMembers < 0 || a.Limits.MemberEventsUpTo < 0 {
+		fillRate(&a.Limits.CommandsPerSecond, &a.Limits.CommandBurst, 20, 100)
+		fillRate(&a.Limits.RESTWritesPerSecond, &a.Limits.RESTWriteBurst, 5, 30)
+		l := a.Limits
+		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 ||
+			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}
 		for i, w := range a.Moderation.BadWords {

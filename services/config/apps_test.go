@@ -77,6 +77,8 @@ applications:
     limits:
       maxContentBytes: 100
       maxGroupMembers: 5
+      commandsPerSecond: 0.5
+      restWriteBurst: 3
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,12 @@ applications:
 	}
 	if beta.TopicPrefix != "b" || beta.Limits.MaxContentBytes != 100 || beta.Limits.MaxGroupMembers != 5 {
 		t.Errorf("beta = %+v", beta)
+	}
+	if l := acme.Limits; l.CommandsPerSecond != 20 || l.CommandBurst != 100 || l.RESTWritesPerSecond != 5 || l.RESTWriteBurst != 30 {
+		t.Errorf("acme rate limits = %+v, want the defaults 20/100 and 5/30", l)
+	}
+	if l := beta.Limits; l.CommandsPerSecond != 0.5 || l.CommandBurst != 100 || l.RESTWritesPerSecond != 5 || l.RESTWriteBurst != 3 {
+		t.Errorf("beta rate limits = %+v, want the file's values and defaults for the rest", l)
 	}
 	if acme.AnonymousChat || acme.Announcements {
 		t.Errorf("unset booleans are on: %+v", acme)
@@ -129,6 +137,8 @@ func TestLoadAppsRefusesBadFiles(t *testing.T) {
 		{"empty settings", "applications:\n  a:\n", "empty settings"},
 		{"negative content limit", "applications:\n  a:\n    limits:\n      maxContentBytes: -1\n", "limits must be positive"},
 		{"negative group limit", "applications:\n  a:\n    limits:\n      maxGroupMembers: -5\n", "limits must be positive"},
+		{"negative command rate", "applications:\n  a:\n    limits:\n      commandsPerSecond: -1\n", "limits must be positive"},
+		{"negative write burst", "applications:\n  a:\n    limits:\n      restWriteBurst: -2\n", "limits must be positive"},
 		{"blank bad word", "applications:\n  a:\n    moderation:\n      badWords: [\"ok\", \"  \"]\n", "empty bad word"},
 	}
 	for _, tc := range cases {

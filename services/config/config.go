@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatbackend/chat/services/ratelimit"
 )
 
 // Roles chatd can run; "all" selects every one.
@@ -62,10 +64,18 @@ type Config struct {
 	// before disconnecting that client.
 	ClientQueue       int
 	SlowClientTimeout time.Duration
+	// AuthFailuresPerMinute bounds failed MQTT and REST authentications per
+	// client address (a token bucket of that size); 0 turns the limit off.
+	AuthFailuresPerMinute int
 }
 
 // HasRole reports whether this process runs role r.
 func (c *Config) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+// AuthFailureRate is the bucket of failed authentications per client address.
+func (c *Config) AuthFailureRate() ratelimit.Rate {
+	return ratelimit.Rate{PerSecond: float64(c.AuthFailuresPerMinute) / 60, Burst: c.AuthFailuresPerMinute}
+}
 
 // EmbeddedBroker reports whether chatd runs its own MQTT broker.
 func (c *Config) EmbeddedBroker() bool { return c.MQTTURL == "" }
@@ -122,6 +132,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
 	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", 1024), "embedded broker: messages queued per client before fan-out waits for it (CHAT_MQTT_CLIENT_QUEUE)")
 	fl.DurationVar(&c.SlowClientTimeout, "mqtt-slow-client-timeout", envDuration("CHAT_MQTT_SLOW_CLIENT_TIMEOUT", 10*time.Second), "embedded broker: how long fan-out waits for a full client queue before disconnecting the client (CHAT_MQTT_SLOW_CLIENT_TIMEOUT)")
+	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", envInt("CHAT_AUTH_FAILURES_PER_MINUTE", 30), "failed MQTT and REST authentications allowed per client address and minute; 0 = no limit (CHAT_AUTH_FAILURES_PER_MINUTE)")
 	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
@@ -150,6 +161,9 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if c.SlowClientTimeout <= 0 {
 		return nil, errors.New("mqtt-slow-client-timeout must be positive")
+	}
+	if c.AuthFailuresPerMinute < 0 {
+		return nil, errors.New("auth-failures-per-minute: 0 or more")
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return nil, errors.New("nats-replicas: between 1 and 5")
