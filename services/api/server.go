@@ -40,6 +40,8 @@ type API struct {
 	Now       func() time.Time
 	// Pprof mounts Go's profiler under /debug/pprof/.
 	Pprof bool
+	// Limits are the rate limits of writes and failed authentications.
+	Limits Limits
 }
 
 // Handler is the full HTTP surface.
@@ -64,7 +66,8 @@ func (a *API) Handler() http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", http.StripPrefix(Prefix, httpx.Authenticate(a.Secret, a.Apps, api)))
+	mux.Handle(Prefix+"/", http.StripPrefix(Prefix,
+		a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps, a.Limits.limitWrites(api)))))
 	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)

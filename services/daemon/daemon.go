@@ -29,6 +29,7 @@ import (
 	"github.com/chatbackend/chat/services/fanout"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/moderation"
+	"github.com/chatbackend/chat/services/ratelimit"
 	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -47,6 +48,10 @@ type Daemon struct {
 	http     *http.Server
 	httpAddr string
 
+	// authFailures counts failed authentications by client address, over
+	// MQTT and REST alike.
+	authFailures *ratelimit.Limiter
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -55,7 +60,7 @@ type Daemon struct {
 
 // Start brings up every configured role; on error it stops what it started.
 func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon, err error) {
-	d := &Daemon{cfg: cfg, log: log, failed: make(chan error, 1)}
+	d := &Daemon{cfg: cfg, log: log, failed: make(chan error, 1), authFailures: ratelimit.New(cfg.AuthFailureRate(), nil)}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	defer func() {
@@ -207,7 +212,8 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress)
 		}
 	}
 	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
-		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof}
+		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
+		Limits: api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures}}
 	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", d.cfg.HTTPAddr, err)

@@ -4,6 +4,8 @@ package ratelimit
 
 import (
 	"math"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -160,3 +162,22 @@ func NewByApp(rates map[string]Rate) ByApp {
 // Allow takes a token of user in app; an application without a limiter is
 // not limited.
 func (b ByApp) Allow(app, user string) (bool, time.Duration) { return b[app].Allow(user) }
+
+// AddrKey is the key of a client address ("host:port" or a bare host): the
+// host for IPv4, its /64 network for IPv6, where one client holds a whole
+// network of addresses.
+func AddrKey(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if ip.Is4() || ip.Is4In6() {
+		return ip.Unmap().String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}

@@ -130,3 +130,18 @@ func TestRetryAfterSecondsRoundsUp(t *testing.T) {
 		}
 	}
 }
+
+func TestAddrKeyGroupsAnIPv6NetworkAndDropsPorts(t *testing.T) {
+	for addr, want := range map[string]string{
+		"10.1.2.3:5555":              "10.1.2.3",
+		"10.1.2.3":                   "10.1.2.3",
+		"[::ffff:10.1.2.3]:80":       "10.1.2.3",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"pipe":                       "pipe",
+	} {
+		if got := ratelimit.AddrKey(addr); got != want {
+			t.Errorf("AddrKey(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
