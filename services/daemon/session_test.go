@@ -28,7 +28,7 @@ type persistent struct {
 func dialPersistent(t *testing.T, c *daemontest.Chat, user, clientID string, subscribe bool) (*persistent, error) {
 	t.Helper()
 	p := &persistent{bye: make(chan struct{})}
-	opts := paho.NewClientOptions().AddBroker("tcp://"+c.MQTTAddr()).SetClientID(clientID).
+	opts := paho.NewClientOptions().AddBroker("tcp://" + c.MQTTAddr()).SetClientID(clientID).
 		SetUsername(user).SetPassword(c.Token("geosector", user, "member")).SetCleanSession(false).
 		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
 		SetConnectionLostHandler(func(paho.Client, error) { close(p.bye) })
