@@ -1,11 +1,9 @@
 package bridge
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -14,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
 )
 
@@ -47,13 +44,17 @@ var (
 		Name: "chat_mqtt_slow_clients_disconnected_total",
 		Help: "Clients disconnected because their queue stayed full past the slow-client timeout.",
 	})
+	sessionsEnded = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_mqtt_sessions_ended_total",
+		Help: "Persistent sessions ended because more deliveries waited for their offline client than the session queue holds; the client reconnects without a session and catches up.",
+	})
 )
 
 // Broker is the embedded MQTT broker.
 type Broker struct {
 	srv      *mqtt.Server
 	tcp      *listeners.TCP
-	wsAddr   string
+	ws       *wsListener
 	authHook *authHook
 	log      *slog.Logger
 	// room is how many undelivered messages a client may hold before
@@ -61,6 +62,8 @@ type Broker struct {
 	// disconnecting the client.
 	room      int
 	slowAfter time.Duration
+	// sessionQueue is how many deliveries an offline session may hold.
+	sessionQueue int
 }
 
 // BrokerOptions configure the embedded broker.
@@ -74,6 +77,12 @@ type BrokerOptions struct {
 	// SlowClientTimeout is how long a delivery waits for a client whose
 	// queue is full before disconnecting it; 0 = 10s.
 	SlowClientTimeout time.Duration
+	// SessionQueue is how many deliveries a persistent session keeps while
+	// its client is away; one more ends the session. 0 = 1000.
+	SessionQueue int
+	// WSOrigins are the Origin headers the WebSocket listener accepts
+	// ("*" any); a request without one is accepted.
+	WSOrigins []string
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -84,33 +93,39 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	if o.SlowClientTimeout == 0 {
 		o.SlowClientTimeout = 10 * time.Second
 	}
+	if o.SessionQueue == 0 {
+		o.SessionQueue = 1000
+	}
+	log := cutLogger(o.Log)
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = o.MaxQueued
 	caps.MaximumInflight = 65535
 	caps.ReceiveMaximum = 1024
 	caps.MaximumPacketSize = MaxCommandBytes + 1024
-	caps.MaximumSessionExpiryInterval = 7 * 24 * 3600
+	caps.MaximumSessionExpiryInterval = uint32(SessionExpiry / time.Second)
+	// A delivery waits for its session as long as the session lives:
+	// an expiry would drop it from the queue of a client that is away.
+	caps.MaximumMessageExpiryInterval = 0
+	// No retained messages on any topic of ours (see authHook.OnPublish).
+	caps.RetainAvailable = 0
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true,
-		Logger:       o.Log.With("component", "broker"),
+		Logger:       log.With("component", "broker"),
 	})
-	h := &authHook{secret: o.Secret, apps: o.Apps, conns: map[*mqtt.Client]conn{},
-		byUser: map[string]map[*mqtt.Client]struct{}{}}
-	for _, a := range o.Apps {
-		h.prefixes = append(h.prefixes, a.TopicPrefix)
-	}
+	h := newAuthHook(srv, o.Secret, o.Apps)
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
-	b := &Broker{srv: srv, authHook: h, wsAddr: o.WSAddr, log: o.Log,
-		room: int(o.MaxQueued) * 3 / 4, slowAfter: o.SlowClientTimeout}
+	b := &Broker{srv: srv, authHook: h, log: log,
+		room: int(o.MaxQueued) * 3 / 4, slowAfter: o.SlowClientTimeout, sessionQueue: o.SessionQueue}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.TCPAddr})
 	if err := srv.AddListener(b.tcp); err != nil {
 		return nil, fmt.Errorf("mqtt listen %s: %w", o.TCPAddr, err)
 	}
 	if o.WSAddr != "" {
-		if err := srv.AddListener(listeners.NewWebsocket(listeners.Config{ID: "ws", Address: o.WSAddr})); err != nil {
+		b.ws = newWSListener("ws", o.WSAddr, o.WSOrigins)
+		if err := srv.AddListener(b.ws); err != nil {
 			return nil, fmt.Errorf("mqtt websocket listen %s: %w", o.WSAddr, err)
 		}
 	}
@@ -123,11 +138,20 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 // Addr is the TCP listener's address.
 func (b *Broker) Addr() string { return b.tcp.Address() }
 
-// WSAddr is the WebSocket listener's address.
-func (b *Broker) WSAddr() string { return b.wsAddr }
+// WSAddr is the WebSocket listener's address, empty without one.
+func (b *Broker) WSAddr() string {
+	if b.ws == nil {
+		return ""
+	}
+	return b.ws.Address()
+}
 
 // Close disconnects every client and stops the listeners.
 func (b *Broker) Close() error { return b.srv.Close() }
+
+// SessionExpiry is how long the broker keeps a persistent session whose
+// client went away (an MQTT 5 client may ask for less).
+const SessionExpiry = 7 * 24 * time.Hour
 
 // Publish hands a message to the broker's subscribers in process, at QoS 1.
 // Nothing is dropped for a slow client: first Publish waits until every
@@ -135,14 +159,28 @@ func (b *Broker) Close() error { return b.srv.Close() }
 // QoS 1 message is in the client's inflight set, so the inflight count
 // bounds the queue). A client that stays full past the slow-client timeout
 // is disconnected; a persistent session keeps its inflight messages and gets
-// them again when it reconnects.
+// them again when it reconnects. A session whose client is away keeps up to
+// sessionQueue deliveries; the next one ends the session, so the client
+// learns at its CONNACK that it must catch up.
 func (b *Broker) Publish(topic string, payload []byte) error {
-	if key, ok := userKey(topic); ok && b.authHook.anyFull(key, b.room) {
+	if key, ok := userKey(topic); ok && b.authHook.needsAttention(key, b.room, b.sessionQueue) {
 		for _, cl := range b.authHook.clientsOf(key) {
-			b.waitForRoom(cl)
+			if cl.Closed() {
+				b.limitSession(cl)
+			} else {
+				b.waitForRoom(cl)
+			}
 		}
 	}
 	return b.srv.Publish(topic, payload, false, 1)
+}
+
+func (b *Broker) limitSession(cl *mqtt.Client) {
+	if n := cl.State.Inflight.Len(); n >= b.sessionQueue && b.authHook.endSession(cl) {
+		sessionsEnded.Inc()
+		b.log.Warn("ended a persistent session: its queue passed the session limit while its client was away",
+			"client", cl.ID, "queued", n, "limit", b.sessionQueue)
+	}
 }
 
 func (b *Broker) waitForRoom(cl *mqtt.Client) {
@@ -177,137 +215,3 @@ func userKey(topic string) (string, bool) {
 	}
 	return topic[:start+end], true
 }
-
-// authHook checks the JWT at CONNECT and the topic ACL on every publish and
-// subscription.
-type authHook struct {
-	mqtt.HookBase
-	secret   []byte
-	apps     config.Apps
-	prefixes []string
-	mu       sync.RWMutex
-	conns    map[*mqtt.Client]conn
-	byUser   map[string]map[*mqtt.Client]struct{} // conn.key → connections
-}
-
-// conn is what an authenticated connection may do.
-type conn struct {
-	claims *auth.Claims
-	key    string // "{prefix}/user/{user}": its own topics start with this and a slash
-}
-
-// anyFull reports whether a connection of key holds room or more messages.
-func (h *authHook) anyFull(key string, room int) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for c := range h.byUser[key] {
-		if c.State.Inflight.Len() >= room {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *authHook) clientsOf(key string) []*mqtt.Client {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	cs := h.byUser[key]
-	if len(cs) == 0 {
-		return nil
-	}
-	out := make([]*mqtt.Client, 0, len(cs))
-	for c := range cs {
-		out = append(out, c)
-	}
-	return out
-}
-
-// userKeyOf is the key of a user's topics, "{prefix}/user/{user}": the
-// topics it may read start with it and a slash.
-func (h *authHook) userKeyOf(c *auth.Claims) string {
-	if a := h.apps[c.App]; a != nil {
-		return a.TopicPrefix + "/" + levelUser + "/" + c.User()
-	}
-	return ""
-}
-
-func (h *authHook) ID() string { return "chat-auth" }
-
-func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnDisconnect,
-		mqtt.OnPublishDropped, mqtt.OnQosDropped}, []byte{b})
-}
-
-func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	user := string(pk.Connect.Username)
-	c, err := auth.Verify(h.secret, string(pk.Connect.Password))
-	if err != nil || c.User() != user || h.apps[c.App] == nil {
-		connectRefused.Inc()
-		reason := "unknown application"
-		if err != nil {
-			reason = err.Error()
-		} else if c.User() != user {
-			reason = "token subject differs from username"
-		}
-		h.Log.Warn("security: mqtt connect refused", "username", user, "remote", cl.Net.Remote, "reason", reason)
-		return false
-	}
-	h.mu.Lock()
-	key := h.userKeyOf(c)
-	h.conns[cl] = conn{claims: c, key: key}
-	if h.byUser[key] == nil {
-		h.byUser[key] = map[*mqtt.Client]struct{}{}
-	}
-	h.byUser[key][cl] = struct{}{}
-	h.mu.Unlock()
-	clientsConnected.Inc()
-	return true
-}
-
-func (h *authHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	h.mu.Lock()
-	if cn, ok := h.conns[cl]; ok {
-		delete(h.conns, cl)
-		key := cn.key
-		delete(h.byUser[key], cl)
-		if len(h.byUser[key]) == 0 {
-			delete(h.byUser, key)
-		}
-		clientsConnected.Dec()
-	}
-	h.mu.Unlock()
-}
-
-func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	h.mu.RLock()
-	cn, ok := h.conns[cl]
-	h.mu.RUnlock()
-	if !ok {
-		return false
-	}
-	c := cn.claims
-	// The hot case, a delivery to the user's own topic, without parsing.
-	if own := cn.key; !write && !c.IsService() && len(topic) > len(own)+1 &&
-		strings.HasPrefix(topic, own) && topic[len(own)] == '/' && !strings.ContainsAny(topic[len(own):], "+#") {
-		return true
-	}
-	prefix := ""
-	if a := h.apps[c.App]; a != nil {
-		prefix = a.TopicPrefix
-	}
-	if !Allowed(c, prefix, h.prefixes, topic, write) {
-		aclDenied.Inc()
-		h.Log.Warn("security: mqtt topic refused", "user", c.User(), "app", c.App, "topic", topic, "write", write)
-		return false
-	}
-	return true
-}
-
-func (h *authHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
-	deliveriesDropped.Inc()
-	h.Log.Error("delivery dropped: client queue full", "client", cl.ID, "topic", pk.TopicName)
-}
-
-// OnQosDropped is called when a clean session ends with messages unacknowledged:
-// MQTT discards them with the session, by the client's choice.
-func (h *authHook) OnQosDropped(*mqtt.Client, packets.Packet) { cleanDiscards.Inc() }

@@ -73,5 +73,5 @@ func (h *ingestHook) isCommand(topic string) bool {
 
 // Ingest makes the embedded broker append commands itself (see ingestHook).
 func (b *Broker) Ingest(apps config.Apps, app *jet.Appender, log *slog.Logger) error {
-	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, append: app, log: log, prefixes: b.authHook.prefixes}, nil)
+	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, append: app, log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/chatbackend/chat/bridge/mqttlite"
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/testkit"
@@ -118,6 +120,13 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("build chatd: %v\n%s", err, out)
 	}
 	p.start(t)
+	// bob holds a persistent session; the broker keeps it in memory only.
+	if present := persistentConnect(t, p, "bob-phone"); present {
+		t.Fatal("a first connection found a session")
+	}
+	if present := persistentConnect(t, p, "bob-phone"); !present {
+		t.Fatal("the session was not kept while chatd ran")
+	}
 
 	body, _ := json.Marshal(map[string]any{"type": "group", "participantIds": []string{"bob"}})
 	req, _ := http.NewRequest("POST", "http://"+p.http+"/api/chat/conversations", bytes.NewReader(body))
@@ -160,6 +169,10 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("%d of %d messages acknowledged before the kill", acked, n)
 
 	p.start(t) // same binary, data directory and database
+	// What the broker held died with it: bob must be told so, and catch up.
+	if present := persistentConnect(t, p, "bob-phone"); present {
+		t.Fatal("after a kill -9 the broker claims a session it cannot have kept")
+	}
 	testkit.Eventually(t, 60*time.Second, "acknowledged messages in history", func() bool {
 		rows, ids := p.history(t, conv.ID)
 		if rows != len(ids) {
@@ -191,4 +204,19 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		t.Fatalf("history holds %d rows for %d messages, want %d", rows, len(ids), n)
 	}
 	_ = os.RemoveAll(p.data)
+}
+
+// persistentConnect connects bob with a persistent session under clientID,
+// disconnects, and reports whether the CONNACK said a session was present.
+func persistentConnect(t *testing.T, p *proc, clientID string) bool {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + p.mqtt).SetClientID(clientID).
+		SetUsername("bob").SetPassword(tok(t, "bob")).SetCleanSession(false).SetProtocolVersion(4).
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second))
+	ct := c.Connect()
+	if !ct.WaitTimeout(15*time.Second) || ct.Error() != nil {
+		t.Fatalf("connect bob: %v", ct.Error())
+	}
+	defer c.Disconnect(100)
+	return ct.(*paho.ConnectToken).SessionPresent()
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,6 +68,12 @@ type Config struct {
 	// AuthFailuresPerMinute bounds failed MQTT and REST authentications per
 	// client address (a token bucket of that size); 0 turns the limit off.
 	AuthFailuresPerMinute int
+	// SessionQueue is how many deliveries the embedded broker keeps for a
+	// persistent session while its client is away; past it the session ends.
+	SessionQueue int
+	// WSOrigins are the browser origins the embedded broker's WebSocket
+	// listener accepts ("*" any); requests without an Origin are accepted.
+	WSOrigins []string
 }
 
 // HasRole reports whether this process runs role r.
@@ -104,7 +111,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		}
 		return d
 	}
-	var roles, secret string
+	var roles, secret, origins string
+	var err error
 	envInt := func(key string, def int) int {
 		n, err := strconv.Atoi(env(key, strconv.Itoa(def)))
 		if err != nil {
@@ -133,6 +141,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", 1024), "embedded broker: messages queued per client before fan-out waits for it (CHAT_MQTT_CLIENT_QUEUE)")
 	fl.DurationVar(&c.SlowClientTimeout, "mqtt-slow-client-timeout", envDuration("CHAT_MQTT_SLOW_CLIENT_TIMEOUT", 10*time.Second), "embedded broker: how long fan-out waits for a full client queue before disconnecting the client (CHAT_MQTT_SLOW_CLIENT_TIMEOUT)")
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", envInt("CHAT_AUTH_FAILURES_PER_MINUTE", 30), "failed MQTT and REST authentications allowed per client address and minute; 0 = no limit (CHAT_AUTH_FAILURES_PER_MINUTE)")
+	fl.IntVar(&c.SessionQueue, "mqtt-session-queue", envInt("CHAT_MQTT_SESSION_QUEUE", 1000), "embedded broker: deliveries kept for an offline persistent session before the session is ended (CHAT_MQTT_SESSION_QUEUE)")
+	fl.StringVar(&origins, "mqtt-ws-origins", env("CHAT_MQTT_WS_ORIGINS", ""), "embedded broker: comma-separated browser origins allowed on the WebSocket listener, e.g. https://app.example.com, or * (CHAT_MQTT_WS_ORIGINS)")
 	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
@@ -159,6 +169,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if c.ClientQueue < 16 || c.ClientQueue > 65535 {
 		return nil, errors.New("mqtt-client-queue: between 16 and 65535")
 	}
+	if c.SessionQueue < 1 || c.SessionQueue > 60000 {
+		return nil, errors.New("mqtt-session-queue: between 1 and 60000")
+	}
+	if c.WSOrigins, err = parseOrigins(origins); err != nil {
+		return nil, err
+	}
 	if c.SlowClientTimeout <= 0 {
 		return nil, errors.New("mqtt-slow-client-timeout must be positive")
 	}
@@ -168,7 +184,6 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return nil, errors.New("nats-replicas: between 1 and 5")
 	}
-	var err error
 	if c.Roles, err = parseRoles(roles); err != nil {
 		return nil, err
 	}
@@ -187,6 +202,26 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return nil, errors.New("jwt-secret: use at least 32 bytes")
 	}
 	return c, nil
+}
+
+// parseOrigins reads a comma-separated list of origins: "*", or
+// scheme://host[:port] exactly as browsers send them.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if o != "*" {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+				return nil, fmt.Errorf("mqtt-ws-origins: %q is not an origin like https://app.example.com", o)
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func parseRoles(s string) ([]string, error) {

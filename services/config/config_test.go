@@ -200,6 +200,10 @@ func TestLoadRefusesBadSettings(t *testing.T) {
 		{"short secret env", nil, with("CHAT_JWT_SECRET", secret32[:31]), "at least 32 bytes"},
 		{"unknown flag", []string{"--colour=blue"}, base, "colour"},
 		{"stray argument", []string{"serve"}, base, `unexpected argument "serve"`},
+		{"session queue zero", []string{"--mqtt-session-queue=0"}, base, "mqtt-session-queue"},
+		{"session queue too large", nil, with("CHAT_MQTT_SESSION_QUEUE", "65535"), "mqtt-session-queue"},
+		{"origin with a path", nil, with("CHAT_MQTT_WS_ORIGINS", "https://app.example.com/chat"), "mqtt-ws-origins"},
+		{"origin without scheme", []string{"--mqtt-ws-origins=app.example.com"}, base, "mqtt-ws-origins"},
 		{"missing config file", []string{"--config=" + filepath.Join(t.TempDir(), "none.yaml")}, base, "read config"},
 	}
 	for _, tc := range cases {
@@ -317,5 +321,16 @@ func TestFlagOverridesUnparsableDurationEnvironment(t *testing.T) {
 	}
 	if _, err := config.Load("chatd", nil, func(k string) string { return env[k] }); err == nil {
 		t.Fatal("a bad CHAT_DEDUP_WINDOW without a flag was accepted")
+	}
+}
+
+func TestWebSocketOriginsAreAListAndEmptyByDefault(t *testing.T) {
+	if c := load(t, nil, map[string]string{"CHAT_JWT_SECRET": secret32}); len(c.WSOrigins) != 0 || c.SessionQueue != 1000 {
+		t.Fatalf("defaults: origins %v, session queue %d", c.WSOrigins, c.SessionQueue)
+	}
+	c := load(t, nil, map[string]string{"CHAT_JWT_SECRET": secret32,
+		"CHAT_MQTT_WS_ORIGINS": " https://app.example.com, http://localhost:5173 ,"})
+	if want := []string{"https://app.example.com", "http://localhost:5173"}; !slices.Equal(c.WSOrigins, want) {
+		t.Fatalf("origins %q, want %q", c.WSOrigins, want)
 	}
 }

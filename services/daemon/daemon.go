@@ -83,6 +83,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), SlowClientTimeout: cfg.SlowClientTimeout,
+			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins,
 		}); err != nil {
 			return nil, err
 		}
