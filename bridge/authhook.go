@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/ratelimit"
 )
 
 // authHook checks the JWT and the will at CONNECT, the topic ACL on every
@@ -29,6 +30,9 @@ type authHook struct {
 	secret   []byte
 	apps     config.Apps
 	prefixes []string
+	// authFailures counts failed authentications by client address; an
+	// address past its rate is refused before its token is looked at.
+	authFailures *ratelimit.Limiter
 	// order stamps every delivery with its position, so that a session's
 	// queue can be replayed in publish order on reconnection.
 	order atomic.Int64
@@ -77,8 +81,19 @@ func (h *authHook) Provides(b byte) bool {
 // may not publish is refused here with "not authorized".
 func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	user := string(pk.Connect.Username)
+	addr := ratelimit.AddrKey(cl.Net.Remote)
+	if blocked, _ := h.authFailures.Blocked(addr); blocked {
+		h.refused(cl, user, "too many failed authentications from this address")
+		code := packets.ErrConnectionRateExceeded
+		if cl.Properties.ProtocolVersion < 5 {
+			code = packets.Err3ServerUnavailable
+		}
+		_ = h.srv.SendConnack(cl, code, false, nil)
+		return code
+	}
 	c, err := auth.Verify(h.secret, string(pk.Connect.Password))
 	if err != nil || c.User() != user || h.apps[c.App] == nil {
+		h.authFailures.Charge(addr)
 		reason := "unknown application"
 		if err != nil {
 			reason = err.Error()

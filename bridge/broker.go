@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/ratelimit"
 )
 
 var (
@@ -83,6 +84,9 @@ type BrokerOptions struct {
 	// WSOrigins are the Origin headers the WebSocket listener accepts
 	// ("*" any); a request without one is accepted.
 	WSOrigins []string
+	// AuthFailures limits failed authentications by client address (nil:
+	// no limit).
+	AuthFailures *ratelimit.Limiter
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -114,6 +118,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 		Logger:       log.With("component", "broker"),
 	})
 	h := newAuthHook(srv, o.Secret, o.Apps)
+	h.authFailures = o.AuthFailures
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type Rejection struct {
 	Action      string `json:"action"`
 	Code        string `json:"code"`
 	Message     string `json:"message"`
+	// RetryAfterMs, on rate_limited, is how long until the sender may
+	// send again.
+	RetryAfterMs int64 `json:"retryAfterMs,omitempty"`
 }
 
 func (r *Rejection) Error() string { return r.Code + ": " + r.Message }
@@ -145,7 +149,7 @@ var commandsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 // command turns one MQTT message on a command topic into the event to append,
 // or the command.rejected answer for its sender (or neither, for a topic no
 // application owns).
-func command(apps config.Apps, log *slog.Logger, topic string, payload []byte, now time.Time) (*events.Envelope, string, *Delivery) {
+func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic string, payload []byte, now time.Time) (*events.Envelope, string, *Delivery) {
 	prefix, user, action, ok := parseCommandTopic(topic)
 	app := apps.ByPrefix(prefix)
 	if !ok || app == nil {
@@ -153,12 +157,20 @@ func command(apps config.Apps, log *slog.Logger, topic string, payload []byte, n
 		log.Warn("security: command on an unexpected topic", "topic", topic)
 		return nil, "", nil
 	}
-	e, rej := ParseCommand(app, user, action, payload, now)
+	var e *events.Envelope
+	rej := limited(limits, app.Name, user, action, payload)
+	if rej == nil {
+		e, rej = ParseCommand(app, user, action, payload, now)
+	}
 	if rej == nil {
 		return e, action, nil
 	}
 	commandsTotal.WithLabelValues(metricAction(action), rej.Code).Inc()
-	log.Info("command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
+	level := slog.LevelInfo
+	if rej.Code == CodeRateLimited { // a flood must not flood the log as well
+		level = slog.LevelDebug
+	}
+	log.Log(context.Background(), level, "command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
 	if !events.ValidID(user) {
 		return nil, action, nil
 	}

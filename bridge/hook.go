@@ -30,6 +30,7 @@ type ingestHook struct {
 	append   *jet.Appender
 	log      *slog.Logger
 	prefixes []string
+	limits   *CommandLimits
 }
 
 func (h *ingestHook) ID() string { return "chat-ingest" }
@@ -40,7 +41,7 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline || !h.isCommand(pk.TopicName) {
 		return pk, nil
 	}
-	e, action, reply := command(h.apps, h.log, pk.TopicName, pk.Payload, time.Now())
+	e, action, reply := command(h.apps, h.limits, h.log, pk.TopicName, pk.Payload, time.Now())
 	if reply != nil {
 		if err := h.srv.Publish(reply.Topic, reply.Payload, false, 1); err != nil {
 			h.log.Warn("command.rejected not delivered", "topic", reply.Topic, "err", err)
@@ -72,6 +73,6 @@ func (h *ingestHook) isCommand(topic string) bool {
 }
 
 // Ingest makes the embedded broker append commands itself (see ingestHook).
-func (b *Broker) Ingest(apps config.Apps, app *jet.Appender, log *slog.Logger) error {
-	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, append: app, log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
+func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, log *slog.Logger) error {
+	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
 }

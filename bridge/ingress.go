@@ -19,6 +19,7 @@ import (
 // acknowledged its event, so a crash anywhere redelivers instead of losing it.
 type Ingress struct {
 	Apps     config.Apps
+	Limits   *CommandLimits // nil: commands are not rate-limited
 	Append   *jet.Appender
 	Reply    Deliverer // where command.rejected goes
 	Log      *slog.Logger
@@ -103,7 +104,7 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 	var actions []string
 	var replies []Delivery
 	for _, m := range batch {
-		e, action, reply := command(in.Apps, in.Log, m.Topic(), m.Payload(), now)
+		e, action, reply := command(in.Apps, in.Limits, in.Log, m.Topic(), m.Payload(), now)
 		if reply != nil {
 			replies = append(replies, *reply)
 		}

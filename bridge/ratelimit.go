@@ -3,6 +3,9 @@ package bridge
 import (
 	"time"
 
+	fastjson "github.com/goccy/go-json"
+
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/ratelimit"
 )
@@ -26,4 +29,24 @@ func (l *CommandLimits) allow(app, user string) (bool, time.Duration) {
 		return true, 0
 	}
 	return l.byApp.Allow(app, user)
+}
+
+// limited answers a command of user past their rate, or returns nil. Every
+// command costs a token, valid or not, so a flood of bad commands is slowed
+// down like any other.
+func limited(l *CommandLimits, app, user, action string, payload []byte) *Rejection {
+	ok, wait := l.allow(app, user)
+	if ok {
+		return nil
+	}
+	var id struct {
+		ClientMsgID string `json:"clientMsgId"`
+	}
+	_ = fastjson.Unmarshal(payload, &id) // only to name the refused command to its sender
+	if !events.ValidID(id.ClientMsgID) {
+		id.ClientMsgID = ""
+	}
+	r := reject(action, id.ClientMsgID, CodeRateLimited, "too many commands: retry in %v", wait)
+	r.RetryAfterMs = wait.Milliseconds()
+	return r
 }

@@ -39,11 +39,23 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// apps lifts the per-user command rate: the test sends far faster than a person.
+const apps = `applications:
+  geosector:
+    topicPrefix: chat
+    limits: {commandsPerSecond: 100000, commandBurst: 100000}
+`
+
 func (p *proc) start(t *testing.T) {
 	t.Helper()
 	p.http, p.mqtt = freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "apps.yaml")
+	if err := os.WriteFile(cfg, []byte(apps), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	p.cmd = exec.Command(p.bin, "--http-addr="+p.http, "--mqtt-addr="+p.mqtt, "--mqtt-ws-addr=off",
-		"--nats-addr="+freeAddr(t), "--data-dir="+p.data, "--database-url="+p.dbu, "--jwt-secret="+secret)
+		"--nats-addr="+freeAddr(t), "--data-dir="+p.data, "--database-url="+p.dbu, "--jwt-secret="+secret,
+		"--config="+cfg)
 	var logs bytes.Buffer
 	p.cmd.Stdout, p.cmd.Stderr = &logs, &logs
 	if err := p.cmd.Start(); err != nil {

@@ -83,7 +83,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), SlowClientTimeout: cfg.SlowClientTimeout,
-			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins,
+			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
 		}); err != nil {
 			return nil, err
 		}
@@ -93,11 +93,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
 		// The embedded broker appends commands itself, before its PUBACK.
-		if err := d.broker.Ingest(cfg.Apps, appender, log.With("role", "bridge")); err != nil {
+		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, log.With("role", "bridge")); err != nil {
 			return nil, err
 		}
 	case cfg.HasRole(config.RoleBridge):
 		ingress = bridge.NewIngress(cfg.Apps, appender, log.With("role", "bridge"))
+		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
 		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
 		if err != nil {
 			return nil, err

@@ -17,7 +17,7 @@ import (
 // acknowledged message is in history once, and the client's retries of the
 // rest add each of them once too.
 func TestRestartUnderLoadLosesAndRepeatsNothing(t *testing.T) {
-	cfg := daemontest.Config(t)
+	cfg := daemontest.Config(t, daemontest.Unlimited)
 	c := daemontest.Start(t, cfg)
 	conv := group(t, c, "alice", "bob")
 

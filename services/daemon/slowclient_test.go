@@ -37,7 +37,7 @@ func metric(t *testing.T, c *daemontest.Chat, name string) float64 {
 // A client that stops reading neither loses anyone else's messages nor
 // makes the broker drop deliveries: fan-out waits, then disconnects it.
 func TestSlowClientIsDisconnectedAndNothingIsDropped(t *testing.T) {
-	c := daemontest.Chatd(t, func(cfg *config.Config) {
+	c := daemontest.Chatd(t, daemontest.Unlimited, func(cfg *config.Config) {
 		cfg.ClientQueue, cfg.SlowClientTimeout = 16, 300*time.Millisecond
 	})
 	dropped0 := metric(t, c, "chat_mqtt_deliveries_dropped_total")

@@ -121,3 +121,12 @@ func (c *Chat) Do(method, path, token string, body any) (int, []byte) {
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
 }
+
+// Unlimited lifts the per-user rate limits, for tests that send faster than
+// a person would.
+func Unlimited(cfg *config.Config) {
+	for _, a := range cfg.Apps {
+		a.Limits.CommandsPerSecond, a.Limits.CommandBurst = 1e6, 1e6
+		a.Limits.RESTWritesPerSecond, a.Limits.RESTWriteBurst = 1e6, 1e6
+	}
+}
