@@ -63,3 +63,41 @@ func TestBridgeWorksWithMosquitto(t *testing.T) {
 		t.Fatalf("readyz with mosquitto: %d %s", status, body)
 	}
 }
+
+// In front of Mosquitto too, a will is a publish under the ACL, and nothing
+// is ever retained (deploy/mosquitto: retain_available false).
+func TestMosquittoRefusesForeignWillsAndRetainedMessages(t *testing.T) {
+	users := map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
+	url := testkit.Mosquitto(t, users)
+	dial := func(id string, opts func(*paho.ClientOptions)) (paho.Client, error) {
+		o := paho.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername("alice").
+			SetPassword(users["alice"]).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
+		opts(o)
+		c := paho.NewClient(o)
+		tok := c.Connect()
+		if !tok.WaitTimeout(15 * time.Second) {
+			t.Fatal("connect: no answer")
+		}
+		return c, tok.Error()
+	}
+	if c, err := dial("alice-will", func(o *paho.ClientOptions) {
+		o.SetWill("chat/user/bob/messages", `{"type":"message.new"}`, 1, true)
+	}); err == nil {
+		c.Disconnect(0)
+		t.Fatal("a will on bob's delivery topic was accepted")
+	}
+	lost := make(chan error, 1)
+	c, err := dial("alice-retain", func(o *paho.ClientOptions) {
+		o.SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	c.Publish("chat/cmd/alice/send", 1, true, `{"clientMsgId":"r1","conversationId":"c1","content":"kept?"}`)
+	select {
+	case <-lost: // mosquitto ends a connection that asks for retain when retain is unavailable
+	case <-time.After(15 * time.Second):
+		t.Fatal("a retained publish was taken although retain is unavailable")
+	}
+}

@@ -52,6 +52,7 @@ func Mosquitto(t testing.TB, users map[string]string) string {
 		"password_file " + pwFile,
 		"acl_file " + filepath.Join(RepoRoot(t), "deploy", "mosquitto", "acl"),
 		"persistence false",
+		"retain_available false",
 		"max_queued_messages 0",
 		"max_inflight_messages 0",
 		"log_dest stderr",
