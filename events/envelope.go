@@ -56,8 +56,25 @@ type Envelope struct {
 // ErrUnknownType marks an envelope whose type this build does not know.
 var ErrUnknownType = errors.New("unknown event type")
 
-// New builds an envelope around a typed payload.
+// InvalidError is a payload or envelope that fails validation: the input's
+// fault, to be answered as invalid_payload, never a server error.
+type InvalidError struct {
+	Type Type
+	Err  error // names the field, e.g. "content: ..."
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("invalid %s: %v", e.Type, e.Err) }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// New builds an envelope around a typed payload. It validates the payload, so
+// no producer can append an event its consumers would refuse.
 func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope, error) {
+	if err := payload.Validate(); err != nil {
+		return nil, &InvalidError{Type: payload.EventType(), Err: err}
+	}
+	if !ValidID(app) {
+		return nil, &InvalidError{Type: payload.EventType(), Err: fmt.Errorf("app: invalid id %q", app)}
+	}
 	data, err := fastjson.Marshal(payload)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", payload.EventType(), err)

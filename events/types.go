@@ -3,6 +3,8 @@ package events
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Type is an event's name as stored in the envelope and the Chat-Type header.
@@ -117,6 +119,9 @@ func (e *ConversationCreated) Validate() error {
 	if !e.ReplyPermission.Valid() {
 		return fmt.Errorf("replyPermission: unknown value %q", e.ReplyPermission)
 	}
+	if err := checkText("title", e.Title); err != nil {
+		return err
+	}
 	if len(e.Members) == 0 {
 		return errors.New("members: empty")
 	}
@@ -207,6 +212,14 @@ func (e *MessagePosted) Validate() error {
 	default:
 		return fmt.Errorf("contentType: unknown value %q", e.ContentType)
 	}
+	switch e.SenderType {
+	case ActorUser, ActorAnonymous, ActorService, ActorSystem:
+	default:
+		return fmt.Errorf("senderType: unknown value %q", e.SenderType)
+	}
+	if err := checkText("content", e.Content); err != nil {
+		return err
+	}
 	if e.AttachmentID != "" && !ValidID(e.AttachmentID) {
 		return fmt.Errorf("attachmentId: invalid id %q", e.AttachmentID)
 	}
@@ -257,7 +270,7 @@ func (e *MessageModerated) Validate() error {
 	default:
 		return fmt.Errorf("status: unknown value %q", e.Status)
 	}
-	return nil
+	return checkText("reason", e.Reason)
 }
 
 // checkIDs validates name/value pairs of required ids.
@@ -266,6 +279,20 @@ func checkIDs(pairs ...string) error {
 		if !ValidID(pairs[i+1]) {
 			return fmt.Errorf("%s: invalid id %q", pairs[i], pairs[i+1])
 		}
+	}
+	return nil
+}
+
+// checkText refuses free text the read model could not store: PostgreSQL
+// text holds valid UTF-8 without NUL (U+0000), and one event it refuses
+// would hold up the projection of every event after it. Ids need no such
+// check: ValidID allows ASCII letters, digits, '_' and '-' only.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s: not valid UTF-8", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return fmt.Errorf("%s: contains the NUL character (U+0000)", field)
 	}
 	return nil
 }

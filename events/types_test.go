@@ -1,6 +1,8 @@
 package events_test
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -78,6 +80,12 @@ func TestPayloadRejectsInvalidPayloads(t *testing.T) {
 		{"moderated: empty status", func() events.Payload { p := validModerated(); p.Status = ""; return p }(), "status"},
 		{"moderated: invalid sender", func() events.Payload { p := validModerated(); p.SenderID = ""; return p }(), "senderId"},
 		{"moderated: invalid client id", func() events.Payload { p := validModerated(); p.ClientMsgID = strings.Repeat("k", 65); return p }(), "clientMsgId"},
+
+		{"created: NUL in title", func() events.Payload { p := validCreated(); p.Title = "team\x00"; return p }(), "title"},
+		{"posted: NUL in content", func() events.Payload { p := validPosted(); p.Content = "a\x00b"; return p }(), "content"},
+		{"posted: unknown sender type", func() events.Payload { p := validPosted(); p.SenderType = "robot"; return p }(), "senderType"},
+		{"posted: empty sender type", func() events.Payload { p := validPosted(); p.SenderType = ""; return p }(), "senderType"},
+		{"moderated: NUL in reason", func() events.Payload { p := validModerated(); p.Reason = "\x00"; return p }(), "reason"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,7 +96,12 @@ func TestPayloadRejectsInvalidPayloads(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not name %q", err, tc.want)
 			}
-			e, err := events.Decode(mustEncode(t, tc.p))
+			var invalid *events.InvalidError
+			if _, err := events.New("e1", "geosector", at, events.Actor{ID: "alice", Type: events.ActorUser}, tc.p); !errors.As(err, &invalid) {
+				t.Fatalf("New: got %v, want an InvalidError", err)
+			}
+			// The same payload stored by a producer that skipped validation.
+			e, err := events.Decode(encodeUnchecked(t, tc.p))
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
@@ -181,5 +194,56 @@ func TestEveryCatalogueTypeHasALowerCaseDottedSubjectToken(t *testing.T) {
 			t.Errorf("%s and %s share subject tail %q", typ, other, d)
 		}
 		seen[d] = typ
+	}
+}
+
+// encodeUnchecked stores a payload as a producer that bypasses New would.
+func encodeUnchecked(t *testing.T, p events.Payload) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"id": "e1", "type": p.EventType(), "v": events.Version, "app": "geosector",
+		"at": at, "actor": events.Actor{ID: "alice", Type: events.ActorUser}, "data": p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTextFieldsRefuseWhatPostgreSQLCannotStore(t *testing.T) {
+	fields := map[string]func(string) events.Payload{
+		"title":   func(s string) events.Payload { p := validCreated(); p.Title = s; return p },
+		"content": func(s string) events.Payload { p := validPosted(); p.Content = s; return p },
+		"reason":  func(s string) events.Payload { p := validModerated(); p.Reason = s; return p },
+	}
+	bad := map[string]string{
+		"NUL alone":          "\x00",
+		"NUL first":          "\x00hello",
+		"NUL last":           "hello\x00",
+		"NUL between runes":  "é\x00👋",
+		"invalid byte":       "a\xffb",
+		"surrogate as UTF-8": "\xed\xa0\x80",
+		"truncated rune":     "\xe2\x82",
+	}
+	good := []string{"", "hello", "é 👋", "\u2028", "\ufffd", "\x01\x1f\x7f", strings.Repeat("ü", 1000)}
+	for field, with := range fields {
+		for name, s := range bad {
+			err := with(s).Validate()
+			if err == nil || !strings.HasPrefix(err.Error(), field+": ") {
+				t.Errorf("%s with %s: got %v, want an error naming %s", field, name, err, field)
+			}
+		}
+		for _, s := range good {
+			if err := with(s).Validate(); err != nil {
+				t.Errorf("%s %q refused: %v", field, s, err)
+			}
+		}
+	}
+}
+
+func TestNewRefusesAnInvalidApp(t *testing.T) {
+	var invalid *events.InvalidError
+	for _, app := range []string{"", "geo sector", "geo\x00"} {
+		if _, err := events.New("e1", app, at, events.Actor{ID: "alice", Type: events.ActorUser}, validPosted()); !errors.As(err, &invalid) {
+			t.Errorf("app %q: got %v, want an InvalidError", app, err)
+		}
 	}
 }

@@ -88,15 +88,17 @@ func (p *Projector) Run(ctx context.Context) error {
 	if p.Linger == 0 {
 		p.Linger = 20 * time.Millisecond
 	}
-	return jet.Read(ctx, p.JS, jet.ReadOptions{From: from + 1, Max: p.MaxBatch, Linger: p.Linger, Park: park}, p.applyWithRetry)
+	return jet.Read(ctx, p.JS, jet.ReadOptions{From: from + 1, Max: p.MaxBatch, Linger: p.Linger, Park: park},
+		func(ctx context.Context, b jet.Batch) error { return p.applyWithRetry(ctx, b, park) })
 }
 
 // applyWithRetry retries a failed batch with backoff: the database being away
-// is the usual cause, and skipping would break the read model.
-func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch) error {
+// is the usual cause, and skipping would break the read model. Events the
+// database refuses are parked, not retried (applyOrPark).
+func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch, park *jet.Parker) error {
 	backoff := 50 * time.Millisecond
 	for {
-		err := p.Apply(ctx, b)
+		err := p.applyOrPark(ctx, b, park)
 		if err == nil {
 			jet.Progress(Name, b)
 			if p.Watermark != nil {
@@ -193,6 +195,9 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	if len(ups) > 0 {
 		q.UpsertParticipant(ctx, ups).Exec(keep)
+	}
+	if firstErr != nil { // the transaction is aborted: report the cause, not what follows
+		return fmt.Errorf("write read model: %w", firstErr)
 	}
 	switch {
 	case c.known != nil && len(c.messages) > 0:

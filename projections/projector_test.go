@@ -207,6 +207,9 @@ func TestProjectorRestartMidBatchMatchesTheLog(t *testing.T) {
 	if !slices.Equal(wantMessages, gotMessages) {
 		t.Fatalf("messages differ from the log: want %d rows, got %d", len(wantMessages), len(gotMessages))
 	}
+	if dead := parked(t, js); len(dead) != 0 {
+		t.Fatalf("a failure that was not the events' fault parked %v", dead)
+	}
 }
 
 func dbq(pool *pgxpool.Pool) *db.Queries { return db.New(pool) }

@@ -120,10 +120,11 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 	prog := progress.New(r.Progress, "replay", "events", from, until)
 	start := time.Now()
 	defer func() { sum.Applying += time.Since(start) }()
-	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: jet.NewParker(r.JS, Name, r.Log)},
+	park := jet.NewParker(r.JS, Name, r.Log)
+	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: park},
 		func(ctx context.Context, b jet.Batch) error {
 			t := time.Now()
-			if err := p.Apply(ctx, b); err != nil {
+			if err := p.applyOrPark(ctx, b, park); err != nil {
 				return err
 			}
 			sum.Writing += time.Since(t)

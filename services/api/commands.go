@@ -121,7 +121,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("type: one of one_to_one, group, broadcast"))
 		return
 	}
-	e, err := events.New("conv-"+cc.ConversationID, caller.App.Name, a.Now(), actorOf(caller), cc)
+	e, err := a.event(caller, "conv-"+cc.ConversationID, cc)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -201,7 +201,7 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 		if slices.ContainsFunc(current, func(p queries.Participant) bool { return p.UserID == id && p.Role == string(role) }) {
 			continue // already there with that role: nothing to record
 		}
-		e, err := events.New(events.NewEventID(), caller.App.Name, a.Now(), actorOf(caller),
+		e, err := a.event(caller, events.NewEventID(),
 			&events.MemberJoined{ConversationID: c.ID, UserID: id, Role: role, AddedBy: caller.User()})
 		if err != nil {
 			httpx.WriteError(w, r, err)
@@ -253,7 +253,7 @@ func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	e, err := events.New(events.NewEventID(), caller.App.Name, a.Now(), actorOf(caller),
+	e, err := a.event(caller, events.NewEventID(),
 		&events.MemberLeft{ConversationID: c.ID, UserID: target, RemovedBy: caller.User()})
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -279,6 +279,17 @@ func (a *API) groupMember(r *http.Request, caller *httpx.Caller) (db.Conversatio
 		err = httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants")
 	}
 	return c, me, err
+}
+
+// event builds an event the caller causes. A payload the catalogue refuses
+// (a NUL in a title, say) is the request's fault: 400 naming the field.
+func (a *API) event(caller *httpx.Caller, id string, p events.Payload) (*events.Envelope, error) {
+	e, err := events.New(id, caller.App.Name, a.Now(), actorOf(caller), p)
+	var invalid *events.InvalidError
+	if errors.As(err, &invalid) {
+		return nil, badRequest("%v", invalid.Err)
+	}
+	return e, err
 }
 
 func actorOf(c *httpx.Caller) events.Actor {

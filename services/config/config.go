@@ -58,6 +58,9 @@ type Config struct {
 	DedupWindow time.Duration
 	// WriteWait bounds how long a REST write waits for the read model.
 	WriteWait time.Duration
+	// ProjectorStall is how long the projector may stay behind the log
+	// without advancing before readiness reports it stalled.
+	ProjectorStall time.Duration
 	// Pprof serves Go's profiler under /debug/pprof/ on the HTTP address.
 	Pprof bool
 	// ClientQueue is how many messages the embedded broker queues per client;
@@ -138,6 +141,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.StringVar(&c.ConfigFile, "config", env("CHAT_CONFIG", ""), "YAML file with per-application settings (CHAT_CONFIG)")
 	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
+	fl.DurationVar(&c.ProjectorStall, "projector-stall", envDuration("CHAT_PROJECTOR_STALL", 30*time.Second), "how long the projector may stay behind the log without advancing before /readyz fails (CHAT_PROJECTOR_STALL)")
 	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", 1024), "embedded broker: messages queued per client before fan-out waits for it (CHAT_MQTT_CLIENT_QUEUE)")
 	fl.DurationVar(&c.SlowClientTimeout, "mqtt-slow-client-timeout", envDuration("CHAT_MQTT_SLOW_CLIENT_TIMEOUT", 10*time.Second), "embedded broker: how long fan-out waits for a full client queue before disconnecting the client (CHAT_MQTT_SLOW_CLIENT_TIMEOUT)")
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", envInt("CHAT_AUTH_FAILURES_PER_MINUTE", 30), "failed MQTT and REST authentications allowed per client address and minute; 0 = no limit (CHAT_AUTH_FAILURES_PER_MINUTE)")
@@ -157,8 +161,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 			return nil, fmt.Errorf("%s: %s", badDuration, badWhy)
 		}
 	}
-	if c.DedupWindow <= 0 || c.WriteWait <= 0 {
-		return nil, errors.New("dedup-window and write-wait must be positive")
+	if c.DedupWindow <= 0 || c.WriteWait <= 0 || c.ProjectorStall <= 0 {
+		return nil, errors.New("dedup-window, write-wait and projector-stall must be positive")
 	}
 	if fl.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fl.Arg(0))

@@ -58,6 +58,9 @@ func TestLoadDefaultsFollowTheProtocol(t *testing.T) {
 	if c.DedupWindow != 2*time.Minute || c.WriteWait != 5*time.Second {
 		t.Errorf("dedup window %v, write wait %v", c.DedupWindow, c.WriteWait)
 	}
+	if c.ProjectorStall != 30*time.Second {
+		t.Errorf("projector stall %v, want 30s", c.ProjectorStall)
+	}
 	if c.Apps["geosector"] == nil || c.Apps["resalice"] == nil || len(c.Apps) != 2 {
 		t.Errorf("default apps = %v, want geosector and resalice", c.Apps)
 	}
@@ -190,6 +193,7 @@ func TestLoadRefusesBadSettings(t *testing.T) {
 		{"bad duration flag", []string{"--write-wait=soon"}, base, "write-wait"},
 		{"zero dedup window", []string{"--dedup-window=0s"}, base, "must be positive"},
 		{"negative write wait", nil, with("CHAT_WRITE_WAIT", "-1s"), "must be positive"},
+		{"zero projector stall", []string{"--projector-stall=0s"}, base, "must be positive"},
 		{"schema upper case", []string{"--db-schema=Chat"}, base, "db-schema"},
 		{"schema with dash", nil, with("CHAT_DB_SCHEMA", "chat-x"), "db-schema"},
 		{"schema with quote", []string{`--db-schema=chat";drop`}, base, "db-schema"},

@@ -112,6 +112,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		d.run(runCtx, "moderation", dur.Run)
 	}
 	var mark *projections.Watermark
+	var stall *projections.StallWatch
 	if cfg.HasRole(config.RoleProjector) {
 		mark = projections.NewWatermark(0)
 		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark}
@@ -132,8 +133,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			Handler: fanout.New(cfg.Apps, out)}
 		d.run(runCtx, "fanout", dur.Run)
 	}
+	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
+		stall = d.watchProjector(mark)
+		d.run(runCtx, "projector watch", stall.Run)
+	}
 	if cfg.HasRole(config.RoleAPI) {
-		if err := d.startHTTP(mark, ingress); err != nil {
+		if err := d.startHTTP(mark, ingress, stall); err != nil {
 			return nil, err
 		}
 	}
@@ -190,7 +195,20 @@ func (d *Daemon) deliverer(c paho.Client) bridge.Deliverer {
 	return &bridge.ClientDeliverer{C: c}
 }
 
-func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress) error {
+// watchProjector watches the projector's position against the log's head:
+// its watermark when it runs here, its checkpoint row when it runs elsewhere
+// (the row is what every chatd sharing the database sees).
+func (d *Daemon) watchProjector(mark *projections.Watermark) *projections.StallWatch {
+	position := func(context.Context) (uint64, error) { return mark.Position(), nil }
+	if mark == nil {
+		q := db.New(d.pool)
+		position = func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, q) }
+	}
+	head := func(ctx context.Context) (uint64, error) { return jet.LastSeq(ctx, d.js) }
+	return &projections.StallWatch{Position: position, Head: head, After: d.cfg.ProjectorStall}
+}
+
+func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress, stall *projections.StallWatch) error {
 	q := db.New(d.pool)
 	projected := func(ctx context.Context, seq uint64) bool { return mark.Wait(ctx, seq) }
 	if mark == nil { // the projector runs elsewhere: watch its checkpoint
@@ -203,7 +221,8 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress)
 			}
 			return nil
 		},
-		"postgres": func(ctx context.Context) error { return d.pool.Ping(ctx) },
+		"postgres":  func(ctx context.Context) error { return d.pool.Ping(ctx) },
+		"projector": stall.Check,
 	}
 	if ingress != nil {
 		checks["broker"] = func(context.Context) error {
