@@ -54,9 +54,17 @@ func (e *Error) Error() string {
 // Unwrap is the stricter rule broken, if any.
 func (e *Error) Unwrap() error { return e.rule }
 
-// Decode decodes data, one JSON value, into the value v points to.
-// Every error it returns is an *Error.
-func Decode(data []byte, v any) error {
+// Decode decodes data, one JSON value, into the value v points to, refusing
+// keys that name no field. Every error it returns is an *Error.
+func Decode(data []byte, v any) error { return decode(data, v, false) }
+
+// DecodeIgnoringUnknown is Decode for inputs where a field the target lacks
+// is skipped (old clients still send fields the contract dropped), though
+// still checked for duplicate keys; a key that differs from a field only in
+// case is refused all the same.
+func DecodeIgnoringUnknown(data []byte, v any) error { return decode(data, v, true) }
+
+func decode(data []byte, v any, ignoreUnknown bool) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		panic("strictjson: Decode needs a non-nil pointer")
@@ -64,7 +72,7 @@ func Decode(data []byte, v any) error {
 	if !utf8.Valid(data) {
 		return &Error{Msg: "not UTF-8", rule: ErrInvalidUTF8}
 	}
-	w := walker{dec: json.NewDecoder(bytes.NewReader(data))}
+	w := walker{dec: json.NewDecoder(bytes.NewReader(data)), ignoreUnknown: ignoreUnknown}
 	w.dec.UseNumber()
 	if err := w.value(rv.Type().Elem(), "", 0); err != nil {
 		return err
@@ -72,8 +80,12 @@ func Decode(data []byte, v any) error {
 	if _, err := w.dec.Token(); err != io.EOF {
 		return &Error{Msg: "data after the JSON value"}
 	}
+	// The walk refused every key encoding/json would match in another case,
+	// so what it may still match is exact.
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if !ignoreUnknown {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return translate(err)
 	}
@@ -85,11 +97,13 @@ var (
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	numberType          = reflect.TypeFor[json.Number]()
+	anyType             = reflect.TypeFor[any]()
 )
 
 type walker struct {
-	dec     *json.Decoder
-	started bool // a token was read: the end of the input now comes too early
+	dec           *json.Decoder
+	ignoreUnknown bool
+	started       bool // a token was read: the end of the input now comes too early
 }
 
 func (w *walker) token() (json.Token, error) {
@@ -222,7 +236,10 @@ func (w *walker) object(t reflect.Type, path string, depth int) error {
 		if fields == nil {
 			elem = t.Elem()
 		} else if elem = fields[key]; elem == nil {
-			return unknownField(fields, at, key)
+			if err := w.unknownField(fields, at, key); err != nil {
+				return err
+			}
+			elem = anyType // skipped, but checked like any value
 		}
 		if err := w.value(elem, at, depth); err != nil {
 			return err
@@ -232,11 +249,16 @@ func (w *walker) object(t reflect.Type, path string, depth int) error {
 	return err
 }
 
-func unknownField(fields map[string]reflect.Type, at, key string) error {
+// unknownField refuses a key that names no field, unless unknown fields are
+// ignored and it does not differ from a field in case only.
+func (w *walker) unknownField(fields map[string]reflect.Type, at, key string) error {
 	for name := range fields {
 		if strings.EqualFold(name, key) {
 			return &Error{Path: at, Msg: fmt.Sprintf("unknown field; field names are case-sensitive: %q", name), rule: ErrKeyCase}
 		}
+	}
+	if w.ignoreUnknown {
+		return nil
 	}
 	return &Error{Path: at, Msg: "unknown field"}
 }
@@ -262,7 +284,7 @@ func (w *walker) anyValue(tok json.Token, path string, depth int) error {
 	case json.Delim('{'):
 		return w.object(reflect.TypeFor[map[string]any](), path, depth+1)
 	case json.Delim('['):
-		return w.list(reflect.TypeFor[any](), path, depth+1)
+		return w.list(anyType, path, depth+1)
 	}
 	return nil
 }

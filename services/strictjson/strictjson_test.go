@@ -104,11 +104,31 @@ func TestDecodeRefusesWithTheFieldAndWhatItExpects(t *testing.T) {
 	}
 }
 
-// looseDecode is what encoding/json accepts with unknown fields refused and
-// nothing after the value.
-func looseDecode(data []byte, v any) error {
+func TestDecodeIgnoringUnknownSkipsUnknownFieldsOnly(t *testing.T) {
+	var r record
+	if err := strictjson.DecodeIgnoringUnknown([]byte(`{"content":"a","senderId":"x","later":{"deep":[1]}}`), &r); err != nil || r.Content != "a" {
+		t.Fatalf("decoded %+v, %v", r, err)
+	}
+	for in, rule := range map[string]error{
+		`{"content":"a","CONTENT":"b"}`:             strictjson.ErrKeyCase,
+		`{"senderId":"x","senderId":"y"}`:           strictjson.ErrDuplicateKey,
+		`{"later":{"deep":{"a":1,"a":2}}}`:          strictjson.ErrDuplicateKey,
+		`{"content":"a","content":"b"}`:             strictjson.ErrDuplicateKey,
+		`{"later":` + strings.Repeat("[", 80) + `}`: strictjson.ErrTooDeep,
+	} {
+		if err := strictjson.DecodeIgnoringUnknown([]byte(in), &r); !errors.Is(err, rule) {
+			t.Errorf("%s: %v, want %v", in, err, rule)
+		}
+	}
+}
+
+// looseDecode is what encoding/json accepts with nothing after the value
+// (and, when strict, no unknown field).
+func looseDecode(data []byte, v any, strict bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
@@ -128,26 +148,31 @@ func FuzzDecodeAgreesWithEncodingJSONApartFromTheStricterRules(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var strict, loose record
-		serr := strictjson.Decode(data, &strict)
-		lerr := looseDecode(data, &loose)
-		if serr == nil {
-			if lerr != nil {
-				t.Fatalf("strict accepted what encoding/json refuses (%v): %q", lerr, data)
-			}
-			if !reflect.DeepEqual(strict, loose) {
-				t.Fatalf("decoded differently: %+v vs %+v", strict, loose)
-			}
-			return
-		}
-		var e *strictjson.Error
-		if !errors.As(serr, &e) {
-			t.Fatalf("error %v is not a *strictjson.Error", serr)
-		}
-		stricter := errors.Is(serr, strictjson.ErrDuplicateKey) || errors.Is(serr, strictjson.ErrKeyCase) ||
-			errors.Is(serr, strictjson.ErrInvalidUTF8) || errors.Is(serr, strictjson.ErrTooDeep)
-		if lerr == nil && !stricter {
-			t.Fatalf("refused valid input for no stricter rule (%v): %q", serr, data)
-		}
+		check(t, data, strictjson.Decode, true)
+		check(t, data, strictjson.DecodeIgnoringUnknown, false)
 	})
+}
+
+func check(t *testing.T, data []byte, decode func([]byte, any) error, refuseUnknown bool) {
+	var strict, loose record
+	serr := decode(data, &strict)
+	lerr := looseDecode(data, &loose, refuseUnknown)
+	if serr == nil {
+		if lerr != nil {
+			t.Fatalf("strict accepted what encoding/json refuses (%v): %q", lerr, data)
+		}
+		if !reflect.DeepEqual(strict, loose) {
+			t.Fatalf("decoded differently: %+v vs %+v", strict, loose)
+		}
+		return
+	}
+	var e *strictjson.Error
+	if !errors.As(serr, &e) {
+		t.Fatalf("error %v is not a *strictjson.Error", serr)
+	}
+	stricter := errors.Is(serr, strictjson.ErrDuplicateKey) || errors.Is(serr, strictjson.ErrKeyCase) ||
+		errors.Is(serr, strictjson.ErrInvalidUTF8) || errors.Is(serr, strictjson.ErrTooDeep)
+	if lerr == nil && !stricter {
+		t.Fatalf("refused valid input for no stricter rule (%v): %q", serr, data)
+	}
 }
