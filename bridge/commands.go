@@ -1,15 +1,11 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -17,6 +13,8 @@ import (
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/logx"
+	"github.com/chatbackend/chat/services/strictjson"
 )
 
 // MaxCommandBytes bounds a command payload before it is parsed at all.
@@ -84,16 +82,12 @@ func ParseCommand(app *config.App, user, action string, payload []byte, now time
 
 func parseSend(app *config.App, user string, payload []byte, now time.Time) (*events.Envelope, *Rejection) {
 	const action = "send"
-	if !utf8.Valid(payload) {
-		return nil, reject(action, "", CodeInvalidPayload, "payload is not UTF-8")
-	}
+	// A key in another case or given twice could make the payload mean one
+	// thing to a client-side filter and another here: refused. Unknown fields
+	// are skipped, as clients written to the seed send a senderId we ignore.
 	var c sendCommand
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&c); err != nil {
-		return nil, reject(action, "", CodeInvalidPayload, "payload is not a JSON object: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, reject(action, "", CodeInvalidPayload, "payload has data after the JSON object")
+	if err := strictjson.DecodeIgnoringUnknown(payload, &c); err != nil {
+		return nil, reject(action, "", CodeInvalidPayload, "payload: %v", err)
 	}
 	if !events.ValidID(c.ClientMsgID) {
 		return nil, reject(action, "", CodeInvalidPayload, "clientMsgId must match ^[A-Za-z0-9_-]{1,64}$")
@@ -154,7 +148,7 @@ func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic st
 	app := apps.ByPrefix(prefix)
 	if !ok || app == nil {
 		commandsTotal.WithLabelValues("unknown", "bad_topic").Inc()
-		log.Warn("security: command on an unexpected topic", "topic", topic)
+		log.Warn("security: command on an unexpected topic", "topic", logx.Cut(topic))
 		return nil, "", nil
 	}
 	var e *events.Envelope
@@ -170,7 +164,9 @@ func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic st
 	if rej.Code == CodeRateLimited { // a flood must not flood the log as well
 		level = slog.LevelDebug
 	}
-	log.Log(context.Background(), level, "command rejected", "user", user, "app", app.Name, "action", action, "code", rej.Code, "reason", rej.Message)
+	// Never the payload; the user, action and reason come from the client.
+	log.Log(context.Background(), level, "command rejected", "user", logx.Cut(user), "app", app.Name,
+		"action", logx.Cut(action), "code", rej.Code, "reason", logx.Cut(rej.Message))
 	if !events.ValidID(user) {
 		return nil, action, nil
 	}

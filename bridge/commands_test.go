@@ -148,6 +148,11 @@ func TestParseCommandRejections(t *testing.T) {
 		{"content type case matters", "alice", "send", send(`"content":"a","contentType":"Text"`), bridge.CodeInvalidPayload, "k1"},
 		{"invalid attachment id", "alice", "send", send(`"content":"a","attachmentId":"../x"`), bridge.CodeInvalidPayload, "k1"},
 		{"invalid reply target", "alice", "send", send(`"content":"a","replyTo":"m 1"`), bridge.CodeInvalidPayload, "k1"},
+		{"duplicate key", "alice", "send", send(`"content":"a","content":"b"`), bridge.CodeInvalidPayload, ""},
+		{"duplicate client id", "alice", "send", send(`"content":"a","clientMsgId":"k2"`), bridge.CodeInvalidPayload, ""},
+		{"key in another case", "alice", "send", send(`"content":"a","CONTENT":"b"`), bridge.CodeInvalidPayload, ""},
+		{"only a key in another case", "alice", "send", send(`"Content":"b"`), bridge.CodeInvalidPayload, ""},
+		{"unknown field given twice", "alice", "send", send(`"content":"a","senderId":"bob","senderId":"eve"`), bridge.CodeInvalidPayload, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,6 +247,19 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("accepted event's stored payload is invalid: %v", err)
 		}
 	})
+}
+
+func TestSendRejectionsNameTheFieldNotGoTypes(t *testing.T) {
+	for payload, want := range map[string]string{
+		`{"clientMsgId":1}`: "payload: clientMsgId: expected a string, got a number",
+		`{"clientMsgId":"k1","content":"a","CONTENT":"b"}`: `payload: CONTENT: unknown field; field names are case-sensitive: "content"`,
+		`{"clientMsgId":"k1","content":"a","content":"b"}`: "payload: content: appears more than once",
+	} {
+		_, rej := bridge.ParseCommand(geosector(t), "alice", "send", []byte(payload), now)
+		if rej == nil || rej.Message != want {
+			t.Errorf("%s: rejection %v, want %q", payload, rej, want)
+		}
+	}
 }
 
 func TestParseCommandRefusesTrailingClosers(t *testing.T) {

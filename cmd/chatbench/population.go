@@ -142,6 +142,7 @@ func (p *population) rest(method, path, user string, body, out any) error {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, "http://"+p.srv.httpAddr+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+token(user))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err

@@ -143,6 +143,7 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"type": "group", "participantIds": []string{"bob"}})
 	req, _ := http.NewRequest("POST", "http://"+p.http+"/api/chat/conversations", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok(t, "alice"))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create group: %v %v", err, resp)

@@ -232,11 +232,7 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 // an admin removes a member, or a member leaves.
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	caller := httpx.CallerOf(r)
-	target := r.PathValue("userId")
-	if !events.ValidID(target) {
-		httpx.WriteError(w, r, badRequest("userId: must match ^[A-Za-z0-9_-]{1,64}$"))
-		return
-	}
+	target := r.PathValue("userId") // checked by pathIDs
 	c, me, err := a.groupMember(r, caller)
 	if err != nil {
 		httpx.WriteError(w, r, err)

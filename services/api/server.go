@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/httpx"
@@ -42,6 +43,9 @@ type API struct {
 	Pprof bool
 	// Limits are the rate limits of writes and failed authentications.
 	Limits Limits
+	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
+	// it on an address of its own.
+	MetricsElsewhere bool
 }
 
 // Handler is the full HTTP surface.
@@ -53,36 +57,64 @@ func (a *API) Handler() http.Handler {
 		a.Now = time.Now
 	}
 	reads := queries.Handlers{Store: a.Store}
+	// A user's endpoint: failed authentications and writes are rate-limited,
+	// ids in the path checked.
+	user := func(h http.HandlerFunc) http.Handler {
+		return a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps, a.Limits.limitWrites(pathIDs(h))))
+	}
 	api := http.NewServeMux()
-	api.HandleFunc("GET /conversations", reads.Conversations)
-	api.HandleFunc("POST /conversations", a.createConversation)
-	api.HandleFunc("GET /conversations/{id}", reads.Conversation)
-	api.HandleFunc("GET /conversations/{id}/messages", reads.Messages)
-	api.HandleFunc("GET /conversations/{id}/participants", reads.Participants)
-	api.HandleFunc("POST /conversations/{id}/participants", a.addParticipants)
-	api.HandleFunc("DELETE /conversations/{id}/participants/{userId}", a.removeParticipant)
-	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusNotFound, "not_found", "no endpoint %s %s", r.Method, r.URL.Path))
-	})
-
-	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", http.StripPrefix(Prefix,
-		a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps, a.Limits.limitWrites(api)))))
-	mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	api.Handle("GET /conversations", user(reads.Conversations))
+	api.Handle("POST /conversations", user(a.createConversation))
+	api.Handle("GET /conversations/{id}", user(reads.Conversation))
+	api.Handle("GET /conversations/{id}/messages", user(reads.Messages))
+	api.Handle("GET /conversations/{id}/participants", user(reads.Participants))
+	api.Handle("POST /conversations/{id}/participants", user(a.addParticipants))
+	api.Handle("DELETE /conversations/{id}/participants/{userId}", user(a.removeParticipant))
+	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		// The same for everyone, but new with each release: revalidate.
+		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
+
+	mux := http.NewServeMux()
+	mux.Handle(Prefix+"/", http.StripPrefix(Prefix, httpx.Routed(api)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	if !a.MetricsElsewhere {
+		mux.Handle("GET /metrics", promhttp.Handler())
+	}
 	if a.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux
+	// Every answer is about this moment (health, a user's data): never cached.
+	return httpx.NoStore(httpx.Routed(mux))
+}
+
+// MetricsHandler serves /metrics alone, for its own address.
+func MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return httpx.NoStore(httpx.Routed(mux))
+}
+
+// pathIDs refuses ids in the path that could name nothing (PROTOCOL §1)
+// before they reach a query: a NUL byte or a 10 KB segment is a 400, not a
+// database error.
+func pathIDs(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range []string{"id", "userId"} {
+			if v := r.PathValue(name); v != "" && !events.ValidID(v) {
+				httpx.WriteError(w, r, badRequest("%s in the path: must match ^[A-Za-z0-9_-]{1,64}$", name))
+				return
+			}
+		}
+		next(w, r)
+	}
 }
 
 // ready answers 200 when every dependency answers, 503 naming those that do not.

@@ -3,8 +3,10 @@
 package auth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,6 +24,29 @@ type Claims struct {
 	Entity string `json:"entity,omitempty"`
 	Name   string `json:"name,omitempty"`
 	jwt.RegisteredClaims
+}
+
+// numericTimes refuses time claims that are not JSON numbers, as RFC 7519
+// requires: the jwt library reads "exp":"9999999999" as a time, which no
+// issuer of ours writes.
+func numericTimes(token string) error {
+	_, payload, _ := strings.Cut(token, ".")
+	payload, _, _ = strings.Cut(payload, ".")
+	raw, err := jwt.NewParser().DecodeSegment(payload)
+	if err != nil {
+		return fmt.Errorf("claims: %v", err)
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return fmt.Errorf("claims: %v", err)
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if ok && (len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+			return fmt.Errorf("%s is not a number", name)
+		}
+	}
+	return nil
 }
 
 // User is the subject of the token: the user id.
@@ -47,13 +72,23 @@ func Mint(secret []byte, app, user, role, entity, name string, ttl time.Duration
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 }
 
-// Verify checks signature, algorithm, expiry and the identity claims.
+// Leeway is the clock difference tolerated between the host application
+// that mints tokens and chatd, on exp, nbf and iat alike.
+const Leeway = 30 * time.Second
+
+// Verify checks signature, algorithm, expiry (required), issue and
+// not-before times, and the identity claims.
 func Verify(secret []byte, token string) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired())
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), // a token issued in the future was minted by a clock we should not trust
+		jwt.WithLeeway(Leeway))
 	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if err := numericTimes(token); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if !events.ValidID(c.Subject) {

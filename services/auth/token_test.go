@@ -1,7 +1,10 @@
 package auth_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +114,18 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 		{"signature removed", parts[0] + "." + parts[1] + "."},
 		{"empty", ""},
 		{"garbage", "not.a.jwt"},
+		{"exp as a string", signMap(t, claimsWith("exp", `"9999999999"`))},
+		{"exp as an object", signMap(t, claimsWith("exp", `{"n":9999999999}`))},
+		{"nbf as a string", signMap(t, claimsWith("nbf", `"0"`))},
+		{"iat as a string", signMap(t, claimsWith("iat", `"0"`))},
+		{"iat null", signMap(t, claimsWith("iat", `null`))},
+		{"issued in the future", sign(t, jwt.SigningMethodHS256, key, valid(func(c *auth.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) }))},
+		{"issued past the leeway", sign(t, jwt.SigningMethodHS256, key, valid(func(c *auth.Claims) {
+			c.IssuedAt = jwt.NewNumericDate(now.Add(auth.Leeway + 5*time.Second))
+		}))},
+		{"expired past the leeway", sign(t, jwt.SigningMethodHS256, key, valid(func(c *auth.Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(-auth.Leeway - 5*time.Second))
+		}))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +140,44 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 				t.Fatalf("claims returned with an error: %+v", c)
 			}
 		})
+	}
+}
+
+// claimsWith is a valid claim set, as JSON, with one claim set to raw JSON.
+func claimsWith(name, raw string) map[string]json.RawMessage {
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	m := map[string]json.RawMessage{"sub": json.RawMessage(`"alice"`), "app": json.RawMessage(`"geosector"`),
+		"role": json.RawMessage(`"member"`), "exp": json.RawMessage(exp)}
+	m[name] = json.RawMessage(raw)
+	return m
+}
+
+// signMap signs claims exactly as given, whatever their types.
+func signMap(t *testing.T, claims map[string]json.RawMessage) string {
+	t.Helper()
+	body, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(body)
+	sig, err := jwt.SigningMethodHS256.Sign(head, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func TestVerifyAcceptsNumericTimesAndSmallClockSkew(t *testing.T) {
+	now := time.Now()
+	for name, claims := range map[string]map[string]json.RawMessage{
+		"hand-built":                  claimsWith("iat", strconv.FormatInt(now.Unix(), 10)),
+		"iat just ahead of our clock": claimsWith("iat", strconv.FormatInt(now.Add(auth.Leeway/2).Unix(), 10)),
+		"fractional exp":              claimsWith("exp", strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+".5"),
+		"nbf in the past":             claimsWith("nbf", strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)),
+	} {
+		if _, err := auth.Verify(key, signMap(t, claims)); err != nil {
+			t.Errorf("%s: refused: %v", name, err)
+		}
 	}
 }
 

@@ -159,7 +159,7 @@ func TestBackfillInvalidLinesNameLineAndField(t *testing.T) {
 	}
 	want := []string{
 		"line 2: conversationId:", "line 3: id:", "line 4: at:", "line 5: at:", "line 6: app:",
-		"line 7: role:", "line 8: type:", "line 9: not a valid record", "line 10: not a valid record", "line 11: id:",
+		"line 7: role:", "line 8: type:", "line 9: extra: unknown field", "line 10: not valid JSON", "line 11: id:",
 	}
 	if len(f.Invalid) != len(want) {
 		t.Fatalf("got %d errors, want %d: %v", len(f.Invalid), len(want), f.Invalid)

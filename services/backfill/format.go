@@ -9,16 +9,15 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/strictjson"
 )
 
 // MaxLineBytes bounds one line of the file.
@@ -137,17 +136,11 @@ func (v *validator) line(n int, raw []byte) (Item, *LineError) {
 	bad := func(field, format string, args ...any) (Item, *LineError) {
 		return Item{}, &LineError{Line: n, Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
-	if !utf8.Valid(raw) {
-		return bad("", "not UTF-8")
-	}
 	var r Record
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return bad("", "not a valid record: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return bad("", "data after the JSON object")
+	if err := strictjson.Decode(raw, &r); err != nil {
+		var se *strictjson.Error
+		errors.As(err, &se)
+		return bad(se.Path, "%s", se.Msg)
 	}
 	app := v.apps[r.App]
 	if app == nil {

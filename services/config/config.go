@@ -63,6 +63,9 @@ type Config struct {
 	ProjectorStall time.Duration
 	// Pprof serves Go's profiler under /debug/pprof/ on the HTTP address.
 	Pprof bool
+	// MetricsAddr serves /metrics on an address of its own (e.g. one only
+	// the monitoring network reaches); empty serves it on HTTPAddr.
+	MetricsAddr string
 	// ClientQueue is how many messages the embedded broker queues per client;
 	// SlowClientTimeout how long fan-out waits for a full queue to drain
 	// before disconnecting that client.
@@ -126,6 +129,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	fl := flag.NewFlagSet(name, flag.ContinueOnError)
 	fl.StringVar(&c.HTTPAddr, "http-addr", env("CHAT_HTTP_ADDR", ":8080"), "REST API, health and metrics address (CHAT_HTTP_ADDR)")
+	fl.StringVar(&c.MetricsAddr, "metrics-addr", env("CHAT_METRICS_ADDR", ""), "serve /metrics here instead of on the HTTP address (CHAT_METRICS_ADDR)")
 	fl.StringVar(&c.MQTTAddr, "mqtt-addr", env("CHAT_MQTT_ADDR", ":1883"), "embedded broker, MQTT over TCP (CHAT_MQTT_ADDR)")
 	fl.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", env("CHAT_MQTT_WS_ADDR", ":8083"), "embedded broker, MQTT over WebSocket at /mqtt; off disables (CHAT_MQTT_WS_ADDR)")
 	fl.StringVar(&c.MQTTURL, "mqtt-url", env("CHAT_MQTT_URL", ""), "external broker URL, e.g. tcp://mosquitto:1883; empty runs the embedded broker (CHAT_MQTT_URL)")

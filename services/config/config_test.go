@@ -30,6 +30,7 @@ func TestLoadDefaultsFollowTheProtocol(t *testing.T) {
 	c := load(t, nil, map[string]string{"CHAT_JWT_SECRET": secret32})
 	for _, tc := range []struct{ name, got, want string }{
 		{"CHAT_HTTP_ADDR", c.HTTPAddr, ":8080"},
+		{"CHAT_METRICS_ADDR", c.MetricsAddr, ""},
 		{"CHAT_MQTT_ADDR", c.MQTTAddr, ":1883"},
 		{"CHAT_MQTT_WS_ADDR", c.MQTTWSAddr, ":8083"},
 		{"CHAT_MQTT_URL", c.MQTTURL, ""},
@@ -73,6 +74,7 @@ func TestLoadReadsEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	c := load(t, nil, map[string]string{
 		"CHAT_HTTP_ADDR":     ":9090",
+		"CHAT_METRICS_ADDR":  "127.0.0.1:9100",
 		"CHAT_MQTT_ADDR":     ":1999",
 		"CHAT_MQTT_WS_ADDR":  ":8999",
 		"CHAT_MQTT_URL":      "tcp://mosquitto:1883",
@@ -90,6 +92,7 @@ func TestLoadReadsEnvironment(t *testing.T) {
 	})
 	for _, tc := range []struct{ name, got, want string }{
 		{"HTTPAddr", c.HTTPAddr, ":9090"},
+		{"MetricsAddr", c.MetricsAddr, "127.0.0.1:9100"},
 		{"MQTTAddr", c.MQTTAddr, ":1999"},
 		{"MQTTWSAddr", c.MQTTWSAddr, ":8999"},
 		{"MQTTURL", c.MQTTURL, "tcp://mosquitto:1883"},
@@ -123,6 +126,7 @@ func TestLoadReadsEnvironment(t *testing.T) {
 func TestFlagsOverrideEnvironment(t *testing.T) {
 	env := map[string]string{
 		"CHAT_HTTP_ADDR":    ":1",
+		"CHAT_METRICS_ADDR": ":3",
 		"CHAT_NATS_URL":     "nats://env:4222",
 		"CHAT_DB_SCHEMA":    "envschema",
 		"CHAT_JWT_SECRET":   secret32 + "env",
@@ -131,10 +135,10 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 		"CHAT_ROLES":        "api",
 	}
 	c := load(t, []string{
-		"--http-addr=:2", "--nats-url", "nats://flag:4222", "-db-schema=flagschema",
+		"--http-addr=:2", "--metrics-addr=:4", "--nats-url", "nats://flag:4222", "-db-schema=flagschema",
 		"--jwt-secret=" + secret32 + "flag", "--dedup-window=3m", "--write-wait=2s", "--roles=broker,bridge",
 	}, env)
-	if c.HTTPAddr != ":2" || c.NATSURL != "nats://flag:4222" || c.DBSchema != "flagschema" || string(c.JWTSecret) != secret32+"flag" {
+	if c.HTTPAddr != ":2" || c.MetricsAddr != ":4" || c.NATSURL != "nats://flag:4222" || c.DBSchema != "flagschema" || string(c.JWTSecret) != secret32+"flag" {
 		t.Errorf("flags lost to environment: %+v", c)
 	}
 	if c.DedupWindow != 3*time.Minute || c.WriteWait != 2*time.Second {

@@ -51,6 +51,10 @@ type Daemon struct {
 	// authFailures counts failed authentications by client address, over
 	// MQTT and REST alike.
 	authFailures *ratelimit.Limiter
+	// metrics serves /metrics on its own address; nil when the HTTP
+	// address serves it.
+	metrics     *http.Server
+	metricsAddr string
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -234,19 +238,34 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 	}
 	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
 		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
-		Limits: api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures}}
-	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listen %s: %w", d.cfg.HTTPAddr, err)
+		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
+		MetricsElsewhere: d.cfg.MetricsAddr != ""}
+	var err error
+	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
+		return err
 	}
-	d.httpAddr = ln.Addr().String()
-	d.http = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if d.cfg.MetricsAddr != "" {
+		if d.metrics, d.metricsAddr, err = d.serve("metrics", d.cfg.MetricsAddr, api.MetricsHandler()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve listens on addr and serves h until Stop; it returns the address
+// actually bound.
+func (d *Daemon) serve(name, addr string, h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s listen %s: %w", name, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.fail(fmt.Errorf("http: %w", err))
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.fail(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
-	return nil
+	return srv, ln.Addr().String(), nil
 }
 
 func pollCheckpoint(ctx context.Context, q *db.Queries, seq uint64) bool {
@@ -289,14 +308,16 @@ func (d *Daemon) fail(err error) {
 // Failed delivers the error of the first role that stopped on its own.
 func (d *Daemon) Failed() <-chan error { return d.failed }
 
-// Stop shuts down in reverse order of start: HTTP, consumers, MQTT clients,
-// broker, NATS, Postgres.
+// Stop shuts down in reverse order of start: HTTP and metrics, consumers,
+// MQTT clients, broker, NATS, Postgres.
 func (d *Daemon) Stop() {
 	d.once.Do(func() {
-		if d.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = d.http.Shutdown(ctx)
-			cancel()
+		for _, srv := range []*http.Server{d.metrics, d.http} {
+			if srv != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = srv.Shutdown(ctx)
+				cancel()
+			}
 		}
 		d.cancel()
 		d.wg.Wait()
@@ -321,6 +342,9 @@ func (d *Daemon) Stop() {
 
 // HTTPAddr is where the API listens.
 func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// MetricsAddr is where /metrics listens when it has an address of its own.
+func (d *Daemon) MetricsAddr() string { return d.metricsAddr }
 
 // MQTTAddr is where the embedded broker listens (empty when external).
 func (d *Daemon) MQTTAddr() string {

@@ -1,5 +1,6 @@
 // Package httpx holds what every REST handler shares: authentication, the
-// error shape of PROTOCOL §3 and JSON bodies.
+// error shape of PROTOCOL §3, JSON bodies, routing answers and the headers of
+// API answers.
 package httpx
 
 import (
@@ -9,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/logx"
+	"github.com/chatbackend/chat/services/strictjson"
 )
 
 // MaxBody bounds every request body.
@@ -44,7 +48,7 @@ var (
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		slog.Error("request failed", "method", r.Method, "path", logx.Cut(r.URL.Path), "err", err)
 		e = Errorf(http.StatusInternalServerError, "internal", "internal error")
 	}
 	WriteJSON(w, e.Status, map[string]*Error{"error": e})
@@ -57,23 +61,85 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ReadJSON decodes a bounded JSON body into v, refusing unknown fields so a
-// misspelt field is an error rather than silently ignored.
+// ReadJSON decodes a bounded application/json body into v with the strict
+// rules of package strictjson: unknown fields, duplicate keys, keys in
+// another case and data after the object are refused, so a misspelt or
+// smuggled field is an error rather than silently ignored or overriding.
 func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return Errorf(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", MaxBody)
 		}
-		return Errorf(http.StatusBadRequest, "invalid_payload", "body is not valid JSON for this request: %v", err)
+		return Errorf(http.StatusBadRequest, "invalid_payload", "body could not be read")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Errorf(http.StatusBadRequest, "invalid_payload", "body has data after the JSON object")
+	if err := strictjson.Decode(body, v); err != nil {
+		return Errorf(http.StatusBadRequest, "invalid_payload", "body: %v", err)
 	}
 	return nil
 }
+
+// requireJSON refuses a body that does not say it is JSON: a form or plain
+// text post (what a browser sends cross-site without asking) never reaches a
+// handler.
+func requireJSON(r *http.Request) error {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ok := err == nil && mt == "application/json"
+	for name, value := range params {
+		ok = ok && name == "charset" && strings.EqualFold(value, "utf-8")
+	}
+	if !ok {
+		return Errorf(http.StatusUnsupportedMediaType, "unsupported", "Content-Type must be application/json")
+	}
+	return nil
+}
+
+// NoStore sets the headers of API answers, errors included: they are
+// per-user and change with every write, so no cache keeps them, and browsers
+// take their declared type as it is.
+func NoStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Routed serves requests with mux, answering in the error shape a path no
+// route knows (404) and a known path asked with another method (405, with
+// the Allow header listing the methods it takes).
+func Routed(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux knows which of 404 and 405 it is; ask it, keep its Allow.
+		probe := &statusProbe{header: http.Header{}}
+		mux.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			allow := probe.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			WriteError(w, r, Errorf(http.StatusMethodNotAllowed, "unsupported", "method %s is not allowed here; use %s", logx.Cut(r.Method), allow))
+			return
+		}
+		WriteError(w, r, Errorf(http.StatusNotFound, "not_found", "no endpoint %s %s", logx.Cut(r.Method), logx.Cut(r.URL.Path)))
+	})
+}
+
+// statusProbe records the status and headers an answer would have.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *statusProbe) WriteHeader(status int)      { p.status = status }
 
 type claimsKey struct{}
 
@@ -96,7 +162,7 @@ func Authenticate(secret []byte, apps config.Apps, next http.Handler) http.Handl
 		}
 		c, err := auth.Verify(secret, strings.TrimSpace(tok))
 		if err != nil {
-			slog.Warn("security: rest token refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
+			slog.Warn("security: rest token refused", "remote", r.RemoteAddr, "path", logx.Cut(r.URL.Path), "err", logx.Cut(err.Error()))
 			WriteError(w, r, Errorf(http.StatusUnauthorized, "unauthenticated", "invalid or expired token"))
 			return
 		}
