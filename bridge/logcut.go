@@ -4,27 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"unicode/utf8"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/chatbackend/chat/services/logx"
 )
-
-// maxLogString bounds every string a client controls (usernames, client
-// ids, topics, error texts quoting them) in the broker's logs.
-const maxLogString = 128
-
-// cut shortens s to maxLogString bytes, on a rune boundary, and says how
-// long it was.
-func cut(s string) string {
-	if len(s) <= maxLogString {
-		return s
-	}
-	n := maxLogString
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s…[cut, %d bytes]", s[:n], len(s))
-}
 
 // cutHandler keeps client input out of the logs in bulk: it never writes a
 // payload (a packet becomes its type, topic and size) and cuts every string.
@@ -43,7 +27,7 @@ func cutLogger(log *slog.Logger) *slog.Logger {
 func (h cutHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h cutHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, cut(r.Message), r.PC)
+	out := slog.NewRecord(r.Time, r.Level, logx.Cut(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(cutAttr(a))
 		return true
@@ -67,7 +51,7 @@ func cutAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, cut(v.String()))
+		return slog.String(a.Key, logx.Cut(v.String()))
 	case slog.KindGroup:
 		g := v.Group()
 		as := make([]any, len(g))
@@ -90,11 +74,11 @@ func cutAny(x any) slog.Value {
 	case []byte:
 		return slog.StringValue(fmt.Sprintf("[%d bytes]", len(x)))
 	case error:
-		return slog.StringValue(cut(x.Error()))
+		return slog.StringValue(logx.Cut(x.Error()))
 	case fmt.Stringer:
-		return slog.StringValue(cut(x.String()))
+		return slog.StringValue(logx.Cut(x.String()))
 	default:
-		return slog.StringValue(cut(fmt.Sprintf("%+v", x)))
+		return slog.StringValue(logx.Cut(fmt.Sprintf("%+v", x)))
 	}
 }
 
@@ -104,7 +88,7 @@ func packetSummary(pk *packets.Packet) slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("type", packets.PacketNames[pk.FixedHeader.Type]),
-		slog.String("topic", cut(pk.TopicName)),
+		slog.String("topic", logx.Cut(pk.TopicName)),
 		slog.Int("payload_bytes", len(pk.Payload)),
 	)
 }
