@@ -22,7 +22,8 @@ var sharedFlags = []struct{ name, help string }{
 	{"data-dir", "as chatd's --data-dir (CHAT_DATA_DIR)"},
 	{"jwt-secret", "as chatd's --jwt-secret (CHAT_JWT_SECRET)"},
 	{"config", "as chatd's --config (CHAT_CONFIG)"},
-	{"nats-url", "NATS URL; default the embedded server of a local chatd (CHAT_NATS_URL, CHAT_NATS_ADDR)"},
+	{"nats-url", "as chatd's --nats-url: an external NATS, credentials in the URL; default the embedded server of a local chatd (CHAT_NATS_URL)"},
+	{"nats-addr", "as chatd's --nats-addr: where its embedded NATS listens (CHAT_NATS_ADDR)"},
 	{"database-url", "as chatd's --database-url (DATABASE_URL)"},
 	{"db-schema", "the live read model's schema (CHAT_DB_SCHEMA)"},
 }
