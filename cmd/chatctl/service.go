@@ -9,6 +9,7 @@ import (
 	"net"
 	neturl "net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -102,7 +103,8 @@ func serviceCmd(args []string, stdout, stderr io.Writer, getenv func(string) str
 func serviceURL(cfg *config.Config, user, password string) (string, error) {
 	u := &neturl.URL{Scheme: "nats", Host: cfg.NATSAddr}
 	if !cfg.EmbeddedNATS() {
-		ext, err := neturl.Parse(cfg.NATSURL)
+		first, _, _ := strings.Cut(cfg.NATSURL, ",") // a cluster's list: any of its servers will do
+		ext, err := neturl.Parse(strings.TrimSpace(first))
 		if err != nil {
 			return "", fmt.Errorf("nats-url: %w", err)
 		}
