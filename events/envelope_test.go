@@ -32,6 +32,7 @@ func samples() map[events.Type]events.Payload {
 			MessageID: "m1", ConversationID: "c1", SenderID: "alice", ClientMsgID: "k1",
 			Status: events.StatusRejected, Reason: events.ReasonBadWords, PostedSeq: 42,
 		},
+		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
 	}
 }
 

@@ -49,6 +49,12 @@ func OneToOneID(app, a, b string) string {
 	return "d" + digest("dm", app, a, b)
 }
 
+// ServiceAccountID is the id of the event that creates a service's account:
+// derived, so asking for the same account again is the same event.
+func ServiceAccountID(app, name string) string {
+	return "s" + digest("service-account", app, name)
+}
+
 // NewConversationID returns a fresh random conversation id.
 func NewConversationID() string {
 	var b [12]byte

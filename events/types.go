@@ -11,11 +11,12 @@ import (
 type Type string
 
 const (
-	TypeConversationCreated Type = "ConversationCreated"
-	TypeMemberJoined        Type = "MemberJoined"
-	TypeMemberLeft          Type = "MemberLeft"
-	TypeMessagePosted       Type = "MessagePosted"
-	TypeMessageModerated    Type = "MessageModerated"
+	TypeConversationCreated   Type = "ConversationCreated"
+	TypeMemberJoined          Type = "MemberJoined"
+	TypeMemberLeft            Type = "MemberLeft"
+	TypeMessagePosted         Type = "MessagePosted"
+	TypeMessageModerated      Type = "MessageModerated"
+	TypeServiceAccountCreated Type = "ServiceAccountCreated"
 )
 
 // Payload is the typed content of one event.
@@ -42,12 +43,15 @@ func newPayload(t Type) Payload {
 		return &MessagePosted{}
 	case TypeMessageModerated:
 		return &MessageModerated{}
+	case TypeServiceAccountCreated:
+		return &ServiceAccountCreated{}
 	}
 	return nil
 }
 
 // Types lists every event type this build knows, in catalogue order.
-var Types = []Type{TypeConversationCreated, TypeMemberJoined, TypeMemberLeft, TypeMessagePosted, TypeMessageModerated}
+var Types = []Type{TypeConversationCreated, TypeMemberJoined, TypeMemberLeft, TypeMessagePosted, TypeMessageModerated,
+	TypeServiceAccountCreated}
 
 // ConversationKind is the shape of a conversation.
 type ConversationKind string
@@ -271,6 +275,39 @@ func (e *MessageModerated) Validate() error {
 		return fmt.Errorf("status: unknown value %q", e.Status)
 	}
 	return checkText("reason", e.Reason)
+}
+
+// ServiceAccountCreated gives an internal service of the application its NATS
+// account (PROTOCOL §4). It carries no secret: every chatd derives the
+// password from its own NATS secret. The event id is ServiceAccountID, so
+// creating the same account twice is one event.
+type ServiceAccountCreated struct {
+	Name string `json:"name"`
+}
+
+func (*ServiceAccountCreated) EventType() Type { return TypeServiceAccountCreated }
+func (e *ServiceAccountCreated) scope() scope  { return scope{kind: scopeApp} }
+func (e *ServiceAccountCreated) Validate() error {
+	if !ValidServiceName(e.Name) {
+		return fmt.Errorf("name: invalid service name %q", e.Name)
+	}
+	return nil
+}
+
+// ValidServiceName reports whether s matches ^[a-z0-9][a-z0-9-]{0,31}$. A
+// service name has no "_", so the NATS user svc_{name}_{app} names one
+// account only.
+func ValidServiceName(s string) bool {
+	if len(s) == 0 || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkIDs validates name/value pairs of required ids.

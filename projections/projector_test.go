@@ -43,6 +43,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 		add("conv-"+c, &events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 			CreatedBy: "alice", Members: []events.Member{{UserID: "alice", Role: events.RoleAdmin}, {UserID: "bob", Role: events.RoleMember}}})
 	}
+	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
 	var posted []*events.MessagePosted
 	for i := 0; len(evs) < n; i++ {
 		c := convs[r.IntN(len(convs))]

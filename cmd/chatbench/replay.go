@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/moderation"
+	"github.com/chatbackend/chat/services/natsauth"
 )
 
 type replayResult struct {
@@ -37,12 +39,13 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	ns, err := jet.StartEmbedded("127.0.0.1:0", dir)
+	password := rand.Text()
+	ns, err := jet.StartEmbedded("127.0.0.1:0", dir, natsauth.Users(password, password, nil))
 	if err != nil {
 		return nil, err
 	}
 	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserInfo(natsauth.ChatdUser, password))
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/natsauth"
 )
 
 // server is the chatd under test, run as its own process so its CPU and
@@ -99,6 +102,10 @@ func startServer(ctx context.Context, o *options, users []string) (*server, erro
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				if err := s.withNATSCredentials(); err != nil {
+					s.stop()
+					return nil, err
+				}
 				return s, nil
 			}
 		}
@@ -108,6 +115,22 @@ func startServer(ctx context.Context, o *options, users []string) (*server, erro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// withNATSCredentials puts chatd's NATS account, generated into its data
+// directory on first start, into natsURL.
+func (s *server) withNATSCredentials() error {
+	secret, err := (&config.Config{DataDir: filepath.Join(s.dir, "data")}).NATSSecret()
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(s.natsURL)
+	if err != nil {
+		return err
+	}
+	u.User = url.UserPassword(natsauth.ChatdUser, secret)
+	s.natsURL = u.String()
+	return nil
 }
 
 func (s *server) createDatabase(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/natsauth"
 )
 
 // sharedFlags are chatd's configuration flags that chatctl commands accept
@@ -20,7 +22,8 @@ var sharedFlags = []struct{ name, help string }{
 	{"data-dir", "as chatd's --data-dir (CHAT_DATA_DIR)"},
 	{"jwt-secret", "as chatd's --jwt-secret (CHAT_JWT_SECRET)"},
 	{"config", "as chatd's --config (CHAT_CONFIG)"},
-	{"nats-url", "NATS URL; default the embedded server of a local chatd (CHAT_NATS_URL, CHAT_NATS_ADDR)"},
+	{"nats-url", "as chatd's --nats-url: an external NATS, credentials in the URL; default the embedded server of a local chatd (CHAT_NATS_URL)"},
+	{"nats-addr", "as chatd's --nats-addr: where its embedded NATS listens (CHAT_NATS_ADDR)"},
 	{"database-url", "as chatd's --database-url (DATABASE_URL)"},
 	{"db-schema", "the live read model's schema (CHAT_DB_SCHEMA)"},
 }
@@ -45,15 +48,23 @@ func (cf cfgFlags) load(getenv func(string) string) (*config.Config, error) {
 	return config.Load("chatctl", args, getenv)
 }
 
-// connect reaches the NATS server chatd uses.
+// connect reaches the NATS server chatd uses, as chatd: with the password
+// generated into the data directory for the embedded server, or the
+// credentials in the URL of an external one.
 func connect(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 	url := cfg.NATSURL
-	if url == "" {
+	opts := []nats.Option{nats.Name("chatctl")}
+	if cfg.EmbeddedNATS() {
 		url = "nats://" + cfg.NATSAddr
+		secret, err := cfg.NATSSecret()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, nats.UserInfo(natsauth.ChatdUser, secret))
 	}
-	nc, err := nats.Connect(url, nats.Name("chatctl"))
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to nats %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect to nats %s: %w", redacted(url), err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
@@ -61,6 +72,15 @@ func connect(cfg *config.Config) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, err
 	}
 	return nc, js, nil
+}
+
+// redacted hides a URL's password in messages.
+func redacted(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // interruptible is cancelled by Ctrl-C or SIGTERM, so long runs stop cleanly

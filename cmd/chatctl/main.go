@@ -19,6 +19,7 @@ commands:
   token     print a signed JWT for a user (same configuration as chatd)
   replay    rebuild the read model from the log into a fresh schema, verify, swap
   backfill  import existing history from a JSON Lines file into the log
+  service   give an internal service its NATS account and print its URL
 
 Run "chatctl <command> -h" for the flags of a command.
 `
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = replay(args[1:], stdout, stderr, getenv)
 	case "backfill":
 		err = backfillCmd(args[1:], stdout, stderr, getenv)
+	case "service":
+		err = serviceCmd(args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

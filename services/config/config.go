@@ -203,7 +203,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if secret != "" {
 		c.JWTSecret = []byte(secret)
-	} else if c.JWTSecret, err = devSecret(c.DataDir); err != nil {
+	} else if c.JWTSecret, err = dataSecret(c.DataDir, "jwt.secret"); err != nil {
 		return nil, err
 	}
 	if len(c.JWTSecret) < 32 {
@@ -261,13 +261,28 @@ func validSchema(s string) bool {
 	return true
 }
 
-// devSecret reads the generated development key, creating it on first use so
-// chatd and chatctl agree without any setup.
-func devSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "jwt.secret")
+// NATSSecret reads <data dir>/nats.secret, creating it on first use: the
+// password of chatd's own account on its embedded NATS server (user
+// natsauth.ChatdUser), and the key service passwords are derived from. It is
+// read only when needed, so a chatd on an external NATS never creates it.
+func (c *Config) NATSSecret() (string, error) {
+	b, err := dataSecret(c.DataDir, "nats.secret")
+	return string(b), err
+}
+
+// dataSecret reads a key generated into the data directory, creating it on
+// first use so chatd and chatctl agree without any setup. The key is written
+// to a temporary file and linked into place, so a concurrent reader sees no
+// file or the whole key, and concurrent creators agree on the first one.
+func dataSecret(dir, name string) ([]byte, error) {
+	path := filepath.Join(dir, name)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return nil, fmt.Errorf("%s is empty: delete it to generate a new key", path)
+		}
+		return []byte(key), nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -278,16 +293,22 @@ func devSecret(dir string) ([]byte, error) {
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
 	key := hex.EncodeToString(raw[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // another process won the race
-		return devSecret(dir)
-	}
+	tmp, err := os.CreateTemp(dir, name+".*.tmp") // mode 0600
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(key + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(key + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) { // another process won the race
+		return dataSecret(dir, name)
+	} else if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	return []byte(key), nil
 }

@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,6 +29,7 @@ import (
 	"github.com/chatbackend/chat/services/fanout"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/moderation"
+	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/ratelimit"
 	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
@@ -39,7 +40,7 @@ type Daemon struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	ns       *server.Server
+	ns       *jet.Embedded
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	pool     *pgxpool.Pool
@@ -72,7 +73,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			d.Stop()
 		}
 	}()
-	if err := d.startNATS(ctx); err != nil {
+	if err := d.startNATS(ctx, runCtx); err != nil {
 		return nil, err
 	}
 	needDB := cfg.HasRole(config.RoleProjector) || cfg.HasRole(config.RoleAPI)
@@ -149,27 +150,75 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	return d, nil
 }
 
-func (d *Daemon) startNATS(ctx context.Context) error {
-	url := d.cfg.NATSURL
+// startNATS runs the embedded server (or reaches the external one), connects
+// as chatd and declares the streams. The embedded server accepts chatd and
+// the service accounts the log records, followed live.
+func (d *Daemon) startNATS(ctx, runCtx context.Context) error {
+	url := d.cfg.NATSURL // an external server's credentials are in the URL
 	opts := []nats.Option{nats.Name("chatd"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	var secret string
 	if d.cfg.EmbeddedNATS() {
-		ns, err := jet.StartEmbedded(d.cfg.NATSAddr, d.cfg.DataDir)
+		var err error
+		if secret, err = d.cfg.NATSSecret(); err != nil {
+			return err
+		}
+		ns, err := jet.StartEmbedded(d.cfg.NATSAddr, d.cfg.DataDir, natsauth.Users(secret, secret, nil))
 		if err != nil {
 			return err
 		}
 		// In process: no loopback TCP between chatd and its own server.
 		d.ns, url = ns, ns.ClientURL()
-		opts = append(opts, nats.InProcessServer(ns))
+		opts = append(opts, nats.InProcessServer(ns), nats.UserInfo(natsauth.ChatdUser, secret))
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to nats %s: %w", url, err)
+		return fmt.Errorf("connect to nats %s: %w", redact(url), err)
 	}
 	d.nc = nc
 	if d.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	return jet.EnsureStreams(ctx, d.js, jet.StreamOptions{DuplicateWindow: d.cfg.DedupWindow, Replicas: d.cfg.NATSReplicas})
+	if err := jet.EnsureStreams(ctx, d.js, jet.StreamOptions{DuplicateWindow: d.cfg.DedupWindow, Replicas: d.cfg.NATSReplicas}); err != nil {
+		return err
+	}
+	if d.ns == nil {
+		return nil // an external server's users are its operator's (deploy/nats)
+	}
+	return d.followServiceAccounts(ctx, runCtx, secret)
+}
+
+// followServiceAccounts gives the embedded server the service accounts the
+// log records, then each new one as it is appended, so a service connects a
+// moment after `chatctl service` without a restart.
+func (d *Daemon) followServiceAccounts(ctx, runCtx context.Context, secret string) error {
+	services, next, err := natsauth.Load(ctx, d.js)
+	if err != nil {
+		return err
+	}
+	if err := d.ns.SetUsers(natsauth.Users(secret, secret, services)); err != nil {
+		return err
+	}
+	log := d.log.With("role", "nats-accounts")
+	d.run(runCtx, "nats-accounts", func(ctx context.Context) error {
+		return natsauth.Watch(ctx, d.js, next, func(s natsauth.Service) error {
+			if slices.Contains(services, s) {
+				return nil
+			}
+			services = append(services, s)
+			log.Info("service account added", "app", s.App, "service", s.Name, "user", s.User())
+			return d.ns.SetUsers(natsauth.Users(secret, secret, services))
+		})
+	})
+	return nil
+}
+
+// redact hides a URL's password, for messages and logs.
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // dial connects one of chatd's own MQTT clients.
@@ -362,12 +411,12 @@ func (d *Daemon) MQTTWSAddr() string {
 	return d.broker.WSAddr()
 }
 
-// NATSURL is the URL of the NATS server in use.
+// NATSURL is the URL of the NATS server in use, without its password.
 func (d *Daemon) NATSURL() string {
 	if d.ns != nil {
 		return d.ns.ClientURL()
 	}
-	return d.nc.ConnectedUrl()
+	return redact(d.nc.ConnectedUrl())
 }
 
 // JetStream is the daemon's JetStream context (for tools and tests).

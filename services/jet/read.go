@@ -113,7 +113,8 @@ func pump(ctx context.Context, it jetstream.MessagesContext, o pumpOptions, fn f
 	}
 }
 
-// decode turns raw messages into a batch, parking those that do not decode.
+// decode turns raw messages into a batch, parking those that do not decode
+// and those stored under a subject that is not their own.
 func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, error) {
 	b := Batch{Events: make([]*events.Envelope, 0, len(msgs))}
 	for _, m := range msgs {
@@ -124,7 +125,7 @@ func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, err
 		b.Last = md.Sequence.Stream
 		e, err := events.Decode(m.Data())
 		if err == nil {
-			_, err = e.Payload()
+			err = checkSubject(e, m.Subject())
 		}
 		if err != nil {
 			if perr := park.Park(ctx, m.Subject(), md.Sequence.Stream, m.Data(), err); perr != nil {
@@ -136,6 +137,22 @@ func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, err
 		b.Events = append(b.Events, e)
 	}
 	return b, nil
+}
+
+// checkSubject refuses an event whose subject disagrees with its envelope's
+// application, conversation, user or type: the subject is what permissions
+// and filtered consumers trust, so an event must live where it says it
+// belongs (a reply or delivery subject pointed into chat.evt.> by someone
+// with rights would otherwise put one tenant's event under another's).
+func checkSubject(e *events.Envelope, subject string) error {
+	want, err := e.Subject()
+	if err != nil {
+		return err
+	}
+	if want != subject {
+		return fmt.Errorf("event %s stored under %s, but its app and payload place it under %s", e.ID, subject, want)
+	}
+	return nil
 }
 
 // ReadOptions select a range of the log.

@@ -9,14 +9,27 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// Embedded is a NATS server running inside this process. It never runs
+// without users: every connection authenticates (DESIGN: NATS is never open).
+type Embedded struct {
+	*server.Server
+	mu   sync.Mutex
+	opts *server.Options // as configured; the server adjusts its own copy
+}
+
 // StartEmbedded runs a NATS server with JetStream on addr ("host:port"), storing
-// under dataDir/jetstream. The caller owns it: Shutdown then WaitForShutdown.
-func StartEmbedded(addr, dataDir string) (*server.Server, error) {
+// under dataDir/jetstream, accepting only users. The caller owns it: Shutdown
+// then WaitForShutdown.
+func StartEmbedded(addr, dataDir string, users []*server.User) (*Embedded, error) {
+	if len(users) == 0 {
+		return nil, errors.New("nats server: no users; it would accept anyone")
+	}
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("nats addr %q: %w", addr, err)
@@ -37,15 +50,33 @@ func StartEmbedded(addr, dataDir string) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: 8 << 20,
+		Users:      users,
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
+	e := &Embedded{opts: opts.Clone()}
+	if e.Server, err = server.NewServer(opts); err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
-	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
+	go e.Start()
+	if !e.ReadyForConnections(30 * time.Second) {
+		e.Shutdown()
 		return nil, errors.New("nats server: not ready after 30s")
 	}
-	return ns, nil
+	return e, nil
+}
+
+// SetUsers replaces the accepted users while the server runs. Connections of
+// users that remain are kept.
+func (e *Embedded) SetUsers(users []*server.User) error {
+	if len(users) == 0 {
+		return errors.New("nats server: no users; it would accept anyone")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o := e.opts.Clone()
+	o.Users = users
+	if err := e.ReloadOptions(o); err != nil {
+		return fmt.Errorf("nats server: load users: %w", err)
+	}
+	e.opts.Users = users
+	return nil
 }

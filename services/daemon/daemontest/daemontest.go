@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -129,4 +130,25 @@ func Unlimited(cfg *config.Config) {
 		a.Limits.CommandsPerSecond, a.Limits.CommandBurst = 1e6, 1e6
 		a.Limits.RESTWritesPerSecond, a.Limits.RESTWriteBurst = 1e6, 1e6
 	}
+}
+
+// NATSURL is the embedded NATS server's URL with user and password in it.
+func (c *Chat) NATSURL(user, password string) string {
+	c.t.Helper()
+	u, err := url.Parse(c.Daemon.NATSURL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
+
+// NATSSecret is chatd's NATS password, generated into its data directory.
+func (c *Chat) NATSSecret() string {
+	c.t.Helper()
+	s, err := c.Cfg.NATSSecret()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return s
 }
