@@ -12,10 +12,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon"
+	"github.com/chatbackend/chat/services/natsauth"
 )
 
 func main() {
@@ -75,11 +77,16 @@ func banner(d *daemon.Daemon, cfg *config.Config) {
 	if cfg.MQTTURL != "" {
 		fmt.Printf("  MQTT broker   %s (external)\n", cfg.MQTTURL)
 	}
-	fmt.Printf("  NATS          %s\n", d.NATSURL())
+	if cfg.EmbeddedNATS() {
+		fmt.Printf("  NATS          %s  (user %s, password in %s)\n", d.NATSURL(), natsauth.ChatdUser, filepath.Join(cfg.DataDir, "nats.secret"))
+	} else {
+		fmt.Printf("  NATS          %s\n", d.NATSURL())
+	}
 	fmt.Printf("  PostgreSQL    schema %q\n", cfg.DBSchema)
 	for name, a := range cfg.Apps {
 		fmt.Printf("  app %-10s topics %s/cmd/{user}/{action} -> %s/user/{user}/#\n", name, a.TopicPrefix, a.TopicPrefix)
 	}
 	fmt.Println("Mint a token (MQTT username = user id, password = token; REST: Authorization: Bearer <token>):")
 	fmt.Println("  go run ./cmd/chatctl token --app geosector --user alice --role member")
+	fmt.Println("Give an internal service its NATS account: go run ./cmd/chatctl service --app geosector --name bot")
 }
