@@ -227,7 +227,9 @@ const (
 )
 
 // pageLimit is the request's limit: 1 to MaxLimit, DefaultLimit when absent.
-func pageLimit(r *http.Request) (int64, error) { return intParam(r, "limit", DefaultLimit, 1, MaxLimit) }
+func pageLimit(r *http.Request) (int64, error) {
+	return intParam(r, "limit", DefaultLimit, 1, MaxLimit)
+}
 
 func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
 	s := r.URL.Query().Get(name)
