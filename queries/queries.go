@@ -111,16 +111,20 @@ type Handlers struct{ Store Store }
 // Conversations answers GET /conversations.
 func (h Handlers) Conversations(w http.ResponseWriter, r *http.Request) {
 	caller := httpx.CallerOf(r)
-	limit, err := intParam(r, "limit", 100, 1, 500)
+	limit, err := pageLimit(r)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	rows, err := h.Store.Q.ListConversationsForUser(r.Context(), db.ListConversationsForUserParams{
-		App: caller.App.Name, UserID: caller.User(), Limit: int32(limit)})
+		App: caller.App.Name, UserID: caller.User(), Limit: int32(limit + 1)})
 	if err != nil {
 		httpx.WriteError(w, r, fmt.Errorf("list conversations: %w", err))
 		return
+	}
+	more := int64(len(rows)) > limit
+	if more {
+		rows = rows[:limit]
 	}
 	ids := make([]string, len(rows))
 	for i, row := range rows {
@@ -140,7 +144,7 @@ func (h Handlers) Conversations(w http.ResponseWriter, r *http.Request) {
 	for i, row := range rows {
 		out[i] = Summary(row.Conversation, row.MyRole, row.UnreadCount, byConv[row.Conversation.ID], caller.User())
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out, "hasMore": more})
 }
 
 // Conversation answers GET /conversations/{id}.
@@ -179,7 +183,7 @@ func (h Handlers) Messages(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	limit, err := intParam(r, "limit", 50, 1, 200)
+	limit, err := pageLimit(r)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -214,6 +218,17 @@ func (h Handlers) Messages(w http.ResponseWriter, r *http.Request) {
 		resp["nextBefore"] = out[len(out)-1].Seq
 	}
 	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// Page sizes of every list endpoint (PROTOCOL §3).
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// pageLimit is the request's limit: 1 to MaxLimit, DefaultLimit when absent.
+func pageLimit(r *http.Request) (int64, error) {
+	return intParam(r, "limit", DefaultLimit, 1, MaxLimit)
 }
 
 func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {

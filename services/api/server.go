@@ -33,6 +33,10 @@ type API struct {
 	Store  queries.Store
 	// Projected waits until the read model includes position seq, up to ctx.
 	Projected func(ctx context.Context, seq uint64) bool
+	// Position is the log position the read model has applied.
+	Position func(ctx context.Context) (uint64, error)
+	// Head is the position of the newest event in the log.
+	Head func(ctx context.Context) (uint64, error)
 	// Checks are the readiness checks by name.
 	Checks map[string]func(context.Context) error
 	// WriteWait bounds how long a write waits for the read model before
@@ -58,9 +62,11 @@ func (a *API) Handler() http.Handler {
 	}
 	reads := queries.Handlers{Store: a.Store}
 	// A user's endpoint: failed authentications and writes are rate-limited,
-	// ids in the path checked.
+	// reads made consistent with what the caller has received, ids in the
+	// path checked.
 	user := func(h http.HandlerFunc) http.Handler {
-		return a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps, a.Limits.limitWrites(pathIDs(h))))
+		return a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps,
+			a.Limits.limitWrites(a.consistentReads(pathIDs(h)))))
 	}
 	api := http.NewServeMux()
 	api.Handle("GET /conversations", user(reads.Conversations))

@@ -248,18 +248,24 @@ func (d *Daemon) deliverer(c paho.Client) bridge.Deliverer {
 	return &bridge.ClientDeliverer{C: c}
 }
 
-// watchProjector watches the projector's position against the log's head:
-// its watermark when it runs here, its checkpoint row when it runs elsewhere
-// (the row is what every chatd sharing the database sees).
+// watchProjector watches the projector's position against the log's head.
 func (d *Daemon) watchProjector(mark *projections.Watermark) *projections.StallWatch {
-	position := func(context.Context) (uint64, error) { return mark.Position(), nil }
+	return &projections.StallWatch{Position: d.projectorPosition(mark), Head: d.logHead, After: d.cfg.ProjectorStall}
+}
+
+// projectorPosition is the position the read model has applied: the
+// projector's watermark when it runs here, its checkpoint row when it runs
+// elsewhere (the row is what every chatd sharing the database sees).
+func (d *Daemon) projectorPosition(mark *projections.Watermark) func(context.Context) (uint64, error) {
 	if mark == nil {
 		q := db.New(d.pool)
-		position = func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, q) }
+		return func(ctx context.Context) (uint64, error) { return projections.Checkpoint(ctx, q) }
 	}
-	head := func(ctx context.Context) (uint64, error) { return jet.LastSeq(ctx, d.js) }
-	return &projections.StallWatch{Position: position, Head: head, After: d.cfg.ProjectorStall}
+	return func(context.Context) (uint64, error) { return mark.Position(), nil }
 }
+
+// logHead is the position of the newest event in the log.
+func (d *Daemon) logHead(ctx context.Context) (uint64, error) { return jet.LastSeq(ctx, d.js) }
 
 func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress, stall *projections.StallWatch) error {
 	q := db.New(d.pool)
@@ -286,7 +292,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		}
 	}
 	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
-		Store: queries.Store{Q: q}, Projected: projected, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
+		Store: queries.Store{Q: q}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	var err error
