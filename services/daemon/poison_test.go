@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
 	"github.com/chatbackend/chat/events"
@@ -87,18 +86,7 @@ func TestReadinessFailsWhileTheProjectorIsStalledAndRecovers(t *testing.T) {
 
 	// Another connection holds the projection's lock, as a replay finishing
 	// does: the projector waits and its position stops.
-	conn, err := pgx.Connect(ctx, c.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || $1::text))", c.Cfg.DBSchema); err != nil {
-		t.Fatal(err)
-	}
+	release := c.HoldProjector()
 	e, err := events.New(events.NewEventID(), "geosector", time.Now(), events.Actor{ID: "alice", Type: events.ActorUser},
 		&events.MemberJoined{ConversationID: conv, UserID: "carol", Role: events.RoleMember, AddedBy: "alice"})
 	if err != nil {
@@ -119,9 +107,7 @@ func TestReadinessFailsWhileTheProjectorIsStalledAndRecovers(t *testing.T) {
 	}
 	testkit.Eventually(t, 10*time.Second, "the stalled gauge", func() bool { return metric(t, c, "chat_projector_stalled") == 1 })
 
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	testkit.Eventually(t, 30*time.Second, "readiness to recover", func() bool {
 		status, _ := c.Do("GET", "/readyz", "", nil)
 		return status == http.StatusOK

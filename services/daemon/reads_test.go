@@ -1,14 +1,11 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
@@ -103,23 +100,10 @@ func TestMinSeqWhileTheProjectorIsHeldBackAnswersLaggingThenSucceeds(t *testing.
 	c := daemontest.Chatd(t, func(cfg *config.Config) { cfg.WriteWait = 200 * time.Millisecond })
 	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
 	conv := group(t, c, "alice", "bob")
-	ctx := context.Background()
 
 	// Another connection holds the projection's lock: the projector's
 	// position stops while fan-out still delivers.
-	conn, err := pgx.Connect(ctx, c.Cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || $1::text))", c.Cfg.DBSchema); err != nil {
-		t.Fatal(err)
-	}
+	release := c.HoldProjector()
 	seq, msg := delivered(t, alice, bob, conv, "while-held")
 	path := fmt.Sprintf("/conversations/%s/messages?minSeq=%d", conv, seq)
 	bobTok := c.Token("geosector", "bob", "member")
@@ -140,9 +124,7 @@ func TestMinSeqWhileTheProjectorIsHeldBackAnswersLaggingThenSucceeds(t *testing.
 		t.Fatalf("read without minSeq while held: %d Chat-Seq %d %s", a.status, pos, a.body)
 	}
 
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	testkit.Eventually(t, 30*time.Second, "the read at minSeq to succeed once released", func() bool {
 		a, pos = read(t, c, path, bobTok)
 		return a.status == http.StatusOK

@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
@@ -151,4 +154,31 @@ func (c *Chat) NATSSecret() string {
 		c.t.Fatal(err)
 	}
 	return s
+}
+
+// HoldProjector holds the projection's lock from another connection, as a
+// replay finishing does: the projector's position stops until release.
+func (c *Chat) HoldProjector() (release func()) {
+	c.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.Cfg.DatabaseURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || $1::text))", c.Cfg.DBSchema); err != nil {
+		c.t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_ = tx.Rollback(ctx)
+			_ = conn.Close(ctx)
+		})
+	}
+	c.t.Cleanup(release)
+	return release
 }
