@@ -141,7 +141,9 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		c := newChanges(p.known)
 		for _, e := range b.Events {
 			if e.Seq > cp {
-				c.add(e)
+				if err := c.add(e); err != nil {
+					return err
+				}
 			}
 		}
 		if err := write(ctx, q, c); err != nil {
