@@ -55,11 +55,15 @@ var effects = func() *events.Router[*changes] {
 	return r
 }()
 
-// add folds one event. The error is a handler's panic (a *events.PanicError
-// naming the event); the read model ignores events that do not decode (the
-// reader parks those before this point).
-func (c *changes) add(e *events.Envelope) error {
-	err := effects.Handle(c, e)
+// add folds one event with r's effects (nil: the read model's own). The
+// error is a handler's panic (a *events.PanicError naming the event); the
+// read model ignores events that do not decode (the reader parks those
+// before this point).
+func (c *changes) add(r *events.Router[*changes], e *events.Envelope) error {
+	if r == nil {
+		r = effects
+	}
+	err := r.Handle(c, e)
 	var panicked *events.PanicError
 	if errors.As(err, &panicked) {
 		return err
