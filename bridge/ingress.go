@@ -113,25 +113,20 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 			actions = append(actions, action)
 		}
 	}
-	backoff := 20 * time.Millisecond
-	for len(evs) > 0 {
-		res, err := in.Append.AppendAll(ctx, evs)
-		if err == nil {
-			for i, r := range res {
-				countAppended(actions[i], r)
+	if len(evs) > 0 {
+		retry := jet.Backoff{Name: "ingress", First: 20 * time.Millisecond, Max: 2 * time.Second, Log: in.Log}
+		err := retry.Retry(ctx, "append", func() error {
+			res, err := in.Append.AppendAll(ctx, evs)
+			if err == nil {
+				for i, r := range res {
+					countAppended(actions[i], r)
+				}
 			}
-			break
+			return err
+		}, "events", len(evs))
+		if err != nil {
+			return err
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		in.Log.Warn("append failed, retrying", "events", len(evs), "err", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 	if len(replies) > 0 {
 		if err := DeliverAll(ctx, in.Reply, replies); err != nil {

@@ -14,8 +14,9 @@ import (
 	fastjson "github.com/goccy/go-json"
 )
 
-// Version is the envelope version written today. Readers accept every version
-// they know; an event whose meaning changes gets a new version, never an edit.
+// Version is the first version of every event type. An event whose meaning
+// changes gets a new version, never an edit: New writes each type's current
+// version (Spec.Version) and readers upgrade older ones (Spec.Upgrades).
 const Version = 1
 
 // Actor is who caused an event.
@@ -79,7 +80,11 @@ func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope,
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", payload.EventType(), err)
 	}
-	return &Envelope{ID: id, Type: payload.EventType(), V: Version, App: app, At: at.UTC(), Actor: actor, Data: data, payload: payload}, nil
+	v := Version
+	if s := known.specs[payload.EventType()]; s != nil {
+		v = s.Version
+	}
+	return &Envelope{ID: id, Type: payload.EventType(), V: v, App: app, At: at.UTC(), Actor: actor, Data: data, payload: payload}, nil
 }
 
 // Encode returns the stored bytes of an envelope.
@@ -97,30 +102,27 @@ func Decode(b []byte) (*Envelope, error) {
 		return nil, errors.New("decode envelope: missing id")
 	case e.Type == "":
 		return nil, errors.New("decode envelope: missing type")
-	case e.V < 1 || e.V > Version:
-		return nil, fmt.Errorf("decode envelope %s: unsupported version %d", e.ID, e.V)
 	case !ValidID(e.App):
 		return nil, fmt.Errorf("decode envelope %s: invalid app %q", e.ID, e.App)
 	case len(e.Data) == 0 || string(e.Data) == "null":
 		return nil, fmt.Errorf("decode envelope %s: missing data", e.ID)
 	}
+	if err := known.checkVersion(&e); err != nil {
+		return nil, err
+	}
 	return &e, nil
 }
 
-// Payload decodes the typed payload of an envelope.
+// Payload decodes the typed payload of an envelope, as its type's current
+// version: data stored at an older version is upgraded first (the envelope
+// itself, V and Data, stays as stored).
 func (e *Envelope) Payload() (Payload, error) {
 	if e.payload != nil {
 		return e.payload, nil
 	}
-	p := newPayload(e.Type)
-	if p == nil {
-		return nil, fmt.Errorf("%w %q (event %s)", ErrUnknownType, e.Type, e.ID)
-	}
-	if err := fastjson.Unmarshal(e.Data, p); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
-	}
-	if err := p.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid %s %s: %w", e.Type, e.ID, err)
+	p, err := known.payload(e)
+	if err != nil {
+		return nil, err
 	}
 	e.payload = p
 	return p, nil

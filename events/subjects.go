@@ -17,42 +17,24 @@ const (
 	HeaderReason = "Chat-Dead-Reason"
 )
 
-type scopeKind int
-
-const (
-	scopeConversation scopeKind = iota
-	scopeUser
-	scopeApp
-)
-
-type scope struct {
-	kind scopeKind
-	id   string
-}
-
-func convScope(id string) scope { return scope{scopeConversation, id} }
-
 // SubjectOf is the subject an event is stored under:
 // chat.evt.{app}.conv.{id}.{event}, chat.evt.{app}.user.{id}.{event} or
-// chat.evt.{app}.app.{event}.
-func SubjectOf(app string, p Payload) string {
-	name := p.EventType().Dotted()
-	s := p.scope()
-	switch s.kind {
-	case scopeUser:
-		return SubjectRoot + "." + app + ".user." + s.id + "." + name
-	case scopeApp:
-		return SubjectRoot + "." + app + ".app." + name
-	default:
-		return SubjectRoot + "." + app + ".conv." + s.id + "." + name
-	}
-}
+// chat.evt.{app}.app.{event}, as the catalogue places its type.
+func SubjectOf(app string, p Payload) string { return known.subject(app, p) }
 
 // DeadLetterSubjectFor is where a parked event of a consumer goes.
 func DeadLetterSubjectFor(consumer string) string { return "chat.dlq." + consumer }
 
-// Dotted is the subject form of a type: MessagePosted → message.posted.
+// Dotted is the subject form of a type: MessagePosted → message.posted. The
+// catalogue's types have theirs computed once.
 func (t Type) Dotted() string {
+	if s := known.specs[t]; s != nil {
+		return s.dotted
+	}
+	return dotted(t)
+}
+
+func dotted(t Type) string {
 	b := make([]byte, 0, len(t)+4)
 	for i := 0; i < len(t); i++ {
 		c := t[i]

@@ -2,13 +2,22 @@ package events
 
 import "testing"
 
-// scoped is a payload with a chosen scope, for the subject forms no event in
-// the catalogue uses yet.
-type scoped struct{ s scope }
+// scoped is a payload of a type outside the catalogue, for the subject forms
+// no event in the catalogue uses yet.
+type scoped struct {
+	typ Type
+	id  string
+}
 
-func (scoped) EventType() Type { return "ReadReceipt" }
-func (scoped) Validate() error { return nil }
-func (p scoped) scope() scope  { return p.s }
+func (p scoped) EventType() Type { return p.typ }
+func (scoped) Validate() error   { return nil }
+func (p scoped) scopeID() string { return p.id }
+
+// scopes is a catalogue with one user-scoped and one application-scoped type.
+var scopes = newCatalogue(
+	Spec{Type: "ReadReceipt", Version: 1, Scope: ScopeUser, New: func() Payload { return scoped{typ: "ReadReceipt"} }},
+	Spec{Type: "RulesChanged", Version: 1, Scope: ScopeApp, New: func() Payload { return scoped{typ: "RulesChanged"} }},
+)
 
 func TestSubjectOfNamesAppScopeAndDottedType(t *testing.T) {
 	cases := []struct {
@@ -21,12 +30,18 @@ func TestSubjectOfNamesAppScopeAndDottedType(t *testing.T) {
 		{"member left", &MemberLeft{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.member.left"},
 		{"message posted", &MessagePosted{ConversationID: "c-2_x"}, "chat.evt.geosector.conv.c-2_x.message.posted"},
 		{"message moderated", &MessageModerated{ConversationID: "c1"}, "chat.evt.geosector.conv.c1.message.moderated"},
-		{"user scope", scoped{scope{scopeUser, "alice"}}, "chat.evt.geosector.user.alice.read.receipt"},
-		{"app scope", scoped{scope{scopeApp, ""}}, "chat.evt.geosector.app.read.receipt"},
 	}
 	for _, tc := range cases {
 		if got := SubjectOf("geosector", tc.p); got != tc.want {
 			t.Errorf("%s: SubjectOf = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for p, want := range map[scoped]string{
+		{"ReadReceipt", "alice"}: "chat.evt.geosector.user.alice.read.receipt",
+		{"RulesChanged", ""}:     "chat.evt.geosector.app.rules.changed",
+	} {
+		if got := scopes.subject("geosector", p); got != want {
+			t.Errorf("%s: subject = %q, want %q", p.typ, got, want)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"errors"
+
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -41,55 +43,88 @@ func newChanges(known map[msgKey]struct{}) *changes {
 	}
 }
 
-// add folds one event. Events the read model does not track are ignored.
-func (c *changes) add(e *events.Envelope) {
-	p, err := e.Payload()
-	if err != nil {
-		return
+// effects declares each event type's effect on the read model.
+var effects = func() *events.Router[*changes] {
+	r := events.NewRouter[*changes]("projector")
+	events.On(r, (*changes).conversationCreated)
+	events.On(r, (*changes).memberJoined)
+	events.On(r, (*changes).memberLeft)
+	events.On(r, (*changes).messagePosted)
+	events.On(r, (*changes).messageModerated)
+	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
+	return r
+}()
+
+// add folds one event with r's effects (nil: the read model's own). The
+// error is a handler's panic (a *events.PanicError naming the event); the
+// read model ignores events that do not decode (the reader parks those
+// before this point).
+func (c *changes) add(r *events.Router[*changes], e *events.Envelope) error {
+	if r == nil {
+		r = effects
 	}
+	err := r.Handle(c, e)
+	var panicked *events.PanicError
+	if errors.As(err, &panicked) {
+		return err
+	}
+	return nil
+}
+
+func (c *changes) conversationCreated(e *events.Envelope, p *events.ConversationCreated) error {
+	c.conversations = append(c.conversations, db.InsertConversationParams{
+		App: e.App, ID: p.ConversationID, Kind: string(p.Kind), Title: p.Title,
+		ReplyPermission: string(p.ReplyPermission), CreatedBy: p.CreatedBy, CreatedAt: e.At, CreatedSeq: int64(e.Seq),
+	})
+	for _, m := range p.Members {
+		c.join(e, p.ConversationID, m.UserID, m.Role)
+	}
+	return nil
+}
+
+func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error {
+	c.join(e, p.ConversationID, p.UserID, p.Role)
+	return nil
+}
+
+func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
+	mc := c.member(memberKey{e.App, p.ConversationID, p.UserID})
+	mc.removed, mc.join = true, nil
+	return nil
+}
+
+func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) error {
+	k := msgKey{e.App, p.MessageID}
+	if _, dup := c.messageIndex[k]; dup {
+		return nil
+	}
+	if _, dup := c.known[k]; dup {
+		return nil
+	}
+	c.messageIndex[k] = len(c.messages)
+	c.messages = append(c.messages, db.InsertMessageParams{
+		App: e.App, ID: p.MessageID, ConversationID: p.ConversationID, ClientMsgID: p.ClientMsgID,
+		SenderID: p.SenderID, SenderType: string(p.SenderType), Content: p.Content, ContentType: string(p.ContentType),
+		AttachmentID: optional(p.AttachmentID), ReplyTo: optional(p.ReplyTo), CreatedAt: e.At, Seq: int64(e.Seq),
+		ModerationStatus: string(events.StatusPending),
+	})
+	return nil
+}
+
+func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerated) error {
 	seq := int64(e.Seq)
-	switch p := p.(type) {
-	case *events.ConversationCreated:
-		c.conversations = append(c.conversations, db.InsertConversationParams{
-			App: e.App, ID: p.ConversationID, Kind: string(p.Kind), Title: p.Title,
-			ReplyPermission: string(p.ReplyPermission), CreatedBy: p.CreatedBy, CreatedAt: e.At, CreatedSeq: seq,
-		})
-		for _, m := range p.Members {
-			c.join(e, p.ConversationID, m.UserID, m.Role)
+	reason := optional(p.Reason)
+	if i, ok := c.messageIndex[msgKey{e.App, p.MessageID}]; ok {
+		m := &c.messages[i]
+		if m.ModeratedSeq == nil { // the first decision stands
+			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq = string(p.Status), reason, &seq
 		}
-	case *events.MemberJoined:
-		c.join(e, p.ConversationID, p.UserID, p.Role)
-	case *events.MemberLeft:
-		mc := c.member(memberKey{e.App, p.ConversationID, p.UserID})
-		mc.removed, mc.join = true, nil
-	case *events.MessagePosted:
-		k := msgKey{e.App, p.MessageID}
-		if _, dup := c.messageIndex[k]; dup {
-			return
-		}
-		if _, dup := c.known[k]; dup {
-			return
-		}
-		c.messageIndex[k] = len(c.messages)
-		c.messages = append(c.messages, db.InsertMessageParams{
-			App: e.App, ID: p.MessageID, ConversationID: p.ConversationID, ClientMsgID: p.ClientMsgID,
-			SenderID: p.SenderID, SenderType: string(p.SenderType), Content: p.Content, ContentType: string(p.ContentType),
-			AttachmentID: optional(p.AttachmentID), ReplyTo: optional(p.ReplyTo), CreatedAt: e.At, Seq: seq,
-			ModerationStatus: string(events.StatusPending),
-		})
-	case *events.MessageModerated:
-		reason := optional(p.Reason)
-		if i, ok := c.messageIndex[msgKey{e.App, p.MessageID}]; ok {
-			m := &c.messages[i]
-			if m.ModeratedSeq == nil { // the first decision stands
-				m.ModerationStatus, m.ModerationReason, m.ModeratedSeq = string(p.Status), reason, &seq
-			}
-		} else {
-			c.moderations = append(c.moderations, db.ModerateMessageParams{
-				App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
-			})
-		}
+		return nil
 	}
+	c.moderations = append(c.moderations, db.ModerateMessageParams{
+		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
+	})
+	return nil
 }
 
 func (c *changes) member(k memberKey) *memberChange {

@@ -27,21 +27,31 @@ func refusedData(err error) bool {
 	return false
 }
 
-// applyOrPark applies a batch. When PostgreSQL refuses its data, it applies
-// the batch's events one by one, each in a transaction with its checkpoint,
-// and parks those refused with PostgreSQL's reason: the rest of the batch
-// lands exactly once and the projector goes on (DESIGN invariants 3 and 8).
-// Live projection and replays both come through here, so a replay parks the
-// same events and rebuilds the same model.
+// panicked reports whether an event's effect panicked: the event is poison
+// for the read model, like data PostgreSQL refuses.
+func panicked(err error) bool {
+	var pe *events.PanicError
+	return errors.As(err, &pe)
+}
+
+// poison reports whether err condemns an event rather than the attempt.
+func poison(err error) bool { return refusedData(err) || panicked(err) }
+
+// applyOrPark applies a batch. When PostgreSQL refuses its data, or an
+// event's effect panics, it applies the batch's events one by one, each in a
+// transaction with its checkpoint, and parks those refused with the reason:
+// the rest of the batch lands exactly once and the projector goes on (DESIGN
+// invariants 3 and 8). Live projection and replays both come through here,
+// so a replay parks the same events and rebuilds the same model.
 func (p *Projector) applyOrPark(ctx context.Context, b jet.Batch, park *jet.Parker) error {
 	err := p.Apply(ctx, b)
-	if !refusedData(err) {
+	if !poison(err) {
 		return err
 	}
 	p.Log.Warn("the read model refuses an event of the batch; applying it event by event", "last", b.Last, "err", err)
 	for _, e := range b.Events {
 		err := p.Apply(ctx, jet.Batch{Events: []*events.Envelope{e}, Last: e.Seq})
-		if refusedData(err) {
+		if poison(err) {
 			if err := p.park(ctx, e, err, park); err != nil {
 				return err
 			}
@@ -63,6 +73,9 @@ func (p *Projector) park(ctx context.Context, e *events.Envelope, why error, par
 	data, err := e.Encode()
 	if err != nil {
 		return fmt.Errorf("park event %d: %w", e.Seq, err)
+	}
+	if panicked(why) {
+		return park.Park(ctx, subject, e.Seq, data, why)
 	}
 	return park.Park(ctx, subject, e.Seq, data, fmt.Errorf("read model refuses it: %w", why))
 }

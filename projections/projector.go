@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -40,6 +41,9 @@ type Projector struct {
 	// beforeCommit runs inside each transaction just before it commits; tests
 	// use it to stop the projector half-way through a batch.
 	beforeCommit func(last uint64) error
+	// effects, when set, replaces each event type's effect (tests make one
+	// panic); nil is the read model's own.
+	effects *events.Router[*changes]
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
 	known map[msgKey]struct{}
@@ -94,29 +98,19 @@ func (p *Projector) Run(ctx context.Context) error {
 
 // applyWithRetry retries a failed batch with backoff: the database being away
 // is the usual cause, and skipping would break the read model. Events the
-// database refuses are parked, not retried (applyOrPark).
+// database refuses, or whose effect panics, are parked, not retried
+// (applyOrPark).
 func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch, park *jet.Parker) error {
-	backoff := 50 * time.Millisecond
-	for {
-		err := p.applyOrPark(ctx, b, park)
-		if err == nil {
-			jet.Progress(Name, b)
-			if p.Watermark != nil {
-				p.Watermark.Advance(b.Last)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		p.Log.Warn("projection failed, retrying", "last", b.Last, "err", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	retry := jet.Backoff{Name: Name, Log: p.Log}
+	err := retry.Retry(ctx, "projection", func() error { return p.applyOrPark(ctx, b, park) }, "last", b.Last)
+	if err != nil {
+		return err
 	}
+	jet.Progress(Name, b)
+	if p.Watermark != nil {
+		p.Watermark.Advance(b.Last)
+	}
+	return nil
 }
 
 // Apply writes one batch and its checkpoint in one transaction. Events at or
@@ -141,7 +135,9 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		c := newChanges(p.known)
 		for _, e := range b.Events {
 			if e.Seq > cp {
-				c.add(e)
+				if err := c.add(p.effects, e); err != nil {
+					return err
+				}
 			}
 		}
 		if err := write(ctx, q, c); err != nil {

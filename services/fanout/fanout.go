@@ -12,6 +12,7 @@ import (
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/roster"
 	"github.com/chatbackend/chat/services/wire"
 )
@@ -42,25 +43,29 @@ func New(apps config.Apps, d bridge.Deliverer) *Service {
 	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}}
 }
 
-// Restore folds events already delivered.
+// Restore folds events already delivered. One whose routing fails was
+// parked when it was new, and is skipped again.
 func (s *Service) Restore(evs []*events.Envelope) {
 	s.restoring = true
 	defer func() { s.restoring = false }()
 	for _, e := range evs {
-		s.route(e)
+		_ = s.route(e)
 		s.folded = e.Seq
 	}
 }
 
 // Handle routes new events, sending each one's deliveries at once. It does
 // not wait for the broker: Flush does, before the events are acknowledged.
+// An event whose routing fails (a panic) is poison: the loop parks it.
 func (s *Service) Handle(_ context.Context, evs []*events.Envelope) error {
 	for _, e := range evs {
 		if e.Seq <= s.folded {
 			continue
 		}
 		s.folded = e.Seq
-		s.route(e)
+		if err := s.route(e); err != nil {
+			return &jet.PoisonError{Event: e, Err: err}
+		}
 	}
 	return nil
 }
@@ -69,71 +74,102 @@ func (s *Service) Handle(_ context.Context, evs []*events.Envelope) error {
 // did not take stays with the deliverer, which sends it again on the retry.
 func (s *Service) Flush(ctx context.Context) error { return s.deliver.Flush(ctx) }
 
-// route folds one event into the state and queues its deliveries.
-func (s *Service) route(e *events.Envelope) {
-	app := s.apps[e.App]
-	p, err := e.Payload()
-	if err != nil || app == nil {
-		s.roster.Apply(e)
+// routes declares what fan-out does with each event type.
+var routes = func() *events.Router[*Service] {
+	r := events.NewRouter[*Service]("fanout")
+	events.On(r, (*Service).conversationCreated)
+	events.On(r, (*Service).memberJoined)
+	events.On(r, (*Service).memberLeft)
+	events.On(r, (*Service).messagePosted)
+	events.On(r, (*Service).messageModerated)
+	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
+	return r
+}()
+
+// route folds one event into the state and queues its deliveries. An
+// application not configured here gets no deliveries, but its membership
+// is still followed.
+func (s *Service) route(e *events.Envelope) error {
+	if s.apps[e.App] == nil {
+		return s.roster.Apply(e)
+	}
+	return routes.Handle(s, e)
+}
+
+// send delivers e, as typ with data, to users' topics of kind.
+func (s *Service) send(e *events.Envelope, users []string, kind, typ string, data any) {
+	if s.restoring || len(users) == 0 {
 		return
 	}
-	send := func(users []string, kind, typ string, data any) {
-		if s.restoring || len(users) == 0 {
-			return
-		}
-		payload := bridge.Encode(bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data})
-		s.sendAll(users, func(u string) bridge.Delivery {
-			return bridge.Delivery{Topic: bridge.UserTopic(app.TopicPrefix, u, kind), Payload: payload}
-		})
+	prefix := s.apps[e.App].TopicPrefix
+	payload := bridge.Encode(bridge.Outbound{Type: typ, Seq: e.Seq, At: e.At, Data: data})
+	s.sendAll(users, func(u string) bridge.Delivery {
+		return bridge.Delivery{Topic: bridge.UserTopic(prefix, u, kind), Payload: payload}
+	})
+}
+
+func (s *Service) conversationCreated(e *events.Envelope, p *events.ConversationCreated) error {
+	if s.roster.Get(e.App, p.ConversationID) != nil {
+		return nil // created before: a repeat
 	}
-	switch p := p.(type) {
-	case *events.ConversationCreated:
-		if s.roster.Get(e.App, p.ConversationID) != nil {
-			return // created before: a repeat
-		}
-		s.roster.Apply(e)
-		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
-			send(c.MemberIDs(), bridge.KindConversations, "conversation.created", p)
-		}
-	case *events.MemberJoined:
-		if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.Members[p.UserID] == p.Role {
-			return // already a member with that role: a repeat
-		}
-		s.roster.Apply(e)
-		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
-			send(told(c, p.UserID, app.Limits.MemberEventsUpTo), bridge.KindConversations, "member.joined",
-				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
-		}
-	case *events.MemberLeft:
-		// Those who were members until now, the leaver included, learn it.
-		if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.IsMember(p.UserID) {
-			send(told(c, p.UserID, app.Limits.MemberEventsUpTo), bridge.KindConversations, "member.left",
-				wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
-		}
-		s.roster.Apply(e)
-	case *events.MessagePosted:
-		key := e.App + "/" + p.MessageID
-		if _, seen := s.messages[key]; !seen {
-			s.messages[key] = &posting{m: p, at: e.At, seq: e.Seq}
-		}
-	case *events.MessageModerated:
-		key := e.App + "/" + p.MessageID
-		post := s.messages[key]
-		if post == nil {
-			return // decided before (a repeat), or never posted
-		}
-		s.messages[key] = nil
-		if p.Status == events.StatusApproved {
-			if c := s.roster.Get(e.App, p.ConversationID); c != nil {
-				send(c.MemberIDs(), bridge.KindMessages, "message.new",
-					wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
-			}
-		}
-		send([]string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
-			ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
-			Status: string(p.Status), Reason: p.Reason,
-		})
+	if err := s.roster.Apply(e); err != nil {
+		return err
 	}
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		s.send(e, c.MemberIDs(), bridge.KindConversations, "conversation.created", p)
+	}
+	return nil
+}
+
+func (s *Service) memberJoined(e *events.Envelope, p *events.MemberJoined) error {
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.Members[p.UserID] == p.Role {
+		return nil // already a member with that role: a repeat
+	}
+	if err := s.roster.Apply(e); err != nil {
+		return err
+	}
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		s.send(e, told(c, p.UserID, s.apps[e.App].Limits.MemberEventsUpTo), bridge.KindConversations, "member.joined",
+			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
+	}
+	return nil
+}
+
+func (s *Service) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
+	// Those who were members until now, the leaver included, learn it.
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.IsMember(p.UserID) {
+		s.send(e, told(c, p.UserID, s.apps[e.App].Limits.MemberEventsUpTo), bridge.KindConversations, "member.left",
+			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
+	}
+	return s.roster.Apply(e)
+}
+
+func (s *Service) messagePosted(e *events.Envelope, p *events.MessagePosted) error {
+	key := e.App + "/" + p.MessageID
+	if _, seen := s.messages[key]; !seen {
+		s.messages[key] = &posting{m: p, at: e.At, seq: e.Seq}
+	}
+	return nil
+}
+
+func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerated) error {
+	key := e.App + "/" + p.MessageID
+	post := s.messages[key]
+	if post == nil {
+		return nil // decided before (a repeat), or never posted
+	}
+	s.messages[key] = nil
+	if p.Status == events.StatusApproved {
+		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+			s.send(e, c.MemberIDs(), bridge.KindMessages, "message.new",
+				wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
+		}
+	}
+	s.send(e, []string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
+		ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
+		Status: string(p.Status), Reason: p.Reason,
+	})
+	return nil
 }
 
 // told lists who learns that user joined or left: every member of a

@@ -60,6 +60,8 @@ type Durable struct {
 	// AckEvery is how often a Flusher's events are confirmed and acknowledged
 	// (default 20ms).
 	AckEvery time.Duration
+
+	backoff Backoff
 }
 
 // Run restores state from the log up to the durable's acknowledged position,
@@ -69,6 +71,7 @@ func (d *Durable) Run(ctx context.Context) error {
 	if d.MaxBatch <= 0 {
 		d.MaxBatch = 500
 	}
+	d.backoff = Backoff{Name: d.Name, Log: d.Log}
 	park := NewParker(d.JS, d.Name, d.Log)
 	cons, floor, err := d.open(ctx)
 	if err != nil {
@@ -106,7 +109,7 @@ func (d *Durable) Run(ctx context.Context) error {
 			return nil
 		}
 		if flusher != nil {
-			if err := d.retry(ctx, "flush", func() error { return flusher.Flush(ctx) }); err != nil {
+			if err := d.backoff.Retry(ctx, "flush", func() error { return flusher.Flush(ctx) }); err != nil {
 				return err
 			}
 		}
@@ -139,28 +142,6 @@ func (d *Durable) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// retry runs fn until it succeeds or ctx ends, with backoff.
-func (d *Durable) retry(ctx context.Context, what string, fn func() error) error {
-	backoff := 50 * time.Millisecond
-	for {
-		err := fn()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		retries.WithLabelValues(d.Name).Inc()
-		d.Log.Warn(what+" failed, retrying", "consumer", d.Name, "err", err, "in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
 }
 
 // open declares the durable consumer and returns it with its acknowledged
@@ -211,32 +192,71 @@ func (d *Durable) open(ctx context.Context) (jetstream.Consumer, uint64, error) 
 	return cons, floor, nil
 }
 
-// handle retries transient errors with backoff until ctx ends and parks
-// poison events.
+// handle hands evs to the handler, retrying transient errors with backoff
+// until ctx ends, and parks poison events: those the handler names
+// (PoisonError) and those it panics on, with the panic and a short stack as
+// the reason. A panic the handler does not attribute to an event (one
+// outside an events.Router) is located by handing the events over one at a
+// time; the one that panics again is parked.
 func (d *Durable) handle(ctx context.Context, evs []*events.Envelope, park *Parker) error {
+	per := len(evs) // events per call: 1 while locating a panic
 	for len(evs) > 0 {
-		var poison *PoisonError
-		err := d.retry(ctx, "handler", func() error {
-			err := d.Handler.Handle(ctx, evs)
-			if errors.As(err, &poison) {
-				return nil // not to be retried: parked below
+		part := evs[:min(per, len(evs))]
+		var bad *events.Envelope
+		var why error
+		locate := false
+		err := d.backoff.Retry(ctx, "handler", func() error {
+			err := d.call(ctx, part)
+			var poison *PoisonError
+			var panicked *events.PanicError
+			switch {
+			case errors.As(err, &poison):
+				bad, why = poison.Event, poison.Err
+			case errors.As(err, &panicked) && panicked.Event == nil && len(part) > 1:
+				locate = true
+			case errors.As(err, &panicked):
+				if panicked.Event == nil {
+					panicked.Event = part[0]
+				}
+				bad, why = panicked.Event, panicked
+			default:
+				return err // nil, or transient: retried
 			}
-			return err
+			return nil // not to be retried: parked or located below
 		})
-		if err != nil || poison == nil {
+		switch {
+		case err != nil:
+			return err
+		case locate:
+			d.Log.Warn("handler panicked on a batch; handing its events over one at a time", "consumer", d.Name,
+				"first", part[0].Seq, "last", part[len(part)-1].Seq)
+			per = 1
+			continue
+		case bad == nil:
+			evs = evs[len(part):]
+			continue
+		}
+		subject, _ := bad.Subject()
+		if err := park.Park(ctx, subject, bad.Seq, mustEncode(bad), why); err != nil {
 			return err
 		}
-		subject, _ := poison.Event.Subject()
-		if err := park.Park(ctx, subject, poison.Event.Seq, mustEncode(poison.Event), poison.Err); err != nil {
-			return err
-		}
-		i := slices.Index(evs, poison.Event)
+		i := slices.Index(evs, bad)
 		if i < 0 {
-			return fmt.Errorf("consumer %s: poison event %d is not in the batch", d.Name, poison.Event.Seq)
+			return fmt.Errorf("consumer %s: poison event %d is not in the batch", d.Name, bad.Seq)
 		}
-		evs = evs[i+1:]
+		evs, per = evs[i+1:], len(evs)
 	}
 	return nil
+}
+
+// call runs the handler, turning a panic into a *events.PanicError.
+func (d *Durable) call(ctx context.Context, evs []*events.Envelope) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = events.Recovered(v, nil)
+		}
+	}()
+	return d.Handler.Handle(ctx, evs)
 }
 
 func mustEncode(e *events.Envelope) []byte {

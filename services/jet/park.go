@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +30,8 @@ func NewParker(js jetstream.JetStream, consumer string, log *slog.Logger) *Parke
 func (p *Parker) Park(ctx context.Context, subject string, seq uint64, data []byte, why error) error {
 	m := nats.NewMsg(events.DeadLetterSubjectFor(p.consumer))
 	m.Data = data
-	m.Header.Set(events.HeaderReason, why.Error())
+	// A header is one line: a panic's value may hold several.
+	m.Header.Set(events.HeaderReason, strings.NewReplacer("\r", " ", "\n", " ").Replace(why.Error()))
 	m.Header.Set("Chat-Subject", subject)
 	m.Header.Set("Chat-Seq", strconv.FormatUint(seq, 10))
 	// One parked copy per consumer and position, however often we retry.

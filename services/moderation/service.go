@@ -26,6 +26,8 @@ type Service struct {
 	// appends out again, so state advances exactly once per event.
 	folded uint64
 	out    []*events.Envelope
+	// restoring is set while folding events already acted on.
+	restoring bool
 }
 
 // New returns the moderation consumer.
@@ -33,58 +35,83 @@ func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
 	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]struct{}{}}
 }
 
-// Restore folds events moderation has already acted on.
+// decides declares what moderation does with each event type. Membership
+// comes from the roster, which folds every event before these handlers run.
+var decides = func() *events.Router[*Service] {
+	r := events.NewRouter[*Service]("moderation")
+	events.On(r, (*Service).posted)
+	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
+		events.TypeMessageModerated, events.TypeServiceAccountCreated)
+	return r
+}()
+
+// Restore folds events moderation has already acted on: the state
+// advances, nothing is decided again.
 func (s *Service) Restore(evs []*events.Envelope) {
+	s.restoring = true
+	defer func() { s.restoring = false }()
 	for _, e := range evs {
-		s.fold(e)
+		_ = s.fold(e) // an event that fails was parked when it was new
 		s.folded = e.Seq
 	}
 }
 
-// fold updates the state and reports whether e is a first posting.
-func (s *Service) fold(e *events.Envelope) (*events.MessagePosted, bool) {
-	s.roster.Apply(e)
-	if e.Type != events.TypeMessagePosted {
-		return nil, false
+// fold updates the state with e and, unless restoring, queues the decisions
+// it calls for.
+func (s *Service) fold(e *events.Envelope) error {
+	if err := s.roster.Apply(e); err != nil {
+		return err
 	}
-	p, err := e.Payload()
-	if err != nil {
-		return nil, false
-	}
-	m := p.(*events.MessagePosted)
+	return decides.Handle(s, e)
+}
+
+// posted decides a first posting at its position; a repeat is ignored.
+func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	key := e.App + "/" + m.MessageID
 	if _, dup := s.seen[key]; dup {
-		return nil, false
+		return nil
 	}
 	s.seen[key] = struct{}{}
-	return m, true
+	if s.restoring || m.Imported {
+		return nil
+	}
+	d := Decide(s.apps[e.App], s.roster.Get(e.App, m.ConversationID), m)
+	mod := &events.MessageModerated{
+		MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,
+		ClientMsgID: m.ClientMsgID, Status: d.Status, Reason: d.Reason, PostedSeq: e.Seq,
+	}
+	// The decision's id derives from the message: deciding again after a
+	// crash appends nothing new.
+	de, err := events.New("mod-"+m.MessageID, e.App, e.At, events.Actor{ID: "moderation", Type: events.ActorSystem}, mod)
+	if err != nil {
+		s.log.Error("moderation decision not encodable", "seq", e.Seq, "err", err)
+		return nil
+	}
+	s.out = append(s.out, de)
+	return nil
 }
 
 // Handle decides each new message at its position and appends the decisions.
+// An event whose handling fails (a panic) is poison: the decisions before it
+// are appended, then the loop parks it and goes on after it.
 func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
 	for _, e := range evs {
 		if e.Seq <= s.folded {
 			continue
 		}
 		s.folded = e.Seq
-		m, first := s.fold(e)
-		if !first || m.Imported {
-			continue
+		if err := s.fold(e); err != nil {
+			if err := s.appendDecisions(ctx); err != nil {
+				return err
+			}
+			return &jet.PoisonError{Event: e, Err: err}
 		}
-		d := Decide(s.apps[e.App], s.roster.Get(e.App, m.ConversationID), m)
-		mod := &events.MessageModerated{
-			MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,
-			ClientMsgID: m.ClientMsgID, Status: d.Status, Reason: d.Reason, PostedSeq: e.Seq,
-		}
-		// The decision's id derives from the message: deciding again after a
-		// crash appends nothing new.
-		de, err := events.New("mod-"+m.MessageID, e.App, e.At, events.Actor{ID: "moderation", Type: events.ActorSystem}, mod)
-		if err != nil {
-			s.log.Error("moderation decision not encodable", "seq", e.Seq, "err", err)
-			continue
-		}
-		s.out = append(s.out, de)
 	}
+	return s.appendDecisions(ctx)
+}
+
+// appendDecisions appends the decisions not yet in the log.
+func (s *Service) appendDecisions(ctx context.Context) error {
 	if len(s.out) == 0 {
 		return nil
 	}

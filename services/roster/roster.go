@@ -29,35 +29,49 @@ func (r *Roster) Get(app, id string) *Conversation { return r.convs[Key{app, id}
 // Len is the number of conversations known.
 func (r *Roster) Len() int { return len(r.convs) }
 
-// Apply folds one event. Events that do not change membership are ignored, as
-// are events that do not decode (the consumer parks those before this point).
-// Applying the same event twice leaves the same state.
-func (r *Roster) Apply(e *events.Envelope) {
-	p, err := e.Payload()
-	if err != nil {
-		return
+// folds declares the events that change membership; every other type of the
+// catalogue leaves the roster as it is.
+var folds = func() *events.Router[*Roster] {
+	r := events.NewRouter[*Roster]("roster")
+	events.On(r, (*Roster).created)
+	events.On(r, (*Roster).joined)
+	events.On(r, (*Roster).left)
+	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeServiceAccountCreated)
+	return r
+}()
+
+// Apply folds one event. Events that do not change membership are ignored.
+// The error is the payload's, when it does not decode (the consumer loop
+// parks those before this point), or a fold's panic. Applying the same event
+// twice leaves the same state.
+func (r *Roster) Apply(e *events.Envelope) error { return folds.Handle(r, e) }
+
+func (r *Roster) created(e *events.Envelope, p *events.ConversationCreated) error {
+	k := Key{e.App, p.ConversationID}
+	if r.convs[k] != nil {
+		return nil // a conversation is created once; a repeat changes nothing
 	}
-	switch p := p.(type) {
-	case *events.ConversationCreated:
-		k := Key{e.App, p.ConversationID}
-		if r.convs[k] != nil {
-			return // a conversation is created once; a repeat changes nothing
-		}
-		c := &Conversation{Kind: p.Kind, ReplyPermission: p.ReplyPermission, CreatedBy: p.CreatedBy,
-			Members: make(map[string]events.Role, len(p.Members))}
-		for _, m := range p.Members {
-			c.Members[m.UserID] = m.Role
-		}
-		r.convs[k] = c
-	case *events.MemberJoined:
-		if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
-			c.Members[p.UserID] = p.Role
-		}
-	case *events.MemberLeft:
-		if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
-			delete(c.Members, p.UserID)
-		}
+	c := &Conversation{Kind: p.Kind, ReplyPermission: p.ReplyPermission, CreatedBy: p.CreatedBy,
+		Members: make(map[string]events.Role, len(p.Members))}
+	for _, m := range p.Members {
+		c.Members[m.UserID] = m.Role
 	}
+	r.convs[k] = c
+	return nil
+}
+
+func (r *Roster) joined(e *events.Envelope, p *events.MemberJoined) error {
+	if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
+		c.Members[p.UserID] = p.Role
+	}
+	return nil
+}
+
+func (r *Roster) left(e *events.Envelope, p *events.MemberLeft) error {
+	if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
+		delete(c.Members, p.UserID)
+	}
+	return nil
 }
 
 // IsMember reports whether user belongs to the conversation.

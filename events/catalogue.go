@@ -1,0 +1,174 @@
+package events
+
+import (
+	"fmt"
+
+	fastjson "github.com/goccy/go-json"
+)
+
+// known is the catalogue: every event type this build knows, each registered
+// once, in the order Types lists them. Adding an event type is one line here
+// and its payload in the file of its family; consumers then fail their tests
+// until they handle or ignore it (see Router).
+var known = newCatalogue(
+	Spec{Type: TypeConversationCreated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ConversationCreated) }},
+	Spec{Type: TypeMemberJoined, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MemberJoined) }},
+	Spec{Type: TypeMemberLeft, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MemberLeft) }},
+	Spec{Type: TypeMessagePosted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessagePosted) }},
+	Spec{Type: TypeMessageModerated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageModerated) }},
+	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
+		New: func() Payload { return new(ServiceAccountCreated) }},
+)
+
+// Types lists every event type this build knows, in catalogue order.
+var Types = known.types
+
+// Scope is the part of the subject space an event type lives in (PROTOCOL §4).
+type Scope int
+
+const (
+	// ScopeConversation: chat.evt.{app}.conv.{conversationId}.{event}.
+	ScopeConversation Scope = iota + 1
+	// ScopeUser: chat.evt.{app}.user.{userId}.{event}.
+	ScopeUser
+	// ScopeApp: chat.evt.{app}.app.{event}, for application-wide events.
+	ScopeApp
+)
+
+// Upgrade turns the data of an event stored at one version into the data of
+// the next version. It is pure: the stored event never changes, readers
+// upgrade it each time they decode it.
+type Upgrade func(data []byte) ([]byte, error)
+
+// Spec is one event type as the catalogue registers it.
+type Spec struct {
+	Type Type
+	// Version is the version New writes. Older versions stay readable
+	// forever through Upgrades.
+	Version int
+	Scope   Scope
+	// Internal marks events no client ever sees: never delivered, not in
+	// the read model (a service's account, for instance).
+	Internal bool
+	// New returns an empty payload of the type, to decode data into.
+	New func() Payload
+	// Upgrades[v] turns data stored at version v into version v+1, for
+	// every v from 1 to Version-1.
+	Upgrades map[int]Upgrade
+
+	dotted string // the subject token, e.g. message.posted
+}
+
+// SpecOf returns the catalogue's entry for t.
+func SpecOf(t Type) (Spec, bool) {
+	s := known.specs[t]
+	if s == nil {
+		return Spec{}, false
+	}
+	return *s, true
+}
+
+// catalogue indexes specs by type.
+type catalogue struct {
+	specs map[Type]*Spec
+	types []Type
+}
+
+// newCatalogue checks and indexes specs. An inconsistent entry is a
+// programming error found at start-up, so it panics.
+func newCatalogue(specs ...Spec) *catalogue {
+	c := &catalogue{specs: make(map[Type]*Spec, len(specs))}
+	for i := range specs {
+		s := specs[i]
+		switch {
+		case s.Type == "" || s.New == nil:
+			panic(fmt.Sprintf("events: catalogue entry %d has no type or no constructor", i))
+		case c.specs[s.Type] != nil:
+			panic(fmt.Sprintf("events: %s registered twice", s.Type))
+		case s.New().EventType() != s.Type:
+			panic(fmt.Sprintf("events: %s constructs a %s", s.Type, s.New().EventType()))
+		case s.Version < 1:
+			panic(fmt.Sprintf("events: %s has version %d", s.Type, s.Version))
+		case s.Scope < ScopeConversation || s.Scope > ScopeApp:
+			panic(fmt.Sprintf("events: %s has no scope", s.Type))
+		}
+		for v := 1; v < s.Version; v++ {
+			if s.Upgrades[v] == nil {
+				panic(fmt.Sprintf("events: %s has no upgrade from version %d to %d", s.Type, v, v+1))
+			}
+		}
+		s.dotted = dotted(s.Type)
+		c.specs[s.Type] = &s
+		c.types = append(c.types, s.Type)
+	}
+	return c
+}
+
+// checkVersion refuses a version no reader of e's type can read: below 1,
+// or newer than this build writes. Types this build does not know are left
+// to payload, which names them.
+func (c *catalogue) checkVersion(e *Envelope) error {
+	if e.V < 1 {
+		return fmt.Errorf("decode envelope %s: unsupported version %d", e.ID, e.V)
+	}
+	if s := c.specs[e.Type]; s != nil && e.V > s.Version {
+		return fmt.Errorf("decode envelope %s: unsupported version %d of %s (this build reads up to %d)", e.ID, e.V, e.Type, s.Version)
+	}
+	return nil
+}
+
+// payload decodes and validates an envelope's data as its type's current
+// version, upgrading data stored at an older one.
+func (c *catalogue) payload(e *Envelope) (Payload, error) {
+	s := c.specs[e.Type]
+	if s == nil {
+		return nil, fmt.Errorf("%w %q (event %s)", ErrUnknownType, e.Type, e.ID)
+	}
+	if err := c.checkVersion(e); err != nil {
+		return nil, err
+	}
+	data := []byte(e.Data)
+	for v := e.V; v < s.Version; v++ {
+		up, err := s.Upgrades[v](data)
+		if err != nil {
+			return nil, fmt.Errorf("upgrade %s %s from version %d: %w", e.Type, e.ID, v, err)
+		}
+		data = up
+	}
+	p := s.New()
+	if err := fastjson.Unmarshal(data, p); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid %s %s: %w", e.Type, e.ID, err)
+	}
+	return p, nil
+}
+
+// subject is the subject p is stored under in app. A payload outside the
+// catalogue (none in this build) is placed as a conversation event.
+func (c *catalogue) subject(app string, p Payload) string {
+	t := p.EventType()
+	scope, name := ScopeConversation, ""
+	if s := c.specs[t]; s != nil {
+		scope, name = s.Scope, s.dotted
+	} else {
+		name = dotted(t)
+	}
+	switch scope {
+	case ScopeUser:
+		return SubjectRoot + "." + app + ".user." + p.scopeID() + "." + name
+	case ScopeApp:
+		return SubjectRoot + "." + app + ".app." + name
+	default:
+		return SubjectRoot + "." + app + ".conv." + p.scopeID() + "." + name
+	}
+}
+
+// newPayload returns an empty payload for a type, or nil when unknown.
+func newPayload(t Type) Payload {
+	if s := known.specs[t]; s != nil {
+		return s.New()
+	}
+	return nil
+}
