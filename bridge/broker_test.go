@@ -125,7 +125,20 @@ func TestRetainedPublishIsNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The broker acknowledges a publish before routing it: a subscriber
+	// already there tells when the retained publish has been handled.
+	routed := make(chan []byte, 8)
+	early, err := dial(t, pahoOptions(url, "svc-0", "chat-bridge", token(t, "chat-bridge", auth.RoleService)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, early.Subscribe("chat/cmd/#", 1, func(_ paho.Client, m paho.Message) { routed <- m.Payload() }))
 	wait(t, alice.Publish("chat/cmd/alice/send", 1, true, `{"retained":true}`))
+	select {
+	case <-routed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the retained publish was never routed")
+	}
 
 	got := make(chan []byte, 8)
 	svc, err := dial(t, pahoOptions(url, "svc-1", "chat-bridge", token(t, "chat-bridge", auth.RoleService)))
