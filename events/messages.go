@@ -77,6 +77,8 @@ const (
 	ReasonNotMember       = "not_member"
 	ReasonReplyNotAllowed = "reply_not_allowed"
 	ReasonBadWords        = "bad_words"
+	// ReasonReplyNotFound: replyTo names no message of the same conversation.
+	ReasonReplyNotFound = "not_found"
 )
 
 // MessageModerated is moderation's decision on one posted message. It repeats

@@ -136,3 +136,36 @@ func countContaining(rs []testkit.Received, s string) int {
 	}
 	return n
 }
+
+func TestReplyMustNameAMessageOfTheSameConversation(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
+	conv, other := group(t, c, "alice", "bob"), group(t, c, "alice", "bob")
+	send(alice, other, "elsewhere", "in the other conversation")
+	theirs := alice.WaitType("message.new", `"clientMsgId":"elsewhere"`)
+	send(alice, conv, "first", "first here")
+	first := alice.WaitType("message.new", `"clientMsgId":"first"`)
+	id := func(r testkit.Received) string { return testkit.JSON[struct{ ID string }](t, r.Data).ID }
+
+	reply := func(clientMsgID, replyTo string) {
+		bob.Publish("chat/cmd/bob/send", map[string]string{"clientMsgId": clientMsgID, "conversationId": conv,
+			"content": "re", "replyTo": replyTo})
+	}
+	reply("re-other", id(theirs))
+	reply("re-unknown", "m0000000000000000000000000000000")
+	reply("re-ok", id(first))
+	for _, k := range []string{"re-other", "re-unknown"} {
+		res := bob.WaitType("moderation.result", `"clientMsgId":"`+k+`"`)
+		if !contains(res.Data, `"status":"rejected"`) || !contains(res.Data, `"reason":"not_found"`) {
+			t.Errorf("%s: %s, want rejected not_found", k, res.Data)
+		}
+	}
+	ok := alice.WaitType("message.new", `"clientMsgId":"re-ok"`)
+	if !contains(ok.Data, `"replyTo":"`+id(first)+`"`) {
+		t.Errorf("the reply does not name its message: %s", ok.Data)
+	}
+	if n := countContaining(alice.Of("message.new"), `"clientMsgId":"re-other"`) +
+		countContaining(alice.Of("message.new"), `"clientMsgId":"re-unknown"`); n != 0 {
+		t.Errorf("%d refused replies delivered", n)
+	}
+}

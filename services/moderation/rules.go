@@ -34,6 +34,19 @@ func Decide(app *config.App, conv *roster.Conversation, m *events.MessagePosted)
 	return Decision{Status: events.StatusApproved}
 }
 
+// DecideReply refines an approval of a reply: replyTo must name a message
+// posted in the same conversation. repliedIn is the conversation the named
+// message was posted in, nil when the log holds no message of that id.
+func DecideReply(d Decision, conv, repliedIn *roster.Conversation, m *events.MessagePosted) Decision {
+	if d.Status != events.StatusApproved || m.ReplyTo == "" {
+		return d
+	}
+	if repliedIn == nil || repliedIn != conv {
+		return Decision{events.StatusRejected, events.ReasonReplyNotFound}
+	}
+	return d
+}
+
 // containsBadWord matches whole words, case-insensitively, so "Scunthorpe"
 // style substrings do not trip the filter.
 func containsBadWord(content string, words []string) bool {

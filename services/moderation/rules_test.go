@@ -142,3 +142,27 @@ func TestDecideWithModerationOnAndNoWordsApproves(t *testing.T) {
 		t.Errorf("no bad words configured: Decide = %+v, want approved", got)
 	}
 }
+
+func TestDecideReplyNamesAMessageOfTheSameConversation(t *testing.T) {
+	here, elsewhere := conv(events.ReplyAll), conv(events.ReplyAll)
+	notFound := moderation.Decision{Status: events.StatusRejected, Reason: events.ReasonReplyNotFound}
+	reply := post("bob", "agreed")
+	reply.ReplyTo = "m0"
+	for _, tc := range []struct {
+		name      string
+		d         moderation.Decision
+		m         *events.MessagePosted
+		repliedIn *roster.Conversation
+		want      moderation.Decision
+	}{
+		{"no reply", approved, post("bob", "hi"), nil, approved},
+		{"a message of this conversation", approved, reply, here, approved},
+		{"a message of another conversation", approved, reply, elsewhere, notFound},
+		{"no such message", approved, reply, nil, notFound},
+		{"already refused stays refused", notMember, reply, nil, notMember},
+	} {
+		if got := moderation.DecideReply(tc.d, here, tc.repliedIn, tc.m); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}

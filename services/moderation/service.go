@@ -17,10 +17,12 @@ type Service struct {
 	appends *jet.Appender
 	log     *slog.Logger
 	roster  *roster.Roster
-	// seen holds every message id posted so far. A MessagePosted that repeats
-	// one (a client retry after the log's deduplication window) is ignored,
-	// so no message is ever decided, delivered or counted twice.
-	seen map[string]struct{}
+	// seen holds every message id posted so far, with the conversation it
+	// was posted in (nil if that did not exist), for replies to name. A
+	// MessagePosted that repeats one (a client retry after the log's
+	// deduplication window) is ignored, so no message is ever decided,
+	// delivered or counted twice.
+	seen map[string]*roster.Conversation
 	// folded is the last position folded into the state; out holds decisions
 	// not yet in the log. A retried Handle skips what it folded already and
 	// appends out again, so state advances exactly once per event.
@@ -32,7 +34,7 @@ type Service struct {
 
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
-	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]struct{}{}}
+	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{}}
 }
 
 // decides declares what moderation does with each event type. Membership
@@ -71,11 +73,15 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	if _, dup := s.seen[key]; dup {
 		return nil
 	}
-	s.seen[key] = struct{}{}
+	conv := s.roster.Get(e.App, m.ConversationID)
+	s.seen[key] = conv
 	if s.restoring || m.Imported {
 		return nil
 	}
-	d := Decide(s.apps[e.App], s.roster.Get(e.App, m.ConversationID), m)
+	d := Decide(s.apps[e.App], conv, m)
+	if m.ReplyTo != "" {
+		d = DecideReply(d, conv, s.seen[e.App+"/"+m.ReplyTo], m)
+	}
 	mod := &events.MessageModerated{
 		MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		ClientMsgID: m.ClientMsgID, Status: d.Status, Reason: d.Reason, PostedSeq: e.Seq,
