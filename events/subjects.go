@@ -48,3 +48,10 @@ func dotted(t Type) string {
 	}
 	return string(b)
 }
+
+// ConversationSubjects matches every event of one conversation, whatever its
+// type: chat.evt.{app}.conv.{id}.>. Deciding a command at a conversation's
+// position means at the last sequence stored under it.
+func ConversationSubjects(app, conversationID string) string {
+	return SubjectRoot + "." + app + ".conv." + conversationID + ".>"
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/queries"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -174,53 +175,37 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("role: one of admin, member, read_only"))
 		return
 	}
-	c, me, err := a.groupMember(r, caller)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	if me.Role != string(events.RoleAdmin) {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusForbidden, "forbidden", "only conversation admins add participants"))
-		return
-	}
-	current, err := a.Store.Participants(r.Context(), c)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	if len(current)+len(ids) > caller.App.Limits.MaxGroupMembers {
-		httpx.WriteError(w, r, badRequest("userIds: a conversation has at most %d members", caller.App.Limits.MaxGroupMembers))
-		return
-	}
-	var evs []*events.Envelope
 	for i, id := range ids {
 		if !events.ValidID(id) {
 			httpx.WriteError(w, r, badRequest("userIds[%d]: %q must match ^[A-Za-z0-9_-]{1,64}$", i, id))
 			return
 		}
-		if slices.ContainsFunc(current, func(p queries.Participant) bool { return p.UserID == id && p.Role == string(role) }) {
-			continue // already there with that role: nothing to record
-		}
-		e, err := a.event(caller, events.NewEventID(),
-			&events.MemberJoined{ConversationID: c.ID, UserID: id, Role: role, AddedBy: caller.User()})
-		if err != nil {
-			httpx.WriteError(w, r, err)
-			return
-		}
-		evs = append(evs, e)
 	}
-	if len(evs) > 0 {
-		seq, done, err := a.append(r.Context(), evs...)
+	conv := r.PathValue("id")
+	out, err := a.Decide.Decide(r.Context(), caller.App.Name, conv, func(s *decide.State) ([]*events.Envelope, error) {
+		add, err := decide.AddMembers(s, caller.User(), ids, role, caller.App.Limits.MaxGroupMembers)
 		if err != nil {
-			httpx.WriteError(w, r, err)
-			return
+			return nil, err
 		}
-		if !done {
-			accepted(w, seq, "")
-			return
+		evs := make([]*events.Envelope, 0, len(add))
+		for _, id := range add {
+			e, err := a.event(caller, events.NewEventID(),
+				&events.MemberJoined{ConversationID: conv, UserID: id, Role: role, AddedBy: caller.User()})
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, e)
 		}
+		return evs, nil
+	})
+	if err != nil {
+		httpx.WriteError(w, r, refusal(err))
+		return
 	}
-	ps, err := a.Store.Participants(r.Context(), c)
+	if !a.projected(w, r, out) {
+		return
+	}
+	ps, err := a.Store.Participants(r.Context(), db.Conversation{App: caller.App.Name, ID: conv})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -233,48 +218,71 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	caller := httpx.CallerOf(r)
 	target := r.PathValue("userId") // checked by pathIDs
-	c, me, err := a.groupMember(r, caller)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	if target != caller.User() && me.Role != string(events.RoleAdmin) {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusForbidden, "forbidden", "only conversation admins remove other participants"))
-		return
-	}
-	if _, _, err := a.Store.Member(r.Context(), caller.App.Name, c.ID, target); err != nil {
-		if errors.Is(err, httpx.ErrNotMember) {
-			err = httpx.Errorf(http.StatusNotFound, "not_found", "%s is not a participant", target)
+	conv := r.PathValue("id")
+	out, err := a.Decide.Decide(r.Context(), caller.App.Name, conv, func(s *decide.State) ([]*events.Envelope, error) {
+		if err := decide.RemoveMember(s, caller.User(), target); err != nil {
+			return nil, err
 		}
-		httpx.WriteError(w, r, err)
-		return
-	}
-	e, err := a.event(caller, events.NewEventID(),
-		&events.MemberLeft{ConversationID: c.ID, UserID: target, RemovedBy: caller.User()})
+		e, err := a.event(caller, events.NewEventID(),
+			&events.MemberLeft{ConversationID: conv, UserID: target, RemovedBy: caller.User()})
+		if err != nil {
+			return nil, err
+		}
+		return []*events.Envelope{e}, nil
+	})
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WriteError(w, r, refusal(err))
 		return
 	}
-	seq, done, err := a.append(r.Context(), e)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	if !done {
-		accepted(w, seq, "")
+	if !a.projected(w, r, out) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// groupMember is the caller's membership of the request's conversation, one
-// whose participants can change.
-func (a *API) groupMember(r *http.Request, caller *httpx.Caller) (db.Conversation, db.Participant, error) {
-	c, me, err := a.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
-	if err == nil && c.Kind == string(events.KindOneToOne) {
-		err = httpx.Errorf(http.StatusConflict, "conflict", "a one_to_one conversation has fixed participants")
+// projected waits for the read model to include a decided command's events.
+// It reports false when it answered already: 202 with the last event's
+// position, the read model being behind past the write wait.
+func (a *API) projected(w http.ResponseWriter, r *http.Request, out decide.Outcome) bool {
+	if len(out.Appended) == 0 {
+		return true
 	}
-	return c, me, err
+	seq := out.Appended[len(out.Appended)-1].Seq
+	ctx, cancel := context.WithTimeout(r.Context(), a.WriteWait)
+	defer cancel()
+	if !a.Projected(ctx, seq) {
+		accepted(w, seq, "")
+		return false
+	}
+	return true
+}
+
+// refusalStatus is the HTTP status of each refusal code.
+var refusalStatus = map[string]int{
+	decide.CodeNotFound:       http.StatusNotFound,
+	decide.CodeNotMember:      http.StatusForbidden,
+	decide.CodeForbidden:      http.StatusForbidden,
+	decide.CodeConflict:       http.StatusConflict,
+	decide.CodeGone:           http.StatusGone,
+	decide.CodeInvalidPayload: http.StatusBadRequest,
+}
+
+// refusal turns a decision's refusal into its HTTP error; a command that
+// kept losing the race to change the conversation is a 409 the client may
+// retry. Other errors pass through.
+func refusal(err error) error {
+	var ref *decide.Refusal
+	if errors.As(err, &ref) {
+		status, ok := refusalStatus[ref.Code]
+		if !ok {
+			status = http.StatusForbidden
+		}
+		return httpx.Errorf(status, ref.Code, "%s", ref.Message)
+	}
+	if errors.Is(err, decide.ErrBusy) {
+		return httpx.Errorf(http.StatusConflict, "conflict", "the conversation changed too often while deciding: try again")
+	}
+	return err
 }
 
 // event builds an event the caller causes. A payload the catalogue refuses

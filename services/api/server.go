@@ -15,6 +15,7 @@ import (
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/jet"
 )
@@ -30,6 +31,9 @@ type API struct {
 	Apps   config.Apps
 	Secret []byte
 	Append *jet.Appender
+	// Decide decides commands about a conversation at its position in the
+	// log and appends their events on that condition.
+	Decide *decide.Decider
 	Store  queries.Store
 	// Projected waits until the read model includes position seq, up to ctx.
 	Projected func(ctx context.Context, seq uint64) bool

@@ -26,6 +26,7 @@ import (
 	"github.com/chatbackend/chat/services/api"
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/fanout"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/moderation"
@@ -291,7 +292,8 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 			return nil
 		}
 	}
-	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js),
+	appends := jet.NewAppender(d.js)
+	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: appends, Decide: decide.New(d.js, appends, 0),
 		Store: queries.Store{Q: q}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}

@@ -2,7 +2,9 @@ package jet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,6 +77,43 @@ func (a *Appender) AppendAll(ctx context.Context, evs []*events.Envelope) ([]App
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	}
+	return out, nil
+}
+
+// ErrConflict is the log refusing a conditional append: the subjects it was
+// conditioned on moved past the expected position (see AppendAt).
+var ErrConflict = errors.New("the log moved past the expected position")
+
+// AppendAt stores evs in order, each only if the last event stored under the
+// subjects matching filter (a wildcard such as chat.evt.{app}.conv.{id}.>) is
+// still the one expected: last for the first event, then the one before it.
+// The server checks the condition (Nats-Expected-Last-Subject-Sequence with
+// Nats-Expected-Last-Subject-Sequence-Subject) as it stores the event, so
+// nothing can slip in between a decision made at position last and its
+// effect. When the condition fails the error wraps ErrConflict and the
+// events before the one refused stay stored: they were decided at their own
+// position. Events go one at a time, each waiting for its acknowledgement.
+func (a *Appender) AppendAt(ctx context.Context, filter string, last uint64, evs []*events.Envelope) ([]Appended, error) {
+	out := make([]Appended, 0, len(evs))
+	for _, e := range evs {
+		m, err := Msg(e)
+		if err != nil {
+			return out, err
+		}
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(last, 10))
+		m.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, filter)
+		ack, err := a.js.PublishMsg(ctx, m)
+		if err != nil {
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+				apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+				return out, fmt.Errorf("append %s at %d: %w", m.Subject, last, ErrConflict)
+			}
+			return out, fmt.Errorf("append %s: %w", m.Subject, err)
+		}
+		out = append(out, Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate})
+		last = ack.Sequence
 	}
 	return out, nil
 }

@@ -1,0 +1,100 @@
+package decide
+
+import (
+	"time"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/roster"
+)
+
+// State is one conversation as of position Pos of the log: what the command
+// side needs to decide a command about it. It is folded from that
+// conversation's events only, in log order, with the roster's rules.
+type State struct {
+	App, ID string
+	// Pos is the stream sequence of the last event folded (0: none yet).
+	Pos uint64
+	// roster holds this one conversation; Conversation reads it.
+	roster *roster.Roster
+	// Messages are the conversation's messages by id. Their content is not
+	// kept: no decision needs it.
+	Messages map[string]*Message
+	// done holds the ids of the edits and deletes already in the log, so a
+	// command repeated after the log's deduplication window is recognised.
+	done map[string]struct{}
+}
+
+// Message is what decisions need about one message.
+type Message struct {
+	ID          string
+	ClientMsgID string
+	SenderID    string
+	SenderType  events.ActorType
+	ContentType events.ContentType
+	Attachment  string
+	ReplyTo     string
+	PostedAt    time.Time
+	PostedSeq   uint64
+	// Status is moderation's decision, empty while it is pending.
+	Status    events.ModerationStatus
+	EditedAt  time.Time // zero: never edited
+	DeletedAt time.Time // zero: not deleted
+}
+
+// NewState returns the state of a conversation before its first event.
+func NewState(app, id string) *State {
+	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{}}
+}
+
+// Conversation is the membership view, nil while the log has not created it.
+func (s *State) Conversation() *roster.Conversation { return s.roster.Get(s.App, s.ID) }
+
+// Done reports whether the log already holds the command event with id.
+func (s *State) Done(id string) bool {
+	_, ok := s.done[id]
+	return ok
+}
+
+// folds declares what each event type changes in a State.
+var folds = func() *events.Router[*State] {
+	r := events.NewRouter[*State]("decide")
+	events.On(r, (*State).posted)
+	events.On(r, (*State).moderated)
+	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
+		events.TypeServiceAccountCreated)
+	return r
+}()
+
+// Apply folds one event of the conversation at its position. Events of other
+// conversations or applications are ignored. The error is a payload that
+// does not decode or a fold's panic; the state still advances past it, as
+// the consumers park such an event and go on.
+func (s *State) Apply(e *events.Envelope) error {
+	if e.Seq > s.Pos {
+		s.Pos = e.Seq
+	}
+	if e.App != s.App {
+		return nil
+	}
+	if err := s.roster.Apply(e); err != nil {
+		return err
+	}
+	return folds.Handle(s, e)
+}
+
+func (s *State) posted(e *events.Envelope, p *events.MessagePosted) error {
+	if p.ConversationID != s.ID || s.Messages[p.MessageID] != nil {
+		return nil // a repeat keeps the first posting
+	}
+	s.Messages[p.MessageID] = &Message{ID: p.MessageID, ClientMsgID: p.ClientMsgID, SenderID: p.SenderID,
+		SenderType: p.SenderType, ContentType: p.ContentType, Attachment: p.AttachmentID, ReplyTo: p.ReplyTo,
+		PostedAt: e.At, PostedSeq: e.Seq}
+	return nil
+}
+
+func (s *State) moderated(_ *events.Envelope, p *events.MessageModerated) error {
+	if m := s.Messages[p.MessageID]; m != nil && m.Status == "" {
+		m.Status = p.Status // the first decision stands
+	}
+	return nil
+}
