@@ -16,6 +16,8 @@ var known = newCatalogue(
 	Spec{Type: TypeMemberLeft, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MemberLeft) }},
 	Spec{Type: TypeMessagePosted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessagePosted) }},
 	Spec{Type: TypeMessageModerated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageModerated) }},
+	Spec{Type: TypeMessageEdited, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageEdited) }},
+	Spec{Type: TypeMessageDeleted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageDeleted) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
 )

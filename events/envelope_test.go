@@ -32,6 +32,12 @@ func samples() map[events.Type]events.Payload {
 			MessageID: "m1", ConversationID: "c1", SenderID: "alice", ClientMsgID: "k1",
 			Status: events.StatusRejected, Reason: events.ReasonBadWords, PostedSeq: 42,
 		},
+		events.TypeMessageEdited: &events.MessageEdited{MessageID: "m1", ConversationID: "c1", ClientMsgID: "k2",
+			Content: "bonjour, édité", Message: events.Posting{ClientMsgID: "k1", SenderID: "alice", SenderType: events.ActorUser,
+				ContentType: events.ContentText, PostedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), PostedSeq: 41}},
+		events.TypeMessageDeleted: &events.MessageDeleted{MessageID: "m1", ConversationID: "c1", ClientMsgID: "k3", DeletedBy: "bob",
+			Message: events.Posting{ClientMsgID: "k1", SenderID: "alice", SenderType: events.ActorUser,
+				ContentType: events.ContentText, PostedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), PostedSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
 	}
 }

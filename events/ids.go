@@ -40,6 +40,18 @@ func MessageID(app, senderID, clientMsgID string) string {
 	return "m" + digest("msg", app, senderID, clientMsgID)
 }
 
+// EditID and DeleteID are the ids of the edit and the deletion an actor
+// asks for with clientMsgID: derived, so the same command delivered twice is
+// one event, however late the repeat.
+func EditID(app, actor, clientMsgID string) string {
+	return "x" + digest("edit", app, actor, clientMsgID)
+}
+
+// DeleteID: see EditID.
+func DeleteID(app, actor, clientMsgID string) string {
+	return "y" + digest("delete", app, actor, clientMsgID)
+}
+
 // OneToOneID is the id of the one-to-one conversation between two users; both
 // orders give the same id, so creating it twice finds the first.
 func OneToOneID(app, a, b string) string {

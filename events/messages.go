@@ -1,11 +1,18 @@
 package events
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
-// Message events: a message is posted, then moderation decides it.
+// Message events: a message is posted, moderation decides it, its author
+// may edit it, its author or a conversation admin may delete it.
 const (
 	TypeMessagePosted    Type = "MessagePosted"
 	TypeMessageModerated Type = "MessageModerated"
+	TypeMessageEdited    Type = "MessageEdited"
+	TypeMessageDeleted   Type = "MessageDeleted"
 )
 
 // ContentType is the kind of a message body.
@@ -107,4 +114,73 @@ func (e *MessageModerated) Validate() error {
 		return fmt.Errorf("status: unknown value %q", e.Status)
 	}
 	return checkText("reason", e.Reason)
+}
+
+// Posting repeats, in an edit or a deletion, what the message was posted
+// with and does not change, so the change's delivery (the whole message
+// object) needs no lookup.
+type Posting struct {
+	ClientMsgID  string      `json:"clientMsgId"`
+	SenderID     string      `json:"senderId"`
+	SenderType   ActorType   `json:"senderType"`
+	ContentType  ContentType `json:"contentType"`
+	AttachmentID string      `json:"attachmentId,omitempty"`
+	ReplyTo      string      `json:"replyTo,omitempty"`
+	PostedAt     time.Time   `json:"postedAt"`
+	PostedSeq    uint64      `json:"postedSeq"`
+}
+
+func (p *Posting) validate() error {
+	if err := checkIDs("message.clientMsgId", p.ClientMsgID, "message.senderId", p.SenderID); err != nil {
+		return err
+	}
+	if p.PostedSeq == 0 {
+		return errors.New("message.postedSeq: missing")
+	}
+	return nil
+}
+
+// MessageEdited replaces the content of an approved message; only its
+// author edits it (decided at the conversation's position, services/decide).
+// The edit's time is the envelope's At.
+type MessageEdited struct {
+	MessageID      string `json:"messageId"`
+	ConversationID string `json:"conversationId"`
+	// ClientMsgID is the edit command's own id, not the message's.
+	ClientMsgID string  `json:"clientMsgId"`
+	Content     string  `json:"content"`
+	Message     Posting `json:"message"`
+}
+
+func (*MessageEdited) EventType() Type   { return TypeMessageEdited }
+func (e *MessageEdited) scopeID() string { return e.ConversationID }
+func (e *MessageEdited) Validate() error {
+	if err := checkIDs("messageId", e.MessageID, "conversationId", e.ConversationID, "clientMsgId", e.ClientMsgID); err != nil {
+		return err
+	}
+	if err := checkText("content", e.Content); err != nil {
+		return err
+	}
+	return e.Message.validate()
+}
+
+// MessageDeleted turns a message into a tombstone: its ids stay, its
+// content is gone for good. The deletion's time is the envelope's At.
+type MessageDeleted struct {
+	MessageID      string `json:"messageId"`
+	ConversationID string `json:"conversationId"`
+	// ClientMsgID is the delete command's own id, not the message's.
+	ClientMsgID string  `json:"clientMsgId"`
+	DeletedBy   string  `json:"deletedBy"`
+	Message     Posting `json:"message"`
+}
+
+func (*MessageDeleted) EventType() Type   { return TypeMessageDeleted }
+func (e *MessageDeleted) scopeID() string { return e.ConversationID }
+func (e *MessageDeleted) Validate() error {
+	if err := checkIDs("messageId", e.MessageID, "conversationId", e.ConversationID,
+		"clientMsgId", e.ClientMsgID, "deletedBy", e.DeletedBy); err != nil {
+		return err
+	}
+	return e.Message.validate()
 }

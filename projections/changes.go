@@ -18,6 +18,12 @@ type changes struct {
 	messages      []db.InsertMessageParams
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
+	// edits and deletions apply after the rows above, each in log order.
+	// An edit never follows a deletion in the log (services/decide refuses
+	// it), and the statements keep a tombstone a tombstone regardless, so
+	// applying every edit before every deletion gives the same rows.
+	edits     []db.EditMessageParams
+	deletions []db.DeleteMessageParams
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
 	known map[msgKey]struct{}
@@ -51,6 +57,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).memberLeft)
 	events.On(r, (*changes).messagePosted)
 	events.On(r, (*changes).messageModerated)
+	events.On(r, (*changes).messageEdited)
+	events.On(r, (*changes).messageDeleted)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()
@@ -124,6 +132,16 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 	c.moderations = append(c.moderations, db.ModerateMessageParams{
 		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
 	})
+	return nil
+}
+
+func (c *changes) messageEdited(e *events.Envelope, p *events.MessageEdited) error {
+	c.edits = append(c.edits, db.EditMessageParams{App: e.App, ID: p.MessageID, Content: p.Content, EditedAt: &e.At})
+	return nil
+}
+
+func (c *changes) messageDeleted(e *events.Envelope, p *events.MessageDeleted) error {
+	c.deletions = append(c.deletions, db.DeleteMessageParams{App: e.App, ID: p.MessageID, DeletedAt: &e.At})
 	return nil
 }
 

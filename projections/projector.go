@@ -225,6 +225,12 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.moderations) > 0 {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)
 	}
+	if len(c.edits) > 0 {
+		q.EditMessage(ctx, c.edits).Exec(keep)
+	}
+	if len(c.deletions) > 0 {
+		q.DeleteMessage(ctx, c.deletions).Exec(keep)
+	}
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

@@ -61,6 +61,14 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			if r.IntN(8) == 0 {
 				add(fmt.Sprint("posted-again-", i), m)
 			}
+		case k == 6 && r.IntN(2) == 0:
+			m := posted[r.IntN(len(posted))]
+			add(fmt.Sprint("edit-", i), &events.MessageEdited{MessageID: m.MessageID, ConversationID: m.ConversationID,
+				ClientMsgID: fmt.Sprint("e", i), Content: fmt.Sprint("edited ", i), Message: posting(m)})
+		case k == 7 && r.IntN(4) == 0:
+			m := posted[r.IntN(len(posted))]
+			add(fmt.Sprint("delete-", i), &events.MessageDeleted{MessageID: m.MessageID, ConversationID: m.ConversationID,
+				ClientMsgID: fmt.Sprint("d", i), DeletedBy: m.SenderID, Message: posting(m)})
 		default:
 			m := posted[r.IntN(len(posted))]
 			status := []events.ModerationStatus{events.StatusApproved, events.StatusRejected}[r.IntN(2)]
@@ -73,11 +81,17 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	}
 }
 
+func posting(m *events.MessagePosted) events.Posting {
+	return events.Posting{ClientMsgID: m.ClientMsgID, SenderID: m.SenderID, SenderType: m.SenderType,
+		ContentType: m.ContentType, PostedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), PostedSeq: 1}
+}
+
 // expected folds the log with a model written independently of changes.go.
 func expected(t *testing.T, js jetstream.JetStream) (members, messages []string) {
 	t.Helper()
 	in := map[string]bool{}
 	msgs := map[string]string{}
+	content := map[string]string{}
 	var order []string
 	err := jet.Read(context.Background(), js, jet.ReadOptions{Until: lastSeq(t, js), Park: jet.NewParker(js, "test", testkit.Logger(t))},
 		func(_ context.Context, b jet.Batch) error {
@@ -95,7 +109,16 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 				case *events.MessagePosted:
 					if _, ok := msgs[p.MessageID]; !ok {
 						msgs[p.MessageID] = "pending"
+						content[p.MessageID] = p.Content
 						order = append(order, p.MessageID)
+					}
+				case *events.MessageEdited:
+					if c, ok := content[p.MessageID]; ok && c != "(deleted)" {
+						content[p.MessageID] = p.Content + " (edited)"
+					}
+				case *events.MessageDeleted:
+					if _, ok := content[p.MessageID]; ok {
+						content[p.MessageID] = "(deleted)"
 					}
 				case *events.MessageModerated:
 					if msgs[p.MessageID] == "pending" {
@@ -112,7 +135,7 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 		members = append(members, k)
 	}
 	for _, id := range order {
-		messages = append(messages, id+"="+msgs[id])
+		messages = append(messages, id+"="+msgs[id]+" "+content[id])
 	}
 	slices.Sort(members)
 	slices.Sort(messages)
@@ -131,7 +154,9 @@ func actual(t *testing.T, pool *pgxpool.Pool) (members, messages []string) {
 		_ = rows.Scan(&s)
 		members = append(members, s)
 	}
-	rows, err = pool.Query(ctx, "SELECT id || '=' || moderation_status FROM messages ORDER BY 1")
+	rows, err = pool.Query(ctx, `SELECT id || '=' || moderation_status || ' ' ||
+		CASE WHEN deleted_at IS NOT NULL THEN '(deleted)' || content
+		     WHEN edited_at IS NOT NULL THEN content || ' (edited)' ELSE content END FROM messages ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}

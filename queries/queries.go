@@ -87,7 +87,8 @@ func MessageOf(m db.Message) wire.Message {
 	return wire.Message{
 		ID: m.ID, ClientMsgID: m.ClientMsgID, ConversationID: m.ConversationID, SenderID: m.SenderID,
 		SenderType: m.SenderType, Content: m.Content, ContentType: m.ContentType, Attachment: m.AttachmentID,
-		ReplyTo: m.ReplyTo, CreatedAt: m.CreatedAt, ModerationStatus: m.ModerationStatus, Seq: uint64(m.Seq),
+		ReplyTo: m.ReplyTo, CreatedAt: m.CreatedAt, EditedAt: m.EditedAt, DeletedAt: m.DeletedAt,
+		ModerationStatus: m.ModerationStatus, Seq: uint64(m.Seq),
 	}
 }
 

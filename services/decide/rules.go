@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/roster"
@@ -9,12 +10,14 @@ import (
 
 // Refusal codes (PROTOCOL §2), the ones decisions give.
 const (
-	CodeNotFound       = "not_found"
-	CodeNotMember      = "not_member"
-	CodeForbidden      = "forbidden"
-	CodeConflict       = "conflict"
-	CodeGone           = "gone"
-	CodeInvalidPayload = "invalid_payload"
+	CodeNotFound        = "not_found"
+	CodeNotMember       = "not_member"
+	CodeForbidden       = "forbidden"
+	CodeConflict        = "conflict"
+	CodeGone            = "gone"
+	CodeInvalidPayload  = "invalid_payload"
+	CodeTooLarge        = "too_large"
+	CodeReplyNotAllowed = "reply_not_allowed"
 )
 
 // Refusal is a command the state forbids: nothing is appended, the caller
@@ -95,4 +98,86 @@ func RemoveMember(s *State, actor, target string) error {
 		return refuse(CodeNotFound, "%s is not a participant", target)
 	}
 	return nil
+}
+
+// message is a message of the conversation the actor, a member, may act
+// on: approved, or their own (then refused as conflict while it is not).
+// Another's message that members never saw is not found, as are messages
+// of other conversations: nothing tells them apart.
+func message(s *State, actor, id string) (*Message, *Refusal) {
+	c := s.Conversation()
+	if c == nil {
+		return nil, refuse(CodeNotFound, "no such message")
+	}
+	if !c.IsMember(actor) {
+		return nil, refuse(CodeNotMember, "you are not a member of this conversation")
+	}
+	m := s.Messages[id]
+	if m == nil || m.Status != events.StatusApproved && m.SenderID != actor {
+		return nil, refuse(CodeNotFound, "no such message")
+	}
+	if !m.DeletedAt.IsZero() {
+		return nil, refuse(CodeGone, "the message was deleted")
+	}
+	if m.Status != events.StatusApproved {
+		return nil, refuse(CodeConflict, "the message is %s by moderation", orPending(m.Status))
+	}
+	return m, nil
+}
+
+func orPending(s events.ModerationStatus) events.ModerationStatus {
+	if s == "" {
+		return events.StatusPending
+	}
+	return s
+}
+
+// CheckContent applies send's rules to new content: not blank, at most max
+// bytes. The event's own validation refuses what the read model cannot
+// store (NUL, invalid UTF-8).
+func CheckContent(content string, max int) error {
+	if strings.TrimSpace(content) == "" {
+		return refuse(CodeInvalidPayload, "content is empty")
+	}
+	if len(content) > max {
+		return refuse(CodeTooLarge, "content of %d bytes exceeds %d", len(content), max)
+	}
+	return nil
+}
+
+// EditMessage decides the actor's replacing a message's content: only its
+// author edits it, while still allowed to post in the conversation, and
+// never once it is deleted. clientMsgID is the edit command's id.
+func EditMessage(s *State, actor, messageID, clientMsgID, content string) (*events.MessageEdited, error) {
+	m, r := message(s, actor, messageID)
+	if r != nil {
+		return nil, r
+	}
+	if m.SenderID != actor {
+		return nil, refuse(CodeForbidden, "only its author edits a message")
+	}
+	if ok, reason := s.Conversation().CanPost(actor); !ok {
+		return nil, refuse(reason, "you may no longer post in this conversation")
+	}
+	return &events.MessageEdited{MessageID: m.ID, ConversationID: s.ID, ClientMsgID: clientMsgID,
+		Content: content, Message: m.posting()}, nil
+}
+
+// DeleteMessage decides the actor's deleting a message: its author or an
+// admin of the conversation may, once.
+func DeleteMessage(s *State, actor, messageID, clientMsgID string) (*events.MessageDeleted, error) {
+	m, r := message(s, actor, messageID)
+	if r != nil {
+		return nil, r
+	}
+	if m.SenderID != actor && s.Conversation().Members[actor] != events.RoleAdmin {
+		return nil, refuse(CodeForbidden, "only its author or a conversation admin deletes a message")
+	}
+	return &events.MessageDeleted{MessageID: m.ID, ConversationID: s.ID, ClientMsgID: clientMsgID,
+		DeletedBy: actor, Message: m.posting()}, nil
+}
+
+func (m *Message) posting() events.Posting {
+	return events.Posting{ClientMsgID: m.ClientMsgID, SenderID: m.SenderID, SenderType: m.SenderType,
+		ContentType: m.ContentType, AttachmentID: m.Attachment, ReplyTo: m.ReplyTo, PostedAt: m.PostedAt, PostedSeq: m.PostedSeq}
 }

@@ -110,3 +110,72 @@ func TestRemoveMemberDecidesOnTheFoldedState(t *testing.T) {
 		})
 	}
 }
+
+// chat is the group with messages: m-bob (approved, by bob), m-alice
+// (approved, by alice), m-held (bob's, pending), m-gone (bob's, deleted).
+func chat() []events.Payload {
+	post := func(id, sender string) *events.MessagePosted {
+		return &events.MessagePosted{MessageID: id, ClientMsgID: "k-" + id, ConversationID: "c1", SenderID: sender,
+			SenderType: events.ActorUser, Content: "hello", ContentType: events.ContentText}
+	}
+	ok := func(id, sender string) *events.MessageModerated {
+		return &events.MessageModerated{MessageID: id, ConversationID: "c1", SenderID: sender, ClientMsgID: "k-" + id, Status: events.StatusApproved}
+	}
+	return append(group(), post("m-bob", "bob"), ok("m-bob", "bob"), post("m-alice", "alice"), ok("m-alice", "alice"),
+		post("m-held", "bob"), post("m-gone", "bob"), ok("m-gone", "bob"),
+		&events.MessageDeleted{MessageID: "m-gone", ConversationID: "c1", ClientMsgID: "d1", DeletedBy: "bob",
+			Message: events.Posting{ClientMsgID: "k-m-gone", SenderID: "bob", SenderType: events.ActorUser, ContentType: events.ContentText, PostedSeq: 6}})
+}
+
+func TestEditAndDeleteDecideOnTheFoldedState(t *testing.T) {
+	bobReadOnly := append(chat(), &events.MemberJoined{ConversationID: "c1", UserID: "bob", Role: events.RoleReadOnly, AddedBy: "alice"})
+	bobLeft := append(chat(), &events.MemberLeft{ConversationID: "c1", UserID: "bob", RemovedBy: "bob"})
+	for _, tc := range []struct {
+		name           string
+		log            []events.Payload
+		actor, message string
+		edit, delete   string // expected codes, "" when allowed
+	}{
+		{"author, own message", chat(), "bob", "m-bob", "", ""},
+		{"other member, another's message", chat(), "rita", "m-bob", decide.CodeForbidden, decide.CodeForbidden},
+		{"admin, another's message", chat(), "alice", "m-bob", decide.CodeForbidden, ""},
+		{"member, the admin's message", chat(), "bob", "m-alice", decide.CodeForbidden, decide.CodeForbidden},
+		{"non-member", chat(), "mallory", "m-bob", decide.CodeNotMember, decide.CodeNotMember},
+		{"author who left", bobLeft, "bob", "m-bob", decide.CodeNotMember, decide.CodeNotMember},
+		{"author now read_only", bobReadOnly, "bob", "m-bob", decide.CodeReplyNotAllowed, ""},
+		{"unknown message", chat(), "bob", "m-none", decide.CodeNotFound, decide.CodeNotFound},
+		{"another's message moderation holds", chat(), "alice", "m-held", decide.CodeNotFound, decide.CodeNotFound},
+		{"own message moderation holds", chat(), "bob", "m-held", decide.CodeConflict, decide.CodeConflict},
+		{"deleted message", chat(), "bob", "m-gone", decide.CodeGone, decide.CodeGone},
+		{"deleted message, admin", chat(), "alice", "m-gone", decide.CodeGone, decide.CodeGone},
+		{"unknown conversation", nil, "bob", "m-bob", decide.CodeNotFound, decide.CodeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fold(t, tc.log...)
+			ed, err := decide.EditMessage(s, tc.actor, tc.message, "k9", "new content")
+			if code(err) != tc.edit {
+				t.Errorf("EditMessage: %q, want %q", code(err), tc.edit)
+			}
+			if err == nil && (ed.Content != "new content" || ed.Message.SenderID != "bob" || ed.Message.PostedSeq == 0) {
+				t.Errorf("EditMessage = %+v", ed)
+			}
+			del, err := decide.DeleteMessage(s, tc.actor, tc.message, "k9")
+			if code(err) != tc.delete {
+				t.Errorf("DeleteMessage: %q, want %q", code(err), tc.delete)
+			}
+			if err == nil && (del.DeletedBy != tc.actor || del.Message.ClientMsgID != "k-"+tc.message) {
+				t.Errorf("DeleteMessage = %+v", del)
+			}
+		})
+	}
+}
+
+func TestNewContentFollowsSendsRules(t *testing.T) {
+	for content, want := range map[string]string{
+		"fine": "", " \t\n": decide.CodeInvalidPayload, "": decide.CodeInvalidPayload, "12345678901": decide.CodeTooLarge,
+	} {
+		if got := code(decide.CheckContent(content, 10)); got != want {
+			t.Errorf("CheckContent(%q) = %q, want %q", content, got, want)
+		}
+	}
+}

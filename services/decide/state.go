@@ -60,6 +60,8 @@ var folds = func() *events.Router[*State] {
 	r := events.NewRouter[*State]("decide")
 	events.On(r, (*State).posted)
 	events.On(r, (*State).moderated)
+	events.On(r, (*State).edited)
+	events.On(r, (*State).deleted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeServiceAccountCreated)
 	return r
@@ -95,6 +97,22 @@ func (s *State) posted(e *events.Envelope, p *events.MessagePosted) error {
 func (s *State) moderated(_ *events.Envelope, p *events.MessageModerated) error {
 	if m := s.Messages[p.MessageID]; m != nil && m.Status == "" {
 		m.Status = p.Status // the first decision stands
+	}
+	return nil
+}
+
+func (s *State) edited(e *events.Envelope, p *events.MessageEdited) error {
+	s.done[e.ID] = struct{}{}
+	if m := s.Messages[p.MessageID]; m != nil && m.DeletedAt.IsZero() {
+		m.EditedAt = e.At
+	}
+	return nil
+}
+
+func (s *State) deleted(e *events.Envelope, p *events.MessageDeleted) error {
+	s.done[e.ID] = struct{}{}
+	if m := s.Messages[p.MessageID]; m != nil && m.DeletedAt.IsZero() {
+		m.DeletedAt, m.EditedAt = e.At, time.Time{}
 	}
 	return nil
 }

@@ -82,6 +82,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).memberLeft)
 	events.On(r, (*Service).messagePosted)
 	events.On(r, (*Service).messageModerated)
+	events.On(r, (*Service).messageEdited)
+	events.On(r, (*Service).messageDeleted)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
 	return r
 }()
@@ -169,6 +171,23 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 		ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
 		Status: string(p.Status), Reason: p.Reason,
 	})
+	return nil
+}
+
+// messageEdited and messageDeleted go to the members at the change's
+// position: they saw the message (only approved messages change) or may
+// read it in the history now.
+func (s *Service) messageEdited(e *events.Envelope, p *events.MessageEdited) error {
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		s.send(e, c.MemberIDs(), bridge.KindMessages, "message.edited", wire.MessageEdited(p, e.At))
+	}
+	return nil
+}
+
+func (s *Service) messageDeleted(e *events.Envelope, p *events.MessageDeleted) error {
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		s.send(e, c.MemberIDs(), bridge.KindMessages, "message.deleted", wire.MessageDeleted(p, e.At))
+	}
 	return nil
 }
 

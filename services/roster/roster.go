@@ -36,7 +36,8 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).created)
 	events.On(r, (*Roster).joined)
 	events.On(r, (*Roster).left)
-	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeServiceAccountCreated)
+	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
+		events.TypeServiceAccountCreated)
 	return r
 }()
 

@@ -10,21 +10,21 @@ import (
 
 // Message is the message object of PROTOCOL §2.
 type Message struct {
-	ID               string    `json:"id"`
-	ClientMsgID      string    `json:"clientMsgId"`
-	ConversationID   string    `json:"conversationId"`
-	SenderID         string    `json:"senderId"`
-	SenderType       string    `json:"senderType"`
-	Content          string    `json:"content"`
-	ContentType      string    `json:"contentType"`
-	Attachment       *string   `json:"attachment,omitempty"`
-	ReplyTo          *string   `json:"replyTo,omitempty"`
-	CreatedAt        time.Time `json:"createdAt"`
-	EditedAt         *string   `json:"editedAt,omitempty"`
-	DeletedAt        *string   `json:"deletedAt,omitempty"`
-	ModerationStatus string    `json:"moderationStatus"`
-	IsAnnouncement   bool      `json:"isAnnouncement"`
-	Seq              uint64    `json:"seq"`
+	ID               string     `json:"id"`
+	ClientMsgID      string     `json:"clientMsgId"`
+	ConversationID   string     `json:"conversationId"`
+	SenderID         string     `json:"senderId"`
+	SenderType       string     `json:"senderType"`
+	Content          string     `json:"content"`
+	ContentType      string     `json:"contentType"`
+	Attachment       *string    `json:"attachment,omitempty"`
+	ReplyTo          *string    `json:"replyTo,omitempty"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	EditedAt         *time.Time `json:"editedAt,omitempty"`
+	DeletedAt        *time.Time `json:"deletedAt,omitempty"`
+	ModerationStatus string     `json:"moderationStatus"`
+	IsAnnouncement   bool       `json:"isAnnouncement"`
+	Seq              uint64     `json:"seq"`
 }
 
 // MessageFromEvent builds the message object from its posting, at position seq
@@ -35,6 +35,35 @@ func MessageFromEvent(m *events.MessagePosted, at time.Time, seq uint64, status 
 		SenderID: m.SenderID, SenderType: string(m.SenderType), Content: m.Content,
 		ContentType: string(m.ContentType), Attachment: optional(m.AttachmentID), ReplyTo: optional(m.ReplyTo),
 		CreatedAt: at.UTC(), ModerationStatus: string(status), Seq: seq,
+	}
+}
+
+// MessageEdited is the message object after an edit at time at.
+func MessageEdited(p *events.MessageEdited, at time.Time) Message {
+	m := fromPosting(p.MessageID, p.ConversationID, &p.Message)
+	m.Content = p.Content
+	edited := at.UTC()
+	m.EditedAt = &edited
+	return m
+}
+
+// MessageDeleted is the tombstone a deletion at time at leaves: the ids
+// stay, the content is gone.
+func MessageDeleted(p *events.MessageDeleted, at time.Time) Message {
+	m := fromPosting(p.MessageID, p.ConversationID, &p.Message)
+	deleted := at.UTC()
+	m.DeletedAt = &deleted
+	return m
+}
+
+// fromPosting is an approved message as posted, without content: edits
+// and deletions happen only to approved messages.
+func fromPosting(id, conv string, p *events.Posting) Message {
+	return Message{
+		ID: id, ClientMsgID: p.ClientMsgID, ConversationID: conv, SenderID: p.SenderID,
+		SenderType: string(p.SenderType), ContentType: string(p.ContentType), Attachment: optional(p.AttachmentID),
+		ReplyTo: optional(p.ReplyTo), CreatedAt: p.PostedAt.UTC(), ModerationStatus: string(events.StatusApproved),
+		Seq: p.PostedSeq,
 	}
 }
 

@@ -17,6 +17,58 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const deleteMessage = `-- name: DeleteMessage :batchexec
+UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
+WHERE app = $1 AND id = $2 AND deleted_at IS NULL
+`
+
+type DeleteMessageBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type DeleteMessageParams struct {
+	App       string
+	ID        string
+	DeletedAt *time.Time
+}
+
+func (q *Queries) DeleteMessage(ctx context.Context, arg []DeleteMessageParams) *DeleteMessageBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ID,
+			a.DeletedAt,
+		}
+		batch.Queue(deleteMessage, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &DeleteMessageBatchResults{br, len(arg), false}
+}
+
+func (b *DeleteMessageBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *DeleteMessageBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const deleteParticipant = `-- name: DeleteParticipant :batchexec
 DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
 `
@@ -64,6 +116,61 @@ func (b *DeleteParticipantBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *DeleteParticipantBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const editMessage = `-- name: EditMessage :batchexec
+UPDATE messages SET content = $3, edited_at = $4
+WHERE app = $1 AND id = $2 AND deleted_at IS NULL
+`
+
+type EditMessageBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type EditMessageParams struct {
+	App      string
+	ID       string
+	Content  string
+	EditedAt *time.Time
+}
+
+// A deleted message stays a tombstone: an edit after it changes nothing.
+func (q *Queries) EditMessage(ctx context.Context, arg []EditMessageParams) *EditMessageBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ID,
+			a.Content,
+			a.EditedAt,
+		}
+		batch.Queue(editMessage, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &EditMessageBatchResults{br, len(arg), false}
+}
+
+func (b *EditMessageBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *EditMessageBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -35,6 +35,8 @@ type Message struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	EditedAt         *time.Time
+	DeletedAt        *time.Time
 }
 
 type MessageStaging struct {
@@ -53,6 +55,8 @@ type MessageStaging struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	EditedAt         *time.Time
+	DeletedAt        *time.Time
 }
 
 type Participant struct {

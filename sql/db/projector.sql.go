@@ -61,7 +61,7 @@ func (q *Queries) LockProjection(ctx context.Context) error {
 }
 
 const mergeStagedMessages = `-- name: MergeStagedMessages :exec
-INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq FROM message_staging
+INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq

@@ -61,7 +61,7 @@ func (q *Queries) GetParticipant(ctx context.Context, arg GetParticipantParams) 
 }
 
 const lastMessages = `-- name: LastMessages :many
-SELECT DISTINCT ON (m.conversation_id) m.app, m.id, m.conversation_id, m.client_msg_id, m.sender_id, m.sender_type, m.content, m.content_type, m.attachment_id, m.reply_to, m.created_at, m.seq, m.moderation_status, m.moderation_reason, m.moderated_seq
+SELECT DISTINCT ON (m.conversation_id) m.app, m.id, m.conversation_id, m.client_msg_id, m.sender_id, m.sender_type, m.content, m.content_type, m.attachment_id, m.reply_to, m.created_at, m.seq, m.moderation_status, m.moderation_reason, m.moderated_seq, m.edited_at, m.deleted_at
 FROM messages m
 WHERE m.app = $1 AND m.conversation_id = ANY($2::text[]) AND m.moderation_status = 'approved'
 ORDER BY m.conversation_id, m.seq DESC
@@ -97,6 +97,8 @@ func (q *Queries) LastMessages(ctx context.Context, arg LastMessagesParams) ([]M
 			&i.ModerationStatus,
 			&i.ModerationReason,
 			&i.ModeratedSeq,
+			&i.EditedAt,
+			&i.DeletedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -176,7 +178,7 @@ func (q *Queries) ListConversationsForUser(ctx context.Context, arg ListConversa
 }
 
 const listMessages = `-- name: ListMessages :many
-SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq FROM messages
+SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM messages
 WHERE app = $1 AND conversation_id = $2
   AND (moderation_status = 'approved' OR sender_id = $3)
   AND seq < $4 AND seq > $5
@@ -227,6 +229,8 @@ func (q *Queries) ListMessages(ctx context.Context, arg ListMessagesParams) ([]M
 			&i.ModerationStatus,
 			&i.ModerationReason,
 			&i.ModeratedSeq,
+			&i.EditedAt,
+			&i.DeletedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -273,4 +277,22 @@ func (q *Queries) ListParticipants(ctx context.Context, arg ListParticipantsPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const messageConversation = `-- name: MessageConversation :one
+SELECT conversation_id FROM messages WHERE app = $1 AND id = $2
+`
+
+type MessageConversationParams struct {
+	App string
+	ID  string
+}
+
+// Where a message lives, to decide a command about it on that
+// conversation's log (the decision itself never reads this table).
+func (q *Queries) MessageConversation(ctx context.Context, arg MessageConversationParams) (string, error) {
+	row := q.db.QueryRow(ctx, messageConversation, arg.App, arg.ID)
+	var conversation_id string
+	err := row.Scan(&conversation_id)
+	return conversation_id, err
 }

@@ -70,3 +70,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
 
 -- name: MessageKeys :many
 SELECT app, id FROM messages;
+
+-- name: EditMessage :batchexec
+-- A deleted message stays a tombstone: an edit after it changes nothing.
+UPDATE messages SET content = $3, edited_at = $4
+WHERE app = $1 AND id = $2 AND deleted_at IS NULL;
+
+-- name: DeleteMessage :batchexec
+UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
+WHERE app = $1 AND id = $2 AND deleted_at IS NULL;

@@ -41,3 +41,8 @@ WHERE app = @app AND conversation_id = @conversation_id
   AND seq < @before AND seq > @after
 ORDER BY seq DESC
 LIMIT @max_rows;
+
+-- name: MessageConversation :one
+-- Where a message lives, to decide a command about it on that
+-- conversation's log (the decision itself never reads this table).
+SELECT conversation_id FROM messages WHERE app = $1 AND id = $2;
