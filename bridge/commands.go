@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/logx"
 	"github.com/chatbackend/chat/services/strictjson"
@@ -26,6 +28,7 @@ const (
 	CodeTooLarge       = "too_large"
 	CodeUnsupported    = "unsupported"
 	CodeForbidden      = "forbidden"
+	CodeConflict       = "conflict"
 )
 
 // Rejection is the answer to a command that must not reach the log.
@@ -47,7 +50,7 @@ func reject(action, clientMsgID, code, format string, args ...any) *Rejection {
 
 // actions in the contract that this build does not carry out yet.
 var laterActions = map[string]bool{
-	"edit": true, "delete": true, "read": true, "delivered": true,
+	"read": true, "delivered": true,
 	"typing": true, "focus": true, "unfocus": true, "presence": true,
 }
 
@@ -60,10 +63,21 @@ type sendCommand struct {
 	ReplyTo        string `json:"replyTo"`
 }
 
-// ParseCommand turns one command of user in app into the event it appends, or
-// a rejection. It trusts nothing in the payload about who is sending: the
+// Command is a parsed command: an event appended as it is (send), or a
+// command decided first at its conversation's position (edit, delete).
+type Command struct {
+	Event *events.Envelope
+	// Decided is an edit or a delete; Action says which.
+	Decided *decide.MessageCommand
+	Action  string
+
+	prefix string // the application's topic prefix, for the answer
+}
+
+// ParseCommand turns one command of user in app into what it appends, or a
+// rejection. It trusts nothing in the payload about who is sending: the
 // sender is the topic's user, which the broker ACL ties to the connection.
-func ParseCommand(app *config.App, user, action string, payload []byte, now time.Time) (*events.Envelope, *Rejection) {
+func ParseCommand(app *config.App, user, action string, payload []byte, now time.Time) (*Command, *Rejection) {
 	if !events.ValidID(user) {
 		return nil, reject(action, "", CodeForbidden, "user id %q is not allowed", user)
 	}
@@ -72,7 +86,13 @@ func ParseCommand(app *config.App, user, action string, payload []byte, now time
 	}
 	switch {
 	case action == "send":
-		return parseSend(app, user, payload, now)
+		e, rej := parseSend(app, user, payload, now)
+		if rej != nil {
+			return nil, rej
+		}
+		return &Command{Event: e, Action: action}, nil
+	case action == "edit" || action == "delete":
+		return parseMessageCommand(app, user, action, payload, now)
 	case laterActions[action]:
 		return nil, reject(action, "", CodeUnsupported, "action %q is not available yet", action)
 	default:
@@ -127,6 +147,63 @@ func parseSend(app *config.App, user string, payload []byte, now time.Time) (*ev
 	return e, nil
 }
 
+type messageCommand struct {
+	ClientMsgID string  `json:"clientMsgId"`
+	MessageID   string  `json:"messageId"`
+	Content     *string `json:"content"`
+}
+
+// parseMessageCommand parses edit {"clientMsgId","messageId","content"} and
+// delete {"clientMsgId","messageId"}. The event id derives from the client's
+// id, so the same command twice is one edit or one deletion.
+func parseMessageCommand(app *config.App, user, action string, payload []byte, now time.Time) (*Command, *Rejection) {
+	var c messageCommand
+	if err := strictjson.DecodeIgnoringUnknown(payload, &c); err != nil {
+		return nil, reject(action, "", CodeInvalidPayload, "payload: %v", err)
+	}
+	if !events.ValidID(c.ClientMsgID) {
+		return nil, reject(action, "", CodeInvalidPayload, "clientMsgId must match ^[A-Za-z0-9_-]{1,64}$")
+	}
+	if !events.ValidID(c.MessageID) {
+		return nil, reject(action, c.ClientMsgID, CodeInvalidPayload, "messageId must match ^[A-Za-z0-9_-]{1,64}$")
+	}
+	cmd := &decide.MessageCommand{App: app.Name, Actor: events.Actor{ID: user, Type: SenderType(user)},
+		ClientMsgID: c.ClientMsgID, MessageID: c.MessageID, At: now}
+	if action == "edit" {
+		if c.Content == nil {
+			return nil, reject(action, c.ClientMsgID, CodeInvalidPayload, "content is missing")
+		}
+		if err := decide.CheckContent(*c.Content, app.Limits.MaxContentBytes); err != nil {
+			return nil, rejection(action, c.ClientMsgID, err)
+		}
+		if err := (&events.MessageEdited{MessageID: c.MessageID, ConversationID: "c", ClientMsgID: c.ClientMsgID,
+			Content: *c.Content, Message: events.Posting{ClientMsgID: "c", SenderID: user, PostedSeq: 1}}).Validate(); err != nil {
+			return nil, reject(action, c.ClientMsgID, CodeInvalidPayload, "%v", err)
+		}
+		cmd.Content = *c.Content
+		cmd.EventID = events.EditID(app.Name, user, c.ClientMsgID)
+	} else {
+		if c.Content != nil {
+			return nil, reject(action, c.ClientMsgID, CodeInvalidPayload, "content: a delete carries none")
+		}
+		cmd.EventID = events.DeleteID(app.Name, user, c.ClientMsgID)
+	}
+	return &Command{Decided: cmd, Action: action}, nil
+}
+
+// rejection answers a decision's refusal (or a conversation too busy to
+// decide on) with its code.
+func rejection(action, clientMsgID string, err error) *Rejection {
+	var ref *decide.Refusal
+	if errors.As(err, &ref) {
+		return reject(action, clientMsgID, ref.Code, "%s", ref.Message)
+	}
+	if errors.Is(err, decide.ErrBusy) {
+		return reject(action, clientMsgID, CodeConflict, "the conversation changed too often while deciding: send again")
+	}
+	return nil
+}
+
 // SenderType tells anonymous visitors (ids anon-…) from known users.
 func SenderType(user string) events.ActorType {
 	if strings.HasPrefix(user, "anon-") {
@@ -143,7 +220,7 @@ var commandsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 // command turns one MQTT message on a command topic into the event to append,
 // or the command.rejected answer for its sender (or neither, for a topic no
 // application owns).
-func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic string, payload []byte, now time.Time) (*events.Envelope, string, *Delivery) {
+func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic string, payload []byte, now time.Time) (*Command, string, *Delivery) {
 	prefix, user, action, ok := parseCommandTopic(topic)
 	app := apps.ByPrefix(prefix)
 	if !ok || app == nil {
@@ -151,27 +228,35 @@ func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic st
 		log.Warn("security: command on an unexpected topic", "topic", logx.Cut(topic))
 		return nil, "", nil
 	}
-	var e *events.Envelope
+	var cmd *Command
 	rej := limited(limits, app.Name, user, action, payload)
 	if rej == nil {
-		e, rej = ParseCommand(app, user, action, payload, now)
+		cmd, rej = ParseCommand(app, user, action, payload, now)
 	}
 	if rej == nil {
-		return e, action, nil
+		cmd.prefix = prefix
+		return cmd, action, nil
 	}
+	return nil, action, rejected(log, prefix, app.Name, user, rej, now)
+}
+
+// rejected counts and logs a rejection and returns its command.rejected
+// delivery (nil when the user id cannot name a topic).
+func rejected(log *slog.Logger, prefix, app, user string, rej *Rejection, now time.Time) *Delivery {
+	action := rej.Action
 	commandsTotal.WithLabelValues(metricAction(action), rej.Code).Inc()
 	level := slog.LevelInfo
 	if rej.Code == CodeRateLimited { // a flood must not flood the log as well
 		level = slog.LevelDebug
 	}
 	// Never the payload; the user, action and reason come from the client.
-	log.Log(context.Background(), level, "command rejected", "user", logx.Cut(user), "app", app.Name,
+	log.Log(context.Background(), level, "command rejected", "user", logx.Cut(user), "app", app,
 		"action", logx.Cut(action), "code", rej.Code, "reason", logx.Cut(rej.Message))
 	if !events.ValidID(user) {
-		return nil, action, nil
+		return nil
 	}
 	d := NewDelivery(prefix, user, KindErrors, Outbound{Type: "command.rejected", At: now.UTC(), Data: rej})
-	return nil, action, &d
+	return &d
 }
 
 func countAppended(action string, r jet.Appended) {
@@ -184,7 +269,7 @@ func countAppended(action string, r jet.Appended) {
 
 // metricAction keeps the action label's cardinality bounded.
 func metricAction(a string) string {
-	if a == "send" || laterActions[a] {
+	if a == "send" || a == "edit" || a == "delete" || laterActions[a] {
 		return a
 	}
 	return "unknown"

@@ -16,10 +16,11 @@ func geosector(testing.TB) *config.App { return config.Defaults()["geosector"] }
 
 func parseSend(t *testing.T, user, payload string) (*events.Envelope, *events.MessagePosted) {
 	t.Helper()
-	e, rej := bridge.ParseCommand(geosector(t), user, "send", []byte(payload), now)
+	cmd, rej := bridge.ParseCommand(geosector(t), user, "send", []byte(payload), now)
 	if rej != nil {
 		t.Fatalf("send %s refused: %v", payload, rej)
 	}
+	e := cmd.Event
 	p, err := e.Payload()
 	if err != nil {
 		t.Fatalf("accepted send has an invalid payload: %v", err)
@@ -66,7 +67,7 @@ func TestSendRedeliveryYieldsTheSameEvent(t *testing.T) {
 	payload := `{"clientMsgId":"k1","conversationId":"c1","content":"hi"}`
 	a, _ := parseSend(t, "alice", payload)
 	b, _ := bridge.ParseCommand(geosector(t), "alice", "send", []byte(payload), now.Add(time.Hour))
-	if b == nil || a.ID != b.ID {
+	if b == nil || a.ID != b.Event.ID {
 		t.Fatalf("a redelivered send got a new event id: %v vs %v", a.ID, b)
 	}
 	c, _ := parseSend(t, "bob", payload)
@@ -118,8 +119,17 @@ func TestParseCommandRejections(t *testing.T) {
 		{"unknown action", "alice", "dance", `{}`, bridge.CodeUnsupported, ""},
 		{"empty action", "alice", "", `{}`, bridge.CodeUnsupported, ""},
 		{"action case matters", "alice", "SEND", send(`"content":"a"`), bridge.CodeUnsupported, ""},
-		{"edit not available yet", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1","content":"b"}`, bridge.CodeUnsupported, ""},
-		{"delete not available yet", "alice", "delete", `{}`, bridge.CodeUnsupported, ""},
+		{"edit without client id", "alice", "edit", `{"messageId":"m1","content":"b"}`, bridge.CodeInvalidPayload, ""},
+		{"edit without message id", "alice", "edit", `{"clientMsgId":"k1","content":"b"}`, bridge.CodeInvalidPayload, "k1"},
+		{"edit of a bad message id", "alice", "edit", `{"clientMsgId":"k1","messageId":"m.1","content":"b"}`, bridge.CodeInvalidPayload, "k1"},
+		{"edit without content", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1"}`, bridge.CodeInvalidPayload, "k1"},
+		{"edit to blank content", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1","content":"  "}`, bridge.CodeInvalidPayload, "k1"},
+		{"edit to oversized content", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1","content":"` + strings.Repeat("a", 8001) + `"}`, bridge.CodeTooLarge, "k1"},
+		{"edit with NUL", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1","content":"a\u0000b"}`, bridge.CodeInvalidPayload, "k1"},
+		{"edit, duplicate key", "alice", "edit", `{"clientMsgId":"k1","messageId":"m1","content":"a","content":"b"}`, bridge.CodeInvalidPayload, ""},
+		{"edit, malformed", "alice", "edit", `{"clientMsgId":"k1",`, bridge.CodeInvalidPayload, ""},
+		{"delete, empty object", "alice", "delete", `{}`, bridge.CodeInvalidPayload, ""},
+		{"delete with content", "alice", "delete", `{"clientMsgId":"k1","messageId":"m1","content":"b"}`, bridge.CodeInvalidPayload, "k1"},
 		{"read not available yet", "alice", "read", `{}`, bridge.CodeUnsupported, ""},
 		{"delivered not available yet", "alice", "delivered", `{}`, bridge.CodeUnsupported, ""},
 		{"typing not available yet", "alice", "typing", `{}`, bridge.CodeUnsupported, ""},
@@ -207,13 +217,15 @@ func FuzzParseCommand(f *testing.F) {
 	f.Add("alice", "send", []byte(`{"clientMsgId":"k1","conversationId":"c1","content":"hi"} {}`))
 	f.Add("alice", "send", []byte(`{"clientMsgId":"k1","conversationId":"c1","content":"\u00e9\ud800"}`))
 	f.Add("alice", "typing", []byte(`{"conversationId":"c1","typing":true}`))
+	f.Add("alice", "edit", []byte(`{"clientMsgId":"k2","messageId":"m1","content":"hi"}`))
+	f.Add("alice", "delete", []byte(`{"clientMsgId":"k3","messageId":"m1"}`))
 	f.Add("a/b", "send", []byte(`null`))
 	f.Add("alice", "dance", []byte("\xff"))
 	codes := map[string]bool{bridge.CodeInvalidPayload: true, bridge.CodeTooLarge: true, bridge.CodeUnsupported: true, bridge.CodeForbidden: true}
 	f.Fuzz(func(t *testing.T, user, action string, payload []byte) {
-		e, rej := bridge.ParseCommand(app, user, action, payload, now)
-		if (e == nil) == (rej == nil) {
-			t.Fatalf("want exactly one of event and rejection, got %v and %v", e, rej)
+		cmd, rej := bridge.ParseCommand(app, user, action, payload, now)
+		if (cmd == nil) == (rej == nil) {
+			t.Fatalf("want exactly one of command and rejection, got %v and %v", cmd, rej)
 		}
 		if rej != nil {
 			if !codes[rej.Code] || rej.Action != action {
@@ -221,9 +233,17 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			return
 		}
+		if action == "edit" || action == "delete" {
+			if c := cmd.Decided; c == nil || c.Actor.ID != user || !events.ValidID(c.MessageID) || !events.ValidID(c.EventID) ||
+				len(c.Content) > app.Limits.MaxContentBytes {
+				t.Fatalf("accepted %s %+v from %q", action, c, user)
+			}
+			return
+		}
 		if action != "send" {
 			t.Fatalf("action %q produced an event", action)
 		}
+		e := cmd.Event
 		p, err := e.Payload()
 		if err != nil {
 			t.Fatalf("accepted event has an invalid payload: %v", err)
@@ -268,5 +288,25 @@ func TestParseCommandRefusesTrailingClosers(t *testing.T) {
 		if _, rej := bridge.ParseCommand(geosector(t), "alice", "send", payload, now); rej == nil || rej.Code != bridge.CodeInvalidPayload {
 			t.Errorf("trailing %q: got %v, want invalid_payload", tail, rej)
 		}
+	}
+}
+
+func TestEditAndDeleteRedeliveriesAreOneCommand(t *testing.T) {
+	edit := []byte(`{"clientMsgId":"k2","messageId":"m1","content":"hi again"}`)
+	a, _ := bridge.ParseCommand(geosector(t), "alice", "edit", edit, now)
+	b, _ := bridge.ParseCommand(geosector(t), "alice", "edit", edit, now.Add(time.Hour))
+	c, _ := bridge.ParseCommand(geosector(t), "bob", "edit", edit, now)
+	d, _ := bridge.ParseCommand(geosector(t), "alice", "delete", []byte(`{"clientMsgId":"k2","messageId":"m1"}`), now)
+	if a == nil || b == nil || c == nil || d == nil {
+		t.Fatal("a valid edit or delete was refused")
+	}
+	if a.Decided.EventID != b.Decided.EventID {
+		t.Fatalf("a redelivered edit got a new event id: %s vs %s", a.Decided.EventID, b.Decided.EventID)
+	}
+	if a.Decided.EventID == c.Decided.EventID || a.Decided.EventID == d.Decided.EventID {
+		t.Fatal("another user's edit, or a delete with the same client id, shares the event id")
+	}
+	if a.Decided.Content != "hi again" || a.Decided.MessageID != "m1" || a.Decided.Actor.ID != "alice" {
+		t.Fatalf("edit parsed as %+v", a.Decided)
 	}
 }

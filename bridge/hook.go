@@ -11,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/jet"
 )
 
@@ -31,6 +32,7 @@ type ingestHook struct {
 	log      *slog.Logger
 	prefixes []string
 	limits   *CommandLimits
+	messages *decide.Messages // edits and deletes; nil: refused as unsupported
 }
 
 func (h *ingestHook) ID() string { return "chat-ingest" }
@@ -41,15 +43,23 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	if cl.Net.Inline || !h.isCommand(pk.TopicName) {
 		return pk, nil
 	}
-	e, action, reply := command(h.apps, h.limits, h.log, pk.TopicName, pk.Payload, time.Now())
+	cmd, action, reply := command(h.apps, h.limits, h.log, pk.TopicName, pk.Payload, time.Now())
+	if cmd != nil && cmd.Decided != nil {
+		var err error
+		if reply, err = h.decided(cmd); err != nil {
+			h.log.Warn("edit or delete not decided, disconnecting the client to retry", "client", cl.ID, "err", err)
+			_ = h.srv.DisconnectClient(cl, packets.ErrServerUnavailable)
+			return pk, packets.ErrRejectPacket
+		}
+	}
 	if reply != nil {
 		if err := h.srv.Publish(reply.Topic, reply.Payload, false, 1); err != nil {
 			h.log.Warn("command.rejected not delivered", "topic", reply.Topic, "err", err)
 		}
 	}
-	if e != nil {
+	if cmd != nil && cmd.Event != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
-		r, err := h.append.Append(ctx, e)
+		r, err := h.append.Append(ctx, cmd.Event)
 		cancel()
 		if err != nil {
 			// No PUBACK: the client resends after reconnecting.
@@ -63,6 +73,15 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	return pk, packets.CodeSuccessIgnore
 }
 
+// decided carries out an edit or a delete before the PUBACK, like a send.
+func (h *ingestHook) decided(cmd *Command) (*Delivery, error) {
+	if h.messages == nil {
+		return rejected(h.log, cmd.prefix, cmd.Decided.App, cmd.Decided.Actor.ID,
+			reject(cmd.Action, cmd.Decided.ClientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), cmd.Decided.At), nil
+	}
+	return runDecided(context.Background(), h.messages, h.log, cmd)
+}
+
 func (h *ingestHook) isCommand(topic string) bool {
 	for _, p := range h.prefixes {
 		if strings.HasPrefix(topic, p+"/"+levelCmd+"/") {
@@ -73,6 +92,8 @@ func (h *ingestHook) isCommand(topic string) bool {
 }
 
 // Ingest makes the embedded broker append commands itself (see ingestHook).
-func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, log *slog.Logger) error {
-	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
+// Edits and deletes are decided with messages.
+func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, messages *decide.Messages, log *slog.Logger) error {
+	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, messages: messages,
+		log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/jet"
 )
 
@@ -18,10 +19,13 @@ import (
 // they produce. A command is acknowledged to the broker only after the log
 // acknowledged its event, so a crash anywhere redelivers instead of losing it.
 type Ingress struct {
-	Apps     config.Apps
-	Limits   *CommandLimits // nil: commands are not rate-limited
-	Append   *jet.Appender
-	Reply    Deliverer // where command.rejected goes
+	Apps   config.Apps
+	Limits *CommandLimits // nil: commands are not rate-limited
+	Append *jet.Appender
+	Reply  Deliverer // where command.rejected goes
+	// Messages decides edits and deletes; nil: they are refused as
+	// unsupported.
+	Messages *decide.Messages
 	Log      *slog.Logger
 	Now      func() time.Time
 	MaxBatch int
@@ -103,13 +107,18 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 	var evs []*events.Envelope
 	var actions []string
 	var replies []Delivery
+	var decided []*Command
 	for _, m := range batch {
-		e, action, reply := command(in.Apps, in.Limits, in.Log, m.Topic(), m.Payload(), now)
+		cmd, action, reply := command(in.Apps, in.Limits, in.Log, m.Topic(), m.Payload(), now)
 		if reply != nil {
 			replies = append(replies, *reply)
 		}
-		if e != nil {
-			evs = append(evs, e)
+		switch {
+		case cmd == nil:
+		case cmd.Decided != nil:
+			decided = append(decided, cmd)
+		default:
+			evs = append(evs, cmd.Event)
 			actions = append(actions, action)
 		}
 	}
@@ -124,6 +133,29 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 			}
 			return err
 		}, "events", len(evs))
+		if err != nil {
+			return err
+		}
+	}
+	// Edits and deletes are decided after the batch's sends are in the log,
+	// so one that follows its message's send in the batch finds it.
+	for _, cmd := range decided {
+		if in.Messages == nil {
+			c := cmd.Decided
+			if d := rejected(in.Log, cmd.prefix, c.App, c.Actor.ID,
+				reject(cmd.Action, c.ClientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), c.At); d != nil {
+				replies = append(replies, *d)
+			}
+			continue
+		}
+		retry := jet.Backoff{Name: "ingress", First: 20 * time.Millisecond, Max: 2 * time.Second, Log: in.Log}
+		err := retry.Retry(ctx, "decide", func() error {
+			d, err := runDecided(ctx, in.Messages, in.Log, cmd)
+			if d != nil {
+				replies = append(replies, *d)
+			}
+			return err
+		}, "action", cmd.Action)
 		if err != nil {
 			return err
 		}

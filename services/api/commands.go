@@ -265,6 +265,7 @@ var refusalStatus = map[string]int{
 	decide.CodeConflict:       http.StatusConflict,
 	decide.CodeGone:           http.StatusGone,
 	decide.CodeInvalidPayload: http.StatusBadRequest,
+	decide.CodeTooLarge:       http.StatusRequestEntityTooLarge,
 }
 
 // refusal turns a decision's refusal into its HTTP error; a command that

@@ -34,7 +34,9 @@ type API struct {
 	// Decide decides commands about a conversation at its position in the
 	// log and appends their events on that condition.
 	Decide *decide.Decider
-	Store  queries.Store
+	// Messages carries out edits and deletions.
+	Messages *decide.Messages
+	Store    queries.Store
 	// Projected waits until the read model includes position seq, up to ctx.
 	Projected func(ctx context.Context, seq uint64) bool
 	// Position is the log position the read model has applied.
@@ -80,6 +82,8 @@ func (a *API) Handler() http.Handler {
 	api.Handle("GET /conversations/{id}/participants", user(reads.Participants))
 	api.Handle("POST /conversations/{id}/participants", user(a.addParticipants))
 	api.Handle("DELETE /conversations/{id}/participants/{userId}", user(a.removeParticipant))
+	api.Handle("PUT /messages/{id}", user(a.editMessage))
+	api.Handle("DELETE /messages/{id}", user(a.deleteMessage))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,7 @@ type Daemon struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	pool     *pgxpool.Pool
+	decider  *decide.Decider // shared by every command-side role here
 	broker   *bridge.Broker
 	clients  []paho.Client
 	http     *http.Server
@@ -84,6 +86,17 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		}
 	}
 	appender := jet.NewAppender(d.js)
+	var mark *projections.Watermark
+	if cfg.HasRole(config.RoleProjector) {
+		mark = projections.NewWatermark(0)
+	}
+	// Commands about a conversation are decided on its log (services/decide);
+	// edits and deletes find their message's conversation in the read model.
+	d.decider = decide.New(d.js, appender, 0)
+	var messages *decide.Messages
+	if d.pool != nil {
+		messages = &decide.Messages{Decider: d.decider, Locate: d.locator(d.projected(mark))}
+	}
 	mqttURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
@@ -99,12 +112,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
 		// The embedded broker appends commands itself, before its PUBACK.
-		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, log.With("role", "bridge")); err != nil {
+		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, messages, log.With("role", "bridge")); err != nil {
 			return nil, err
 		}
 	case cfg.HasRole(config.RoleBridge):
 		ingress = bridge.NewIngress(cfg.Apps, appender, log.With("role", "bridge"))
 		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
+		ingress.Messages = messages
 		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
 		if err != nil {
 			return nil, err
@@ -117,10 +131,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
 		d.run(runCtx, "moderation", dur.Run)
 	}
-	var mark *projections.Watermark
 	var stall *projections.StallWatch
 	if cfg.HasRole(config.RoleProjector) {
-		mark = projections.NewWatermark(0)
 		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark}
 		d.run(runCtx, "projector", p.Run)
 	}
@@ -265,15 +277,48 @@ func (d *Daemon) projectorPosition(mark *projections.Watermark) func(context.Con
 	return func(context.Context) (uint64, error) { return mark.Position(), nil }
 }
 
+// projected waits until the read model includes position seq, up to ctx:
+// the projector's watermark when it runs here, its checkpoint otherwise.
+func (d *Daemon) projected(mark *projections.Watermark) func(ctx context.Context, seq uint64) bool {
+	if mark == nil {
+		q := db.New(d.pool)
+		return func(ctx context.Context, seq uint64) bool { return pollCheckpoint(ctx, q, seq) }
+	}
+	return mark.Wait
+}
+
+// locator finds a message's conversation in the read model. A message just
+// posted may not be there yet: before answering that it is unknown, it
+// waits (bounded by the write wait) for the read model to reach the log's
+// head and looks again.
+func (d *Daemon) locator(projected func(context.Context, uint64) bool) decide.Locator {
+	q := db.New(d.pool)
+	return func(ctx context.Context, app, id string) (string, error) {
+		conv, err := q.MessageConversation(ctx, db.MessageConversationParams{App: app, ID: id})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return conv, err
+		}
+		head, err := d.logHead(ctx)
+		if err != nil {
+			return "", err
+		}
+		wctx, cancel := context.WithTimeout(ctx, d.cfg.WriteWait)
+		defer cancel()
+		if projected(wctx, head) {
+			conv, err = q.MessageConversation(ctx, db.MessageConversationParams{App: app, ID: id})
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return conv, err
+			}
+		}
+		return "", decide.ErrUnknownMessage
+	}
+}
+
 // logHead is the position of the newest event in the log.
 func (d *Daemon) logHead(ctx context.Context) (uint64, error) { return jet.LastSeq(ctx, d.js) }
 
 func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress, stall *projections.StallWatch) error {
-	q := db.New(d.pool)
-	projected := func(ctx context.Context, seq uint64) bool { return mark.Wait(ctx, seq) }
-	if mark == nil { // the projector runs elsewhere: watch its checkpoint
-		projected = func(ctx context.Context, seq uint64) bool { return pollCheckpoint(ctx, q, seq) }
-	}
+	projected := d.projected(mark)
 	checks := map[string]func(context.Context) error{
 		"nats": func(context.Context) error {
 			if !d.nc.IsConnected() {
@@ -292,9 +337,9 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 			return nil
 		}
 	}
-	appends := jet.NewAppender(d.js)
-	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: appends, Decide: decide.New(d.js, appends, 0),
-		Store: queries.Store{Q: q}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
+	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js), Decide: d.decider,
+		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
+		Store:    queries.Store{Q: db.New(d.pool)}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	var err error

@@ -86,6 +86,8 @@ type Decision func(s *State) ([]*events.Envelope, error)
 
 // Outcome is where a decided command's events landed.
 type Outcome struct {
+	// Events are the events decided, Appended where each landed.
+	Events   []*events.Envelope
 	Appended []jet.Appended
 	// Pos is the position the final decision was made at.
 	Pos uint64
@@ -114,7 +116,7 @@ func (d *Decider) Decide(ctx context.Context, app, conv string, decide Decision)
 		}
 		res, err := d.appends.AppendAt(ctx, filter, en.state.Pos, evs)
 		if err == nil {
-			return Outcome{Appended: res, Pos: en.state.Pos}, nil
+			return Outcome{Events: evs, Appended: res, Pos: en.state.Pos}, nil
 		}
 		if !errors.Is(err, jet.ErrConflict) {
 			return Outcome{}, err
