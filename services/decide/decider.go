@@ -20,10 +20,14 @@
 // used conversations in memory (a bounded LRU) with the position each one
 // reflects. Before deciding it asks the stream for the conversation's last
 // sequence (one request) and folds only the events after the cached
-// position, read with an ordered consumer filtered on the conversation. The
-// cache is an optimisation only: a state evicted, or never seen by this
-// process, is folded again from the log, and the conditional append guards
-// correctness either way.
+// position: up to 16 with single "next message on these subjects" requests
+// (nothing is created on the server), the rest with an ordered consumer
+// filtered on the conversation. The cache is an optimisation only: a state
+// evicted, or never seen by this process, is folded again from the log, and
+// the conditional append guards correctness either way.
+//
+// Memory: a cached state holds the conversation's members and, per message,
+// its ids and flags (not its content); 4096 conversations by default.
 package decide
 
 import (
@@ -174,20 +178,38 @@ func (d *Decider) entry(app, conv string) *entry {
 	return en
 }
 
+// fetchAtMost is how many events catchUp fetches one request at a time
+// before it reads the rest with a consumer: a state caught up recently is
+// usually a few events behind, and single gets create nothing on the server.
+const fetchAtMost = 16
+
 // catchUp folds the conversation's events after the entry's position, up to
 // the last one stored under filter.
 func (d *Decider) catchUp(ctx context.Context, en *entry, filter string) error {
-	last, err := d.lastSeq(ctx, filter)
+	stream, err := d.eventStream(ctx)
 	if err != nil {
 		return err
 	}
-	if last <= en.state.Pos {
+	last, err := lastSeq(ctx, stream, filter)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < fetchAtMost && en.state.Pos < last; i++ {
+		m, err := stream.GetMsg(ctx, en.state.Pos+1, jetstream.WithGetMsgSubject(filter))
+		if err != nil {
+			return fmt.Errorf("read %s from %d: %w", filter, en.state.Pos+1, err)
+		}
+		en.state.fold(m.Sequence, m.Subject, m.Data)
+	}
+	if en.state.Pos >= last {
 		return nil
 	}
 	cons, err := d.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    en.state.Pos + 1,
+		// Read once then left: the server forgets it soon.
+		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
 		return fmt.Errorf("read %s from %d: %w", filter, en.state.Pos+1, err)
@@ -212,38 +234,49 @@ func (d *Decider) catchUp(ctx context.Context, en *entry, filter string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filter, err)
 		}
-		e, err := events.Decode(m.Data())
-		if err == nil {
-			if subj, serr := e.Subject(); serr != nil || subj != m.Subject() {
-				err = fmt.Errorf("event stored under %s, not its own subject", m.Subject())
-			}
-		}
-		if err != nil {
-			// The consumers park such an event; decisions skip it too.
-			en.state.Pos = md.Sequence.Stream
-			continue
-		}
-		e.Seq = md.Sequence.Stream
-		_ = en.state.Apply(e) // a payload that does not decode is parked by the consumers: skipped alike
+		en.state.fold(md.Sequence.Stream, m.Subject(), m.Data())
 	}
 	return nil
 }
 
-// lastSeq is the sequence of the last event stored under filter, 0 when
-// there is none.
-func (d *Decider) lastSeq(ctx context.Context, filter string) (uint64, error) {
+// fold applies one stored event. One the consumers park (it does not decode,
+// or is stored under a subject not its own) is skipped alike.
+func (s *State) fold(seq uint64, subject string, data []byte) {
+	e, err := events.Decode(data)
+	if err == nil {
+		if subj, serr := e.Subject(); serr != nil || subj != subject {
+			err = fmt.Errorf("event stored under %s, not its own subject", subject)
+		}
+	}
+	if err != nil {
+		s.Pos = max(s.Pos, seq)
+		return
+	}
+	e.Seq = seq
+	_ = s.Apply(e) // a payload that does not decode is parked by the consumers: skipped alike
+}
+
+// eventStream is the event log's handle, looked up once.
+func (d *Decider) eventStream(ctx context.Context) (jetstream.Stream, error) {
 	d.mu.Lock()
 	s := d.stream
 	d.mu.Unlock()
-	if s == nil {
-		var err error
-		if s, err = d.js.Stream(ctx, events.Stream); err != nil {
-			return 0, fmt.Errorf("stream %s: %w", events.Stream, err)
-		}
-		d.mu.Lock()
-		d.stream = s
-		d.mu.Unlock()
+	if s != nil {
+		return s, nil
 	}
+	s, err := d.js.Stream(ctx, events.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.Stream, err)
+	}
+	d.mu.Lock()
+	d.stream = s
+	d.mu.Unlock()
+	return s, nil
+}
+
+// lastSeq is the sequence of the last event stored under filter, 0 when
+// there is none.
+func lastSeq(ctx context.Context, s jetstream.Stream, filter string) (uint64, error) {
 	m, err := s.GetLastMsgForSubject(ctx, filter)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil

@@ -3,6 +3,7 @@ package decide_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -155,3 +156,29 @@ func TestDecisionSeesChangesMadeElsewhere(t *testing.T) {
 		t.Fatalf("add after eviction: %v, want not_member", err)
 	}
 }
+
+// A long history is folded whole, single gets first and a consumer for the
+// rest, skipping the other conversations' events in between.
+func TestLongConversationIsFoldedWhole(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	appendEvent(t, js, "alice", &events.ConversationCreated{ConversationID: "c1", Kind: events.KindGroup,
+		ReplyPermission: events.ReplyAll, CreatedBy: "alice", Members: []events.Member{{UserID: "alice", Role: events.RoleAdmin}}})
+	var last uint64
+	for i := range 60 {
+		last = appendEvent(t, js, "alice", &events.MemberJoined{ConversationID: "c1", UserID: "u" + itoa(i), Role: events.RoleMember, AddedBy: "alice"})
+		appendEvent(t, js, "zoe", &events.MemberJoined{ConversationID: "c2", UserID: "z" + itoa(i), Role: events.RoleMember, AddedBy: "zoe"})
+	}
+	err := decide.New(js, jet.NewAppender(js), 0).State(ctx, app, "c1", func(s *decide.State) error {
+		if n := len(s.Conversation().Members); n != 61 || s.Pos != last {
+			t.Fatalf("folded %d members up to %d, want 61 up to %d", n, s.Pos, last)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
