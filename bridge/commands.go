@@ -50,7 +50,6 @@ func reject(action, clientMsgID, code, format string, args ...any) *Rejection {
 
 // actions in the contract that this build does not carry out yet.
 var laterActions = map[string]bool{
-	"read": true, "delivered": true,
 	"typing": true, "focus": true, "unfocus": true, "presence": true,
 }
 
@@ -69,6 +68,8 @@ type Command struct {
 	Event *events.Envelope
 	// Decided is an edit or a delete; Action says which.
 	Decided *decide.MessageCommand
+	// Receipt is a read or delivered receipt, decided like Decided.
+	Receipt *decide.ReceiptCommand
 	Action  string
 
 	prefix string // the application's topic prefix, for the answer
@@ -93,6 +94,8 @@ func ParseCommand(app *config.App, user, action string, payload []byte, now time
 		return &Command{Event: e, Action: action}, nil
 	case action == "edit" || action == "delete":
 		return parseMessageCommand(app, user, action, payload, now)
+	case action == "read" || action == "delivered":
+		return parseReceipt(app, user, action, payload, now)
 	case laterActions[action]:
 		return nil, reject(action, "", CodeUnsupported, "action %q is not available yet", action)
 	default:
@@ -191,6 +194,27 @@ func parseMessageCommand(app *config.App, user, action string, payload []byte, n
 	return &Command{Decided: cmd, Action: action}, nil
 }
 
+type receiptCommand struct {
+	ConversationID string `json:"conversationId"`
+	MessageID      string `json:"messageId"`
+}
+
+// parseReceipt parses read and delivered {"conversationId","messageId"}.
+func parseReceipt(app *config.App, user, action string, payload []byte, now time.Time) (*Command, *Rejection) {
+	var c receiptCommand
+	if err := strictjson.DecodeIgnoringUnknown(payload, &c); err != nil {
+		return nil, reject(action, "", CodeInvalidPayload, "payload: %v", err)
+	}
+	if !events.ValidID(c.ConversationID) {
+		return nil, reject(action, "", CodeInvalidPayload, "conversationId must match ^[A-Za-z0-9_-]{1,64}$")
+	}
+	if !events.ValidID(c.MessageID) {
+		return nil, reject(action, "", CodeInvalidPayload, "messageId must match ^[A-Za-z0-9_-]{1,64}$")
+	}
+	return &Command{Action: action, Receipt: &decide.ReceiptCommand{App: app.Name, Actor: events.Actor{ID: user, Type: SenderType(user)},
+		ConversationID: c.ConversationID, MessageID: c.MessageID, Read: action == "read", At: now}}, nil
+}
+
 // rejection answers a decision's refusal (or a conversation too busy to
 // decide on) with its code.
 func rejection(action, clientMsgID string, err error) *Rejection {
@@ -269,7 +293,7 @@ func countAppended(action string, r jet.Appended) {
 
 // metricAction keeps the action label's cardinality bounded.
 func metricAction(a string) string {
-	if a == "send" || a == "edit" || a == "delete" || laterActions[a] {
+	if a == "send" || a == "edit" || a == "delete" || a == "read" || a == "delivered" || laterActions[a] {
 		return a
 	}
 	return "unknown"

@@ -12,7 +12,8 @@ import (
 // append before the client is asked to retry.
 const decideTimeout = 10 * time.Second
 
-// runDecided carries out an edit or a delete at its conversation's position.
+// runDecided carries out an edit, a delete or a receipt at its
+// conversation's position.
 // It returns the command.rejected answer for a refusal, nothing when the
 // command took effect (or had already), and an error when it could not be
 // decided now (the log unreachable): the command must come again, which is
@@ -20,17 +21,20 @@ const decideTimeout = 10 * time.Second
 func runDecided(ctx context.Context, ms *decide.Messages, log *slog.Logger, cmd *Command) (*Delivery, error) {
 	ctx, cancel := context.WithTimeout(ctx, decideTimeout)
 	defer cancel()
-	c := *cmd.Decided
+	app, actor, clientMsgID, at := cmd.origin()
 	var out decide.Outcome
 	var err error
-	if cmd.Action == "edit" {
-		out, err = ms.Edit(ctx, c)
-	} else {
-		out, err = ms.Delete(ctx, c)
+	switch {
+	case cmd.Receipt != nil:
+		out, err = ms.Receipt(ctx, *cmd.Receipt)
+	case cmd.Action == "edit":
+		out, err = ms.Edit(ctx, *cmd.Decided)
+	default:
+		out, err = ms.Delete(ctx, *cmd.Decided)
 	}
 	if err != nil {
-		if rej := rejection(cmd.Action, c.ClientMsgID, err); rej != nil {
-			return rejected(log, cmd.prefix, c.App, c.Actor.ID, rej, c.At), nil
+		if rej := rejection(cmd.Action, clientMsgID, err); rej != nil {
+			return rejected(log, cmd.prefix, app, actor, rej, at), nil
 		}
 		return nil, err
 	}
@@ -41,4 +45,14 @@ func runDecided(ctx context.Context, ms *decide.Messages, log *slog.Logger, cmd 
 		countAppended(cmd.Action, r)
 	}
 	return nil, nil
+}
+
+// origin is who sent a decided command, when, and the client id its answer
+// names (receipts have none).
+func (cmd *Command) origin() (app, actor, clientMsgID string, at time.Time) {
+	if r := cmd.Receipt; r != nil {
+		return r.App, r.Actor.ID, "", r.At
+	}
+	c := cmd.Decided
+	return c.App, c.Actor.ID, c.ClientMsgID, c.At
 }

@@ -32,7 +32,7 @@ type ingestHook struct {
 	log      *slog.Logger
 	prefixes []string
 	limits   *CommandLimits
-	messages *decide.Messages // edits and deletes; nil: refused as unsupported
+	messages *decide.Messages // edits, deletes and receipts; nil: refused as unsupported
 }
 
 func (h *ingestHook) ID() string { return "chat-ingest" }
@@ -44,10 +44,10 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 		return pk, nil
 	}
 	cmd, action, reply := command(h.apps, h.limits, h.log, pk.TopicName, pk.Payload, time.Now())
-	if cmd != nil && cmd.Decided != nil {
+	if cmd != nil && (cmd.Decided != nil || cmd.Receipt != nil) {
 		var err error
 		if reply, err = h.decided(cmd); err != nil {
-			h.log.Warn("edit or delete not decided, disconnecting the client to retry", "client", cl.ID, "err", err)
+			h.log.Warn("command not decided, disconnecting the client to retry", "client", cl.ID, "err", err)
 			_ = h.srv.DisconnectClient(cl, packets.ErrServerUnavailable)
 			return pk, packets.ErrRejectPacket
 		}
@@ -76,8 +76,9 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 // decided carries out an edit or a delete before the PUBACK, like a send.
 func (h *ingestHook) decided(cmd *Command) (*Delivery, error) {
 	if h.messages == nil {
-		return rejected(h.log, cmd.prefix, cmd.Decided.App, cmd.Decided.Actor.ID,
-			reject(cmd.Action, cmd.Decided.ClientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), cmd.Decided.At), nil
+		app, actor, clientMsgID, at := cmd.origin()
+		return rejected(h.log, cmd.prefix, app, actor,
+			reject(cmd.Action, clientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), at), nil
 	}
 	return runDecided(context.Background(), h.messages, h.log, cmd)
 }
@@ -92,7 +93,7 @@ func (h *ingestHook) isCommand(topic string) bool {
 }
 
 // Ingest makes the embedded broker append commands itself (see ingestHook).
-// Edits and deletes are decided with messages.
+// Edits, deletes and receipts are decided with messages.
 func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, messages *decide.Messages, log *slog.Logger) error {
 	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, messages: messages,
 		log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)

@@ -23,7 +23,7 @@ type Ingress struct {
 	Limits *CommandLimits // nil: commands are not rate-limited
 	Append *jet.Appender
 	Reply  Deliverer // where command.rejected goes
-	// Messages decides edits and deletes; nil: they are refused as
+	// Messages decides edits, deletes and receipts; nil: they are refused as
 	// unsupported.
 	Messages *decide.Messages
 	Log      *slog.Logger
@@ -115,7 +115,7 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 		}
 		switch {
 		case cmd == nil:
-		case cmd.Decided != nil:
+		case cmd.Decided != nil || cmd.Receipt != nil:
 			decided = append(decided, cmd)
 		default:
 			evs = append(evs, cmd.Event)
@@ -137,13 +137,13 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 			return err
 		}
 	}
-	// Edits and deletes are decided after the batch's sends are in the log,
+	// Edits, deletes and receipts are decided after the batch's sends are in the log,
 	// so one that follows its message's send in the batch finds it.
 	for _, cmd := range decided {
 		if in.Messages == nil {
-			c := cmd.Decided
-			if d := rejected(in.Log, cmd.prefix, c.App, c.Actor.ID,
-				reject(cmd.Action, c.ClientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), c.At); d != nil {
+			app, actor, clientMsgID, at := cmd.origin()
+			if d := rejected(in.Log, cmd.prefix, app, actor,
+				reject(cmd.Action, clientMsgID, CodeUnsupported, "action %q is not available here", cmd.Action), at); d != nil {
 				replies = append(replies, *d)
 			}
 			continue

@@ -22,6 +22,7 @@ const (
 	KindMessages      = "messages"
 	KindConversations = "conversations"
 	KindModeration    = "moderation"
+	KindReceipts      = "receipts"
 	KindErrors        = "errors"
 )
 

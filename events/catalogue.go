@@ -18,6 +18,8 @@ var known = newCatalogue(
 	Spec{Type: TypeMessageModerated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageModerated) }},
 	Spec{Type: TypeMessageEdited, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageEdited) }},
 	Spec{Type: TypeMessageDeleted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageDeleted) }},
+	Spec{Type: TypeDeliveryReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(DeliveryReceipt) }},
+	Spec{Type: TypeReadReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ReadReceipt) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
 )

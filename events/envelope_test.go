@@ -38,6 +38,10 @@ func samples() map[events.Type]events.Payload {
 		events.TypeMessageDeleted: &events.MessageDeleted{MessageID: "m1", ConversationID: "c1", ClientMsgID: "k3", DeletedBy: "bob",
 			Message: events.Posting{ClientMsgID: "k1", SenderID: "alice", SenderType: events.ActorUser,
 				ContentType: events.ContentText, PostedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), PostedSeq: 41}},
+		events.TypeDeliveryReceipt: &events.DeliveryReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
+			MessageID: "m1", MessageSeq: 41, Senders: []string{"alice"}}},
+		events.TypeReadReceipt: &events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
+			MessageID: "m1", MessageSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
 	}
 }

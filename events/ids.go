@@ -52,6 +52,13 @@ func DeleteID(app, actor, clientMsgID string) string {
 	return "y" + digest("delete", app, actor, clientMsgID)
 }
 
+// ReceiptID is the id of user's receipt (kind "read" or "delivered") for
+// messageID in conv: derived, so the same receipt sent twice, however far
+// apart, is one event.
+func ReceiptID(kind, app, user, conv, messageID string) string {
+	return "r" + digest("receipt", kind, app, user, conv, messageID)
+}
+
 // OneToOneID is the id of the one-to-one conversation between two users; both
 // orders give the same id, so creating it twice finds the first.
 func OneToOneID(app, a, b string) string {

@@ -24,6 +24,12 @@ type changes struct {
 	// applying every edit before every deletion gives the same rows.
 	edits     []db.EditMessageParams
 	deletions []db.DeleteMessageParams
+	// receipts are every receipt's row; positions each participant's
+	// furthest read and delivered positions in the batch, applied after
+	// the participant rows (a position only ever moves forward).
+	receipts      []db.InsertReceiptParams
+	positions     map[memberKey]*positions
+	positionOrder []memberKey
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
 	known map[msgKey]struct{}
@@ -41,11 +47,18 @@ type memberChange struct {
 }
 type msgKey struct{ app, id string }
 
+// positions are one participant's furthest receipts in a batch.
+type positions struct {
+	read      *db.AdvanceReadParams
+	delivered *db.AdvanceDeliveredParams
+}
+
 func newChanges(known map[msgKey]struct{}) *changes {
 	return &changes{
 		known:        known,
 		members:      map[memberKey]*memberChange{},
 		messageIndex: map[msgKey]int{},
+		positions:    map[memberKey]*positions{},
 	}
 }
 
@@ -59,6 +72,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageModerated)
 	events.On(r, (*changes).messageEdited)
 	events.On(r, (*changes).messageDeleted)
+	events.On(r, (*changes).deliveryReceipt)
+	events.On(r, (*changes).readReceipt)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()
@@ -96,8 +111,12 @@ func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 }
 
 func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
-	mc := c.member(memberKey{e.App, p.ConversationID, p.UserID})
+	k := memberKey{e.App, p.ConversationID, p.UserID}
+	mc := c.member(k)
 	mc.removed, mc.join = true, nil
+	if pos := c.positions[k]; pos != nil {
+		*pos = positions{} // they went with the row
+	}
 	return nil
 }
 
@@ -143,6 +162,38 @@ func (c *changes) messageEdited(e *events.Envelope, p *events.MessageEdited) err
 func (c *changes) messageDeleted(e *events.Envelope, p *events.MessageDeleted) error {
 	c.deletions = append(c.deletions, db.DeleteMessageParams{App: e.App, ID: p.MessageID, DeletedAt: &e.At})
 	return nil
+}
+
+func (c *changes) deliveryReceipt(e *events.Envelope, p *events.DeliveryReceipt) error {
+	pos := c.receipt(e, &p.Receipt, "delivered")
+	if pos.delivered == nil || pos.delivered.Seq < int64(p.MessageSeq) {
+		pos.delivered = &db.AdvanceDeliveredParams{App: e.App, ConversationID: p.ConversationID, UserID: p.UserID,
+			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At}
+	}
+	return nil
+}
+
+func (c *changes) readReceipt(e *events.Envelope, p *events.ReadReceipt) error {
+	pos := c.receipt(e, &p.Receipt, "read")
+	if pos.read == nil || pos.read.Seq < int64(p.MessageSeq) {
+		pos.read = &db.AdvanceReadParams{App: e.App, ConversationID: p.ConversationID, UserID: p.UserID,
+			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At}
+	}
+	return nil
+}
+
+// receipt records a receipt's row and returns its participant's positions.
+func (c *changes) receipt(e *events.Envelope, r *events.Receipt, kind string) *positions {
+	c.receipts = append(c.receipts, db.InsertReceiptParams{App: e.App, ConversationID: r.ConversationID, UserID: r.UserID,
+		Kind: kind, Seq: int64(r.MessageSeq), At: e.At})
+	k := memberKey{e.App, r.ConversationID, r.UserID}
+	pos := c.positions[k]
+	if pos == nil {
+		pos = &positions{}
+		c.positions[k] = pos
+		c.positionOrder = append(c.positionOrder, k)
+	}
+	return pos
 }
 
 func (c *changes) member(k memberKey) *memberChange {

@@ -16,6 +16,7 @@ var Tables = []struct{ Name, Order string }{
 	{"conversations", "app, id"},
 	{"participants", "app, conversation_id, user_id"},
 	{"messages", "app, id"},
+	{"receipts", "app, conversation_id, user_id, kind, seq"},
 	{"projection_checkpoints", "name"},
 }
 

@@ -231,6 +231,25 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.deletions) > 0 {
 		q.DeleteMessage(ctx, c.deletions).Exec(keep)
 	}
+	if len(c.receipts) > 0 {
+		q.InsertReceipt(ctx, c.receipts).Exec(keep)
+	}
+	var reads []db.AdvanceReadParams
+	var deliveries []db.AdvanceDeliveredParams
+	for _, k := range c.positionOrder {
+		if pos := c.positions[k]; pos.read != nil {
+			reads = append(reads, *pos.read)
+		}
+		if pos := c.positions[k]; pos.delivered != nil {
+			deliveries = append(deliveries, *pos.delivered)
+		}
+	}
+	if len(reads) > 0 {
+		q.AdvanceRead(ctx, reads).Exec(keep)
+	}
+	if len(deliveries) > 0 {
+		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
+	}
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

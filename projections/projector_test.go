@@ -45,6 +45,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	}
 	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
 	var posted []*events.MessagePosted
+	postedSeq := map[string]uint64{}
 	for i := 0; len(evs) < n; i++ {
 		c := convs[r.IntN(len(convs))]
 		switch k := r.IntN(10); {
@@ -57,6 +58,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			m := &events.MessagePosted{MessageID: events.MessageID("geosector", sender, fmt.Sprint("m", i)), ClientMsgID: fmt.Sprint("m", i),
 				ConversationID: c, SenderID: sender, SenderType: events.ActorUser, Content: fmt.Sprint("message ", i), ContentType: events.ContentText}
 			posted = append(posted, m)
+			postedSeq[m.MessageID] = uint64(len(evs) + 1)
 			add(fmt.Sprint("posted-", i), m) // distinct event ids: repeats model retries after the dedup window
 			if r.IntN(8) == 0 {
 				add(fmt.Sprint("posted-again-", i), m)
@@ -69,6 +71,17 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			m := posted[r.IntN(len(posted))]
 			add(fmt.Sprint("delete-", i), &events.MessageDeleted{MessageID: m.MessageID, ConversationID: m.ConversationID,
 				ClientMsgID: fmt.Sprint("d", i), DeletedBy: m.SenderID, Message: posting(m)})
+		case k == 8 && r.IntN(2) == 0:
+			// Receipts of members and former members, in any order: the
+			// positions they leave only ever move forward.
+			m := posted[r.IntN(len(posted))]
+			rc := events.Receipt{ConversationID: m.ConversationID, UserID: users[r.IntN(len(users))], MessageID: m.MessageID,
+				MessageSeq: postedSeq[m.MessageID]}
+			if r.IntN(2) == 0 {
+				add(fmt.Sprint("read-", i), &events.ReadReceipt{Receipt: rc})
+			} else {
+				add(fmt.Sprint("delivered-", i), &events.DeliveryReceipt{Receipt: rc})
+			}
 		default:
 			m := posted[r.IntN(len(posted))]
 			status := []events.ModerationStatus{events.StatusApproved, events.StatusRejected}[r.IntN(2)]

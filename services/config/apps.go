@@ -41,6 +41,10 @@ type Limits struct {
 	// MemberEventsUpTo is the largest conversation whose members all hear of
 	// every join and leave; beyond it only the member and the admins do.
 	MemberEventsUpTo int `yaml:"memberEventsUpTo"`
+	// ReceiptsToAllUpTo is the largest conversation whose members all get
+	// every read.receipt and delivery.receipt; beyond it only the senders
+	// of the messages a receipt covers (and the reader) do.
+	ReceiptsToAllUpTo int `yaml:"receiptsToAllUpTo"`
 	// Each user's MQTT commands and REST writes go through a token bucket:
 	// PerSecond tokens come back each second, up to Burst. Service tokens
 	// are not limited.
@@ -176,10 +180,13 @@ func LoadApps(path string) (Apps, error) {
 		if a.Limits.MemberEventsUpTo == 0 {
 			a.Limits.MemberEventsUpTo = 256
 		}
+		if a.Limits.ReceiptsToAllUpTo == 0 {
+			a.Limits.ReceiptsToAllUpTo = 50
+		}
 		fillRate(&a.Limits.CommandsPerSecond, &a.Limits.CommandBurst, 20, 100)
 		fillRate(&a.Limits.RESTWritesPerSecond, &a.Limits.RESTWriteBurst, 5, 30)
 		l := a.Limits
-		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 ||
+		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 || l.ReceiptsToAllUpTo < 0 ||
 			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}

@@ -19,6 +19,12 @@ type State struct {
 	// Messages are the conversation's messages by id. Their content is not
 	// kept: no decision needs it.
 	Messages map[string]*Message
+	// order lists the same messages by position, for the senders a receipt
+	// covers.
+	order []*Message
+	// read and delivered are each member's receipt positions: the position
+	// of the last message they read, or received.
+	read, delivered map[string]uint64
 	// done holds the ids of the edits and deletes already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
 	done map[string]struct{}
@@ -43,7 +49,8 @@ type Message struct {
 
 // NewState returns the state of a conversation before its first event.
 func NewState(app, id string) *State {
-	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{}}
+	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{},
+		read: map[string]uint64{}, delivered: map[string]uint64{}}
 }
 
 // Conversation is the membership view, nil while the log has not created it.
@@ -62,7 +69,10 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).moderated)
 	events.On(r, (*State).edited)
 	events.On(r, (*State).deleted)
-	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
+	events.On(r, (*State).deliveryReceipt)
+	events.On(r, (*State).readReceipt)
+	events.On(r, (*State).left)
+	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
 		events.TypeServiceAccountCreated)
 	return r
 }()
@@ -88,9 +98,11 @@ func (s *State) posted(e *events.Envelope, p *events.MessagePosted) error {
 	if p.ConversationID != s.ID || s.Messages[p.MessageID] != nil {
 		return nil // a repeat keeps the first posting
 	}
-	s.Messages[p.MessageID] = &Message{ID: p.MessageID, ClientMsgID: p.ClientMsgID, SenderID: p.SenderID,
+	m := &Message{ID: p.MessageID, ClientMsgID: p.ClientMsgID, SenderID: p.SenderID,
 		SenderType: p.SenderType, ContentType: p.ContentType, Attachment: p.AttachmentID, ReplyTo: p.ReplyTo,
 		PostedAt: e.At, PostedSeq: e.Seq}
+	s.Messages[p.MessageID] = m
+	s.order = append(s.order, m) // folded in log order: sorted by position
 	return nil
 }
 
@@ -113,6 +125,30 @@ func (s *State) deleted(e *events.Envelope, p *events.MessageDeleted) error {
 	s.done[e.ID] = struct{}{}
 	if m := s.Messages[p.MessageID]; m != nil && m.DeletedAt.IsZero() {
 		m.DeletedAt, m.EditedAt = e.At, time.Time{}
+	}
+	return nil
+}
+
+func (s *State) deliveryReceipt(_ *events.Envelope, p *events.DeliveryReceipt) error {
+	if p.ConversationID == s.ID {
+		s.delivered[p.UserID] = max(s.delivered[p.UserID], p.MessageSeq)
+	}
+	return nil
+}
+
+func (s *State) readReceipt(_ *events.Envelope, p *events.ReadReceipt) error {
+	if p.ConversationID == s.ID {
+		s.read[p.UserID] = max(s.read[p.UserID], p.MessageSeq)
+	}
+	return nil
+}
+
+// left forgets a leaver's receipt positions, as the read model drops their
+// participant row: back as a member, they start again from nothing.
+func (s *State) left(_ *events.Envelope, p *events.MemberLeft) error {
+	if p.ConversationID == s.ID {
+		delete(s.read, p.UserID)
+		delete(s.delivered, p.UserID)
 	}
 	return nil
 }

@@ -84,6 +84,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).messageModerated)
 	events.On(r, (*Service).messageEdited)
 	events.On(r, (*Service).messageDeleted)
+	events.On(r, (*Service).deliveryReceipt)
+	events.On(r, (*Service).readReceipt)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
 	return r
 }()
@@ -189,6 +191,46 @@ func (s *Service) messageDeleted(e *events.Envelope, p *events.MessageDeleted) e
 		s.send(e, c.MemberIDs(), bridge.KindMessages, "message.deleted", wire.MessageDeleted(p, e.At))
 	}
 	return nil
+}
+
+// deliveryReceipt and readReceipt go to the members at the receipt's
+// position (see receiptAudience).
+func (s *Service) deliveryReceipt(e *events.Envelope, p *events.DeliveryReceipt) error {
+	s.sendReceipt(e, &p.Receipt, "delivery.receipt")
+	return nil
+}
+
+func (s *Service) readReceipt(e *events.Envelope, p *events.ReadReceipt) error {
+	s.sendReceipt(e, &p.Receipt, "read.receipt")
+	return nil
+}
+
+func (s *Service) sendReceipt(e *events.Envelope, r *events.Receipt, typ string) {
+	if c := s.roster.Get(e.App, r.ConversationID); c != nil {
+		s.send(e, receiptAudience(c, r, s.apps[e.App].Limits.ReceiptsToAllUpTo), bridge.KindReceipts, typ,
+			wire.ReceiptFromEvent(r, e.At))
+	}
+}
+
+// receiptAudience lists who learns of a receipt: every member of a
+// conversation of at most upTo members; in larger ones only the reader (their
+// other devices) and the senders of the messages the receipt newly covers
+// who are still members, so a read in a big group costs a few deliveries,
+// not one per member.
+func receiptAudience(c *roster.Conversation, r *events.Receipt, upTo int) []string {
+	if len(c.Members) <= upTo {
+		return c.MemberIDs()
+	}
+	out := make([]string, 0, len(r.Senders)+1)
+	if c.IsMember(r.UserID) {
+		out = append(out, r.UserID)
+	}
+	for _, u := range r.Senders {
+		if u != r.UserID && c.IsMember(u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // told lists who learns that user joined or left: every member of a

@@ -179,3 +179,49 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+func TestReceiptsGoToMembersOrInLargeConversationsToTheSendersCovered(t *testing.T) {
+	out := &capture{}
+	a := config.Defaults()
+	a["geosector"].Limits.ReceiptsToAllUpTo = 3
+	s := New(a, out)
+	var evs []*events.Envelope
+	add := func(p events.Payload) {
+		e, _ := events.New(fmt.Sprint("e", len(evs)), "geosector", time.Now(), events.Actor{ID: "x", Type: events.ActorUser}, p)
+		e.Seq = uint64(len(evs) + 1)
+		evs = append(evs, e)
+	}
+	read := func(user string, senders ...string) {
+		add(&events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c", UserID: user, MessageID: "m", MessageSeq: 1, Senders: senders}})
+	}
+	add(&events.ConversationCreated{ConversationID: "c", Kind: events.KindGroup, ReplyPermission: events.ReplyAll, CreatedBy: "a",
+		Members: []events.Member{{UserID: "a", Role: events.RoleAdmin}, {UserID: "b", Role: events.RoleMember}, {UserID: "c", Role: events.RoleMember}}})
+	read("b", "a") // 3 members: all told
+	add(&events.MemberJoined{ConversationID: "c", UserID: "d", Role: events.RoleMember, AddedBy: "a"})
+	add(&events.MemberJoined{ConversationID: "c", UserID: "e", Role: events.RoleMember, AddedBy: "a"})
+	add(&events.MemberLeft{ConversationID: "c", UserID: "e", RemovedBy: "e"})
+	read("c", "a", "e") // 4 members: the reader and a; e has left
+	if err := s.Handle(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	told := map[string][]string{}
+	for _, d := range out.got {
+		var env struct {
+			Type string
+			Data struct{ UserID string }
+		}
+		_ = json.Unmarshal(d.Payload, &env)
+		if env.Type == "read.receipt" {
+			if !strings.HasSuffix(d.Topic, "/receipts") {
+				t.Fatalf("read.receipt on %s", d.Topic)
+			}
+			told[env.Data.UserID] = append(told[env.Data.UserID], strings.Split(d.Topic, "/")[2])
+		}
+	}
+	if len(told["b"]) != 3 {
+		t.Fatalf("b's receipt told %v, want all 3 members", told["b"])
+	}
+	if len(told["c"]) != 2 || !(contains(told["c"], "a") && contains(told["c"], "c")) {
+		t.Fatalf("c's receipt told %v, want c and the sender a", told["c"])
+	}
+}

@@ -46,7 +46,7 @@ var decides = func() *events.Router[*Service] {
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
-		events.TypeMessageEdited, events.TypeMessageDeleted)
+		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)
 	return r
 }()
 

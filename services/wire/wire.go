@@ -90,3 +90,18 @@ type MemberChange struct {
 	Role           string `json:"role,omitempty"`
 	By             string `json:"by"`
 }
+
+// Receipt is the data of read.receipt and delivery.receipt: UserID has read
+// (received) everything of the conversation up to and including MessageID.
+type Receipt struct {
+	ConversationID string    `json:"conversationId"`
+	UserID         string    `json:"userId"`
+	MessageID      string    `json:"messageId"`
+	MessageSeq     uint64    `json:"messageSeq"`
+	At             time.Time `json:"at"`
+}
+
+// ReceiptFromEvent is the delivery of a receipt made at at.
+func ReceiptFromEvent(r *events.Receipt, at time.Time) Receipt {
+	return Receipt{ConversationID: r.ConversationID, UserID: r.UserID, MessageID: r.MessageID, MessageSeq: r.MessageSeq, At: at}
+}

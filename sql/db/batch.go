@@ -17,6 +17,123 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const advanceDelivered = `-- name: AdvanceDelivered :batchexec
+UPDATE participants SET last_delivered_seq = $1, last_delivered_message_id = $2, last_delivered_at = $3
+WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_delivered_seq < $1
+`
+
+type AdvanceDeliveredBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type AdvanceDeliveredParams struct {
+	Seq            int64
+	MessageID      *string
+	At             *time.Time
+	App            string
+	ConversationID string
+	UserID         string
+}
+
+func (q *Queries) AdvanceDelivered(ctx context.Context, arg []AdvanceDeliveredParams) *AdvanceDeliveredBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Seq,
+			a.MessageID,
+			a.At,
+			a.App,
+			a.ConversationID,
+			a.UserID,
+		}
+		batch.Queue(advanceDelivered, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &AdvanceDeliveredBatchResults{br, len(arg), false}
+}
+
+func (b *AdvanceDeliveredBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *AdvanceDeliveredBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const advanceRead = `-- name: AdvanceRead :batchexec
+UPDATE participants SET last_read_seq = $1, last_read_message_id = $2, last_read_at = $3
+WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_read_seq < $1
+`
+
+type AdvanceReadBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type AdvanceReadParams struct {
+	Seq            int64
+	MessageID      *string
+	At             *time.Time
+	App            string
+	ConversationID string
+	UserID         string
+}
+
+// Positions only move forward, whatever order receipts are applied in.
+func (q *Queries) AdvanceRead(ctx context.Context, arg []AdvanceReadParams) *AdvanceReadBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Seq,
+			a.MessageID,
+			a.At,
+			a.App,
+			a.ConversationID,
+			a.UserID,
+		}
+		batch.Queue(advanceRead, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &AdvanceReadBatchResults{br, len(arg), false}
+}
+
+func (b *AdvanceReadBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *AdvanceReadBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const deleteMessage = `-- name: DeleteMessage :batchexec
 UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL
@@ -317,6 +434,66 @@ func (b *InsertMessageBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *InsertMessageBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const insertReceipt = `-- name: InsertReceipt :batchexec
+INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+`
+
+type InsertReceiptBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type InsertReceiptParams struct {
+	App            string
+	ConversationID string
+	UserID         string
+	Kind           string
+	Seq            int64
+	At             time.Time
+}
+
+// A receipt repeated (a replay of a batch) keeps the first row.
+func (q *Queries) InsertReceipt(ctx context.Context, arg []InsertReceiptParams) *InsertReceiptBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ConversationID,
+			a.UserID,
+			a.Kind,
+			a.Seq,
+			a.At,
+		}
+		batch.Queue(insertReceipt, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &InsertReceiptBatchResults{br, len(arg), false}
+}
+
+func (b *InsertReceiptBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *InsertReceiptBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

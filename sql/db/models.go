@@ -60,16 +60,30 @@ type MessageStaging struct {
 }
 
 type Participant struct {
-	App            string
-	ConversationID string
-	UserID         string
-	Role           string
-	JoinedAt       time.Time
-	JoinedSeq      int64
-	LastReadSeq    int64
+	App                    string
+	ConversationID         string
+	UserID                 string
+	Role                   string
+	JoinedAt               time.Time
+	JoinedSeq              int64
+	LastReadSeq            int64
+	LastReadMessageID      *string
+	LastReadAt             *time.Time
+	LastDeliveredSeq       int64
+	LastDeliveredMessageID *string
+	LastDeliveredAt        *time.Time
 }
 
 type ProjectionCheckpoint struct {
 	Name     string
 	Position int64
+}
+
+type Receipt struct {
+	App            string
+	ConversationID string
+	UserID         string
+	Kind           string
+	Seq            int64
+	At             time.Time
 }

@@ -36,7 +36,7 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 }
 
 const getParticipant = `-- name: GetParticipant :one
-SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
+SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
 `
 
 type GetParticipantParams struct {
@@ -56,6 +56,11 @@ func (q *Queries) GetParticipant(ctx context.Context, arg GetParticipantParams) 
 		&i.JoinedAt,
 		&i.JoinedSeq,
 		&i.LastReadSeq,
+		&i.LastReadMessageID,
+		&i.LastReadAt,
+		&i.LastDeliveredSeq,
+		&i.LastDeliveredMessageID,
+		&i.LastDeliveredAt,
 	)
 	return i, err
 }
@@ -115,7 +120,7 @@ SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created
        coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
        (SELECT count(*) FROM messages m
          WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-           AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
+           AND m.deleted_at IS NULL AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
 FROM participants p
 JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
 LEFT JOIN LATERAL (
@@ -243,7 +248,7 @@ func (q *Queries) ListMessages(ctx context.Context, arg ListMessagesParams) ([]M
 }
 
 const listParticipants = `-- name: ListParticipants :many
-SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id
+SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id
 `
 
 type ListParticipantsParams struct {
@@ -268,6 +273,11 @@ func (q *Queries) ListParticipants(ctx context.Context, arg ListParticipantsPara
 			&i.JoinedAt,
 			&i.JoinedSeq,
 			&i.LastReadSeq,
+			&i.LastReadMessageID,
+			&i.LastReadAt,
+			&i.LastDeliveredSeq,
+			&i.LastDeliveredMessageID,
+			&i.LastDeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -295,4 +305,54 @@ func (q *Queries) MessageConversation(ctx context.Context, arg MessageConversati
 	var conversation_id string
 	err := row.Scan(&conversation_id)
 	return conversation_id, err
+}
+
+const messageReceipts = `-- name: MessageReceipts :many
+SELECT r.user_id, r.kind, min(r.at)::timestamptz AS at
+FROM receipts r
+JOIN participants p ON p.app = r.app AND p.conversation_id = r.conversation_id AND p.user_id = r.user_id
+WHERE r.app = $1 AND r.conversation_id = $2 AND r.seq >= $3 AND r.user_id <> $4
+GROUP BY r.user_id, r.kind
+ORDER BY r.user_id, r.kind
+`
+
+type MessageReceiptsParams struct {
+	App            string
+	ConversationID string
+	Seq            int64
+	SenderID       string
+}
+
+type MessageReceiptsRow struct {
+	UserID string
+	Kind   string
+	At     time.Time
+}
+
+// Who among the conversation's participants (the message's sender aside)
+// has received or read the message at position seq, and since when: the
+// first receipt of each kind at or past it.
+func (q *Queries) MessageReceipts(ctx context.Context, arg MessageReceiptsParams) ([]MessageReceiptsRow, error) {
+	rows, err := q.db.Query(ctx, messageReceipts,
+		arg.App,
+		arg.ConversationID,
+		arg.Seq,
+		arg.SenderID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []MessageReceiptsRow{}
+	for rows.Next() {
+		var i MessageReceiptsRow
+		if err := rows.Scan(&i.UserID, &i.Kind, &i.At); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -79,3 +79,18 @@ WHERE app = $1 AND id = $2 AND deleted_at IS NULL;
 -- name: DeleteMessage :batchexec
 UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL;
+
+-- name: InsertReceipt :batchexec
+-- A receipt repeated (a replay of a batch) keeps the first row.
+INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING;
+
+-- name: AdvanceRead :batchexec
+-- Positions only move forward, whatever order receipts are applied in.
+UPDATE participants SET last_read_seq = @seq, last_read_message_id = @message_id, last_read_at = @at
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_read_seq < @seq;
+
+-- name: AdvanceDelivered :batchexec
+UPDATE participants SET last_delivered_seq = @seq, last_delivered_message_id = @message_id, last_delivered_at = @at
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq;

@@ -14,7 +14,7 @@ SELECT sqlc.embed(c), p.role AS my_role, p.last_read_seq,
        coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
        (SELECT count(*) FROM messages m
          WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-           AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
+           AND m.deleted_at IS NULL AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
 FROM participants p
 JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
 LEFT JOIN LATERAL (
@@ -46,3 +46,14 @@ LIMIT @max_rows;
 -- Where a message lives, to decide a command about it on that
 -- conversation's log (the decision itself never reads this table).
 SELECT conversation_id FROM messages WHERE app = $1 AND id = $2;
+
+-- name: MessageReceipts :many
+-- Who among the conversation's participants (the message's sender aside)
+-- has received or read the message at position seq, and since when: the
+-- first receipt of each kind at or past it.
+SELECT r.user_id, r.kind, min(r.at)::timestamptz AS at
+FROM receipts r
+JOIN participants p ON p.app = r.app AND p.conversation_id = r.conversation_id AND p.user_id = r.user_id
+WHERE r.app = @app AND r.conversation_id = @conversation_id AND r.seq >= @seq AND r.user_id <> @sender_id
+GROUP BY r.user_id, r.kind
+ORDER BY r.user_id, r.kind;
