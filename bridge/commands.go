@@ -70,6 +70,9 @@ type Command struct {
 	// Decided is an edit or a delete; Action says which.
 	Decided *decide.MessageCommand
 	Action  string
+	// Live is a typing, focus, unfocus or presence signal: published on
+	// core NATS, never stored (see live.go).
+	Live *LiveSignal
 
 	prefix string // the application's topic prefix, for the answer
 }
@@ -93,6 +96,12 @@ func ParseCommand(app *config.App, user, action string, payload []byte, now time
 		return &Command{Event: e, Action: action}, nil
 	case action == "edit" || action == "delete":
 		return parseMessageCommand(app, user, action, payload, now)
+	case isLive(action):
+		s, rej := parseLive(app.Name, user, action, payload, now)
+		if rej != nil {
+			return nil, rej
+		}
+		return &Command{Live: s, Action: action}, nil
 	case laterActions[action]:
 		return nil, reject(action, "", CodeUnsupported, "action %q is not available yet", action)
 	default:
@@ -235,6 +244,9 @@ func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic st
 	}
 	if rej == nil {
 		cmd.prefix = prefix
+		if cmd.Live != nil {
+			cmd.Live.Prefix = prefix
+		}
 		return cmd, action, nil
 	}
 	return nil, action, rejected(log, prefix, app.Name, user, rej, now)
