@@ -48,10 +48,6 @@ func reject(action, clientMsgID, code, format string, args ...any) *Rejection {
 	return &Rejection{ClientMsgID: clientMsgID, Action: action, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// actions in the contract that this build does not carry out yet.
-var laterActions = map[string]bool{
-	"typing": true, "focus": true, "unfocus": true, "presence": true,
-}
 
 type sendCommand struct {
 	ClientMsgID    string `json:"clientMsgId"`
@@ -71,6 +67,9 @@ type Command struct {
 	// Receipt is a read or delivered receipt, decided like Decided.
 	Receipt *decide.ReceiptCommand
 	Action  string
+	// Live is a typing, focus, unfocus or presence signal: published on
+	// core NATS, never stored (see live.go).
+	Live *LiveSignal
 
 	prefix string // the application's topic prefix, for the answer
 }
@@ -96,8 +95,12 @@ func ParseCommand(app *config.App, user, action string, payload []byte, now time
 		return parseMessageCommand(app, user, action, payload, now)
 	case action == "read" || action == "delivered":
 		return parseReceipt(app, user, action, payload, now)
-	case laterActions[action]:
-		return nil, reject(action, "", CodeUnsupported, "action %q is not available yet", action)
+	case isLive(action):
+		s, rej := parseLive(app.Name, user, action, payload, now)
+		if rej != nil {
+			return nil, rej
+		}
+		return &Command{Live: s, Action: action}, nil
 	default:
 		return nil, reject(action, "", CodeUnsupported, "unknown action %q", action)
 	}
@@ -259,6 +262,9 @@ func command(apps config.Apps, limits *CommandLimits, log *slog.Logger, topic st
 	}
 	if rej == nil {
 		cmd.prefix = prefix
+		if cmd.Live != nil {
+			cmd.Live.Prefix = prefix
+		}
 		return cmd, action, nil
 	}
 	return nil, action, rejected(log, prefix, app.Name, user, rej, now)
@@ -293,7 +299,7 @@ func countAppended(action string, r jet.Appended) {
 
 // metricAction keeps the action label's cardinality bounded.
 func metricAction(a string) string {
-	if a == "send" || a == "edit" || a == "delete" || a == "read" || a == "delivered" || laterActions[a] {
+	if a == "send" || a == "edit" || a == "delete" || a == "read" || a == "delivered" || isLive(a) {
 		return a
 	}
 	return "unknown"

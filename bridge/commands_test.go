@@ -137,10 +137,13 @@ func TestParseCommandRejections(t *testing.T) {
 		{"read of the wrong type", "alice", "read", `{"conversationId":"c1","messageId":7}`, bridge.CodeInvalidPayload, ""},
 		{"read with a key given twice", "alice", "read", `{"conversationId":"c1","messageId":"m1","messageId":"m2"}`, bridge.CodeInvalidPayload, ""},
 		{"delivered not JSON", "alice", "delivered", `m1`, bridge.CodeInvalidPayload, ""},
-		{"typing not available yet", "alice", "typing", `{}`, bridge.CodeUnsupported, ""},
-		{"focus not available yet", "alice", "focus", `{}`, bridge.CodeUnsupported, ""},
-		{"unfocus not available yet", "alice", "unfocus", `{}`, bridge.CodeUnsupported, ""},
-		{"presence not available yet", "alice", "presence", `{}`, bridge.CodeUnsupported, ""},
+		{"typing without typing", "alice", "typing", `{"conversationId":"c1"}`, bridge.CodeInvalidPayload, ""},
+		{"typing, not a boolean", "alice", "typing", `{"conversationId":"c1","typing":1}`, bridge.CodeInvalidPayload, ""},
+		{"typing, bad conversation id", "alice", "typing", `{"conversationId":"c 1","typing":true}`, bridge.CodeInvalidPayload, ""},
+		{"focus, empty object", "alice", "focus", `{}`, bridge.CodeInvalidPayload, ""},
+		{"unfocus, malformed", "alice", "unfocus", `{"conversationId":`, bridge.CodeInvalidPayload, ""},
+		{"presence, unknown status", "alice", "presence", `{"status":"busy"}`, bridge.CodeInvalidPayload, ""},
+		{"presence, duplicate key", "alice", "presence", `{"status":"online","status":"away"}`, bridge.CodeInvalidPayload, ""},
 
 		{"not UTF-8", "alice", "send", send("\"content\":\"\xff\""), bridge.CodeInvalidPayload, ""},
 		{"empty payload", "alice", "send", ``, bridge.CodeInvalidPayload, ""},
@@ -242,6 +245,12 @@ func FuzzParseCommand(f *testing.F) {
 			if c := cmd.Decided; c == nil || c.Actor.ID != user || !events.ValidID(c.MessageID) || !events.ValidID(c.EventID) ||
 				len(c.Content) > app.Limits.MaxContentBytes {
 				t.Fatalf("accepted %s %+v from %q", action, c, user)
+			}
+			return
+		}
+		if l := cmd.Live; l != nil {
+			if cmd.Event != nil || l.User != user || l.Kind != action || l.Status == "" && !events.ValidID(l.ConversationID) {
+				t.Fatalf("accepted live %s %+v from %q", action, l, user)
 			}
 			return
 		}

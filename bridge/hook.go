@@ -33,6 +33,7 @@ type ingestHook struct {
 	prefixes []string
 	limits   *CommandLimits
 	messages *decide.Messages // edits, deletes and receipts; nil: refused as unsupported
+	live     *liveOut         // typing, focus, presence; nil: refused as unsupported
 }
 
 func (h *ingestHook) ID() string { return "chat-ingest" }
@@ -50,6 +51,15 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 			h.log.Warn("command not decided, disconnecting the client to retry", "client", cl.ID, "err", err)
 			_ = h.srv.DisconnectClient(cl, packets.ErrServerUnavailable)
 			return pk, packets.ErrRejectPacket
+		}
+	}
+	if cmd != nil && cmd.Live != nil {
+		if h.live == nil {
+			reply = rejected(h.log, cmd.prefix, cmd.Live.App, cmd.Live.User,
+				reject(action, "", CodeUnsupported, "action %q is not available here", action), time.Now())
+		} else {
+			h.live.send(cmd.Live, connID(cl))
+			commandsTotal.WithLabelValues(action, "relayed").Inc()
 		}
 	}
 	if reply != nil {
@@ -93,8 +103,24 @@ func (h *ingestHook) isCommand(topic string) bool {
 }
 
 // Ingest makes the embedded broker append commands itself (see ingestHook).
-// Edits, deletes and receipts are decided with messages.
-func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, messages *decide.Messages, log *slog.Logger) error {
-	return b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, messages: messages,
-		log: cutLogger(log), prefixes: b.authHook.prefixes}, nil)
+// Edits, deletes and receipts are decided with messages; live signals (typing, focus,
+// presence, and each connection's start and end) go out through live.
+func (b *Broker) Ingest(apps config.Apps, limits *CommandLimits, app *jet.Appender, messages *decide.Messages, live LivePublisher, log *slog.Logger) error {
+	log = cutLogger(log)
+	out := newLiveOut(live, log)
+	if err := b.srv.AddHook(&ingestHook{srv: b.srv, apps: apps, limits: limits, append: app, messages: messages,
+		live: out, log: log, prefixes: b.authHook.prefixes}, nil); err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	return b.srv.AddHook(&liveHook{auth: b.authHook, out: out,
+		conns: map[*mqtt.Client]*LiveSignal{}, users: map[string]int{}}, nil)
+}
+
+// PublishLive hands a live delivery to its subscribers at QoS 0: never
+// queued for a session whose client is away, never waited for.
+func (b *Broker) PublishLive(topic string, payload []byte) error {
+	return b.srv.Publish(topic, payload, false, 0)
 }

@@ -32,7 +32,14 @@ type Ingress struct {
 
 	queue     chan paho.Message
 	connected atomic.Bool
+	live      *liveOut // nil: live signals are refused as unsupported
 }
+
+// RelayLive publishes typing, focus and presence through pub. An external
+// broker does not show the bridge its clients' connections: focus is then
+// per user, and ends with the user's offline presence (the will every
+// client sets).
+func (in *Ingress) RelayLive(pub LivePublisher) { in.live = newLiveOut(pub, in.Log) }
 
 // NewIngress returns an ingress for apps appending with app; Reply is set
 // once the bridge's connection exists, before Run.
@@ -115,6 +122,14 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 		}
 		switch {
 		case cmd == nil:
+		case cmd.Live != nil && in.live == nil:
+			if d := rejected(in.Log, cmd.prefix, cmd.Live.App, cmd.Live.User,
+				reject(action, "", CodeUnsupported, "action %q is not available here", action), now); d != nil {
+				replies = append(replies, *d)
+			}
+		case cmd.Live != nil:
+			in.live.send(cmd.Live, "")
+			commandsTotal.WithLabelValues(action, "relayed").Inc()
 		case cmd.Decided != nil || cmd.Receipt != nil:
 			decided = append(decided, cmd)
 		default:

@@ -30,6 +30,7 @@ import (
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/fanout"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/live"
 	"github.com/chatbackend/chat/services/moderation"
 	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/ratelimit"
@@ -112,13 +113,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
 		// The embedded broker appends commands itself, before its PUBACK.
-		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, messages, log.With("role", "bridge")); err != nil {
+		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, messages, d.nc.Publish, log.With("role", "bridge")); err != nil {
 			return nil, err
 		}
 	case cfg.HasRole(config.RoleBridge):
 		ingress = bridge.NewIngress(cfg.Apps, appender, log.With("role", "bridge"))
 		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
 		ingress.Messages = messages
+		ingress.RelayLive(d.nc.Publish)
 		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
 		if err != nil {
 			return nil, err
@@ -138,18 +140,26 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	}
 	if cfg.HasRole(config.RoleFanout) {
 		var out bridge.Deliverer
+		var liveOut live.Deliver
 		if d.broker != nil {
 			out = &bridge.BrokerDeliverer{B: d.broker}
+			liveOut = func(x bridge.Delivery) { _ = d.broker.PublishLive(x.Topic, x.Payload) }
 		} else {
 			c, err := d.dial(ctx, mqttURL, "chat-fanout", false, nil)
 			if err != nil {
 				return nil, err
 			}
 			out = d.deliverer(c)
+			liveOut = func(x bridge.Delivery) { c.Publish(x.Topic, 0, false, x.Payload) }
 		}
-		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"),
-			Handler: fanout.New(cfg.Apps, out)}
+		fan := fanout.New(cfg.Apps, out)
+		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"), Handler: fan}
 		d.run(runCtx, "fanout", dur.Run)
+		// Typing, focus and presence are routed next to fan-out, with the
+		// membership it folds from the log.
+		if err := d.relayLive(runCtx, live.New(fan, liveOut, log.With("role", "live"))); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
 		stall = d.watchProjector(mark)
@@ -161,6 +171,19 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		}
 	}
 	return d, nil
+}
+
+// relayLive feeds chat.live signals to r, one at a time, until chatd stops.
+func (d *Daemon) relayLive(ctx context.Context, r *live.Relay) error {
+	sub, err := d.nc.Subscribe(bridge.LiveWildcard, func(m *nats.Msg) { r.Handle(m.Data) })
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", bridge.LiveWildcard, err)
+	}
+	d.run(ctx, "live", func(ctx context.Context) error {
+		<-ctx.Done()
+		return sub.Unsubscribe()
+	})
+	return nil
 }
 
 // startNATS runs the embedded server (or reaches the external one), connects

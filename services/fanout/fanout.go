@@ -22,6 +22,10 @@ type Service struct {
 	apps    config.Apps
 	deliver bridge.Deliverer
 	roster  *roster.Roster
+	// rosterMu guards the roster against View's readers (the live relay).
+	// Only the consumer's goroutine changes the roster, under the write
+	// lock; its own reads need no lock.
+	rosterMu sync.RWMutex
 	// messages holds every message seen, by app/id: the posting while it
 	// awaits its decision, nil once decided. Repeats of either event (a retry
 	// or a backfill run after the log's deduplication window) deliver nothing.
@@ -95,9 +99,25 @@ var routes = func() *events.Router[*Service] {
 // is still followed.
 func (s *Service) route(e *events.Envelope) error {
 	if s.apps[e.App] == nil {
-		return s.roster.Apply(e)
+		return s.apply(e)
 	}
 	return routes.Handle(s, e)
+}
+
+// apply folds e into the roster.
+func (s *Service) apply(e *events.Envelope) error {
+	s.rosterMu.Lock()
+	defer s.rosterMu.Unlock()
+	return s.roster.Apply(e)
+}
+
+// View runs fn with the membership at fan-out's position in the log, for
+// routing what is not in the log (typing, presence). fn must not keep the
+// roster or its conversations.
+func (s *Service) View(fn func(*roster.Roster)) {
+	s.rosterMu.RLock()
+	defer s.rosterMu.RUnlock()
+	fn(s.roster)
 }
 
 // send delivers e, as typ with data, to users' topics of kind.
@@ -116,7 +136,7 @@ func (s *Service) conversationCreated(e *events.Envelope, p *events.Conversation
 	if s.roster.Get(e.App, p.ConversationID) != nil {
 		return nil // created before: a repeat
 	}
-	if err := s.roster.Apply(e); err != nil {
+	if err := s.apply(e); err != nil {
 		return err
 	}
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
@@ -129,7 +149,7 @@ func (s *Service) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.Members[p.UserID] == p.Role {
 		return nil // already a member with that role: a repeat
 	}
-	if err := s.roster.Apply(e); err != nil {
+	if err := s.apply(e); err != nil {
 		return err
 	}
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
@@ -145,7 +165,7 @@ func (s *Service) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 		s.send(e, told(c, p.UserID, s.apps[e.App].Limits.MemberEventsUpTo), bridge.KindConversations, "member.left",
 			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
 	}
-	return s.roster.Apply(e)
+	return s.apply(e)
 }
 
 func (s *Service) messagePosted(e *events.Envelope, p *events.MessagePosted) error {

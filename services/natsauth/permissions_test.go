@@ -46,6 +46,9 @@ func TestServicePermissionsKeepAServiceToItsApplicationAndDurable(t *testing.T) 
 		{"chat.evt.resalice.conv.c1.message.posted", false, false},
 		{"chat.cmd.resalice.send", false, false},
 		{"chat.evt.>", false, false},
+		// Live signals are chatd's own: a service can neither forge nor read them.
+		{"chat.live.geosector.presence.alice", false, false},
+		{"chat.live.>", false, false},
 		{"chat.dlq.fanout", false, false},
 		{"chat.live.geosector.typing.c1", false, false},
 		// Its own durable, filtered on its application only.
