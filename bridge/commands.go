@@ -48,7 +48,6 @@ func reject(action, clientMsgID, code, format string, args ...any) *Rejection {
 	return &Rejection{ClientMsgID: clientMsgID, Action: action, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-
 type sendCommand struct {
 	ClientMsgID    string `json:"clientMsgId"`
 	ConversationID string `json:"conversationId"`
