@@ -101,7 +101,8 @@ func (s Store) Participants(ctx context.Context, c db.Conversation) ([]Participa
 	out := make([]Participant, len(rows))
 	for i, p := range rows {
 		can, _ := roster.CanPost(events.Role(p.Role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == p.UserID)
-		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, JoinedAt: p.JoinedAt}
+		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, LastReadMessageID: p.LastReadMessageID,
+			JoinedAt: p.JoinedAt}
 	}
 	return out, nil
 }

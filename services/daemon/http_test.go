@@ -91,6 +91,7 @@ func TestWrongMethodAnswers405WithAllow(t *testing.T) {
 		{"POST", "/api/chat/openapi.json", "GET, HEAD"},
 		{"POST", "/healthz", "GET, HEAD"},
 		{"DELETE", "/metrics", "GET, HEAD"},
+		{"POST", "/api/chat/messages/m1/receipts", "GET, HEAD"},
 	} {
 		a := call(t, c.HTTPAddr(), tc.method, tc.path, alice, "application/json", `{}`)
 		if a.status != http.StatusMethodNotAllowed || a.header.Get("Allow") != tc.allow || !strings.Contains(a.body, `"code":"unsupported"`) {
@@ -116,6 +117,9 @@ func TestInvalidIDsInThePathAnswer400(t *testing.T) {
 		{"POST", "/api/chat/conversations/%00/participants"},
 		{"DELETE", "/api/chat/conversations/" + conv + "/participants/%00"},
 		{"DELETE", "/api/chat/conversations/" + conv + "/participants/bob.x"},
+		{"GET", "/api/chat/messages/%00/receipts"},
+		{"GET", "/api/chat/messages/m.1/receipts"},
+		{"GET", "/api/chat/messages/" + long + "/receipts"},
 	} {
 		a := call(t, c.HTTPAddr(), tc.method, tc.path, alice, "application/json", `{"userId":"carol"}`)
 		if a.status != http.StatusBadRequest || !strings.Contains(a.body, `"code":"invalid_payload"`) || !strings.Contains(a.body, "in the path") {

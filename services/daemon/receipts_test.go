@@ -3,7 +3,9 @@ package daemon_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/testkit"
@@ -137,5 +139,129 @@ func TestOneToOneSenderSeesSentThenDeliveredThenRead(t *testing.T) {
 	}
 	if d := testkit.JSON[receiptData](t, delivered.Data); d.UserID != "bob" || d.ConversationID != conv {
 		t.Fatalf("delivery.receipt: %s", delivered.Data)
+	}
+}
+
+type receiptList struct {
+	Delivered, Read []struct {
+		UserID string
+		At     time.Time
+	}
+}
+
+// receiptsOf reads GET /messages/{id}/receipts as user once the read model
+// has applied minSeq.
+func receiptsOf(t *testing.T, c *daemontest.Chat, user, messageID string, minSeq uint64) (answer, receiptList) {
+	t.Helper()
+	a, pos := read(t, c, "/messages/"+messageID+"/receipts?minSeq="+itoa(minSeq), c.Token("geosector", user, "member"))
+	if a.status == http.StatusOK && pos < minSeq {
+		t.Fatalf("receipts of %s: Chat-Seq %d before minSeq %d", messageID, pos, minSeq)
+	}
+	var l receiptList
+	if a.status == http.StatusOK {
+		l = testkit.JSON[receiptList](t, []byte(a.body))
+	}
+	return a, l
+}
+
+// sameInstant compares a time read back from the read model (microseconds)
+// with the one delivered live.
+func sameInstant(a, b time.Time) bool {
+	d := a.Sub(b)
+	return d > -time.Microsecond && d < time.Microsecond
+}
+
+func TestMessageReceiptsListWhoReceivedAndReadItAndSince(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice, bob, carol := connect(t, c, "alice"), connect(t, c, "bob"), connect(t, c, "carol")
+	connect(t, c, "dave")
+	conv := group(t, c, "alice", "bob", "carol", "dave")
+	first := posted(t, alice, bob, conv, "a1", "first")
+	second := posted(t, alice, carol, conv, "a2", "second")
+
+	// bob receives the first, then reads up to the second; carol reads the
+	// first without saying it arrived; dave says nothing.
+	receipt(bob, "delivered", conv, first)
+	bobGot := alice.WaitType("delivery.receipt", first)
+	receipt(bob, "read", conv, second)
+	bobRead := alice.WaitType("read.receipt", second)
+	receipt(carol, "read", conv, first)
+	carolRead := alice.WaitType("read.receipt", `"userId":"carol"`)
+	last := max(bobGot.Seq, bobRead.Seq, carolRead.Seq)
+	at := func(r testkit.Received) time.Time { return testkit.JSON[struct{ At time.Time }](t, r.Data).At }
+
+	type entry struct {
+		user string
+		at   time.Time
+	}
+	check := func(messageID string, delivered, read []entry) {
+		t.Helper()
+		a, got := receiptsOf(t, c, "dave", messageID, last) // any member may ask
+		if a.status != http.StatusOK || len(got.Delivered) != len(delivered) || len(got.Read) != len(read) {
+			t.Fatalf("receipts of %s: %d %s, want %d delivered and %d read", messageID, a.status, a.body, len(delivered), len(read))
+		}
+		for i, w := range delivered {
+			if g := got.Delivered[i]; g.UserID != w.user || !sameInstant(g.At, w.at) {
+				t.Errorf("receipts of %s: delivered[%d] = %s at %v, want %s at %v", messageID, i, g.UserID, g.At, w.user, w.at)
+			}
+		}
+		for i, w := range read {
+			if g := got.Read[i]; g.UserID != w.user || !sameInstant(g.At, w.at) {
+				t.Errorf("receipts of %s: read[%d] = %s at %v, want %s at %v", messageID, i, g.UserID, g.At, w.user, w.at)
+			}
+		}
+	}
+	// The first: bob received it at his delivery receipt and read it with
+	// the second; carol's read says she received it then too. The sender is
+	// never listed.
+	check(first, []entry{{"bob", at(bobGot)}, {"carol", at(carolRead)}},
+		[]entry{{"bob", at(bobRead)}, {"carol", at(carolRead)}})
+	// The second: only bob, who received it when he read it.
+	check(second, []entry{{"bob", at(bobRead)}}, []entry{{"bob", at(bobRead)}})
+
+	// A message nobody acknowledged yet answers two empty lists, not nulls.
+	third := posted(t, bob, alice, conv, "b1", "third")
+	if a, _ := receiptsOf(t, c, "bob", third, c.LastSeq()); a.status != http.StatusOK ||
+		!strings.Contains(a.body, `"delivered":[]`) || !strings.Contains(a.body, `"read":[]`) {
+		t.Fatalf("receipts of a fresh message: %d %s", a.status, a.body)
+	}
+}
+
+func TestMessageReceiptsRefuseNonMembersAndUnknownOrHiddenMessages(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
+	conv := group(t, c, "alice", "bob")
+	mine := posted(t, alice, bob, conv, "a1", "hello")
+	// A message moderation refused stays the sender's own.
+	send(alice, conv, "a2", "you idiot")
+	refusedID := testkit.JSON[struct{ MessageID string }](t, alice.WaitType("moderation.result", `"status":"rejected"`).Data).MessageID
+	at := c.LastSeq()
+
+	errorCode := func(a answer) string {
+		return testkit.JSON[struct{ Error struct{ Code string } }](t, []byte(a.body)).Error.Code
+	}
+	for _, tc := range []struct {
+		name, user, messageID string
+		status                int
+		code                  string
+	}{
+		{"a member", "bob", mine, 200, ""},
+		{"not a member, as for the history", "erin", mine, 403, "not_member"},
+		{"no such message", "bob", "m-unknown", 404, "not_found"},
+		{"no such message, not a member", "erin", "m-unknown", 404, "not_found"},
+		{"another member's refused message", "bob", refusedID, 404, "not_found"},
+		{"the sender's own refused message", "alice", refusedID, 200, ""},
+	} {
+		a, _ := receiptsOf(t, c, tc.user, tc.messageID, at)
+		if a.status != tc.status || tc.code != "" && errorCode(a) != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, a.status, a.body, tc.status, tc.code)
+		}
+	}
+	// Like every read, a position the log has not reached is refused.
+	if a, _ := read(t, c, "/messages/"+mine+"/receipts?minSeq="+itoa(at+1), c.Token("geosector", "bob", "member")); a.status != http.StatusBadRequest || errorCode(a) != "invalid_payload" {
+		t.Errorf("minSeq past the log: %d %s, want 400 invalid_payload", a.status, a.body)
+	}
+	if after := c.LastSeq(); after != at {
+		t.Fatalf("reading receipts appended %d events", after-at)
 	}
 }

@@ -35,6 +35,40 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 	return i, err
 }
 
+const getMessage = `-- name: GetMessage :one
+SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM messages WHERE app = $1 AND id = $2
+`
+
+type GetMessageParams struct {
+	App string
+	ID  string
+}
+
+func (q *Queries) GetMessage(ctx context.Context, arg GetMessageParams) (Message, error) {
+	row := q.db.QueryRow(ctx, getMessage, arg.App, arg.ID)
+	var i Message
+	err := row.Scan(
+		&i.App,
+		&i.ID,
+		&i.ConversationID,
+		&i.ClientMsgID,
+		&i.SenderID,
+		&i.SenderType,
+		&i.Content,
+		&i.ContentType,
+		&i.AttachmentID,
+		&i.ReplyTo,
+		&i.CreatedAt,
+		&i.Seq,
+		&i.ModerationStatus,
+		&i.ModerationReason,
+		&i.ModeratedSeq,
+		&i.EditedAt,
+		&i.DeletedAt,
+	)
+	return i, err
+}
+
 const getParticipant = `-- name: GetParticipant :one
 SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
 `

@@ -47,6 +47,9 @@ LIMIT @max_rows;
 -- conversation's log (the decision itself never reads this table).
 SELECT conversation_id FROM messages WHERE app = $1 AND id = $2;
 
+-- name: GetMessage :one
+SELECT * FROM messages WHERE app = $1 AND id = $2;
+
 -- name: MessageReceipts :many
 -- Who among the conversation's participants (the message's sender aside)
 -- has received or read the message at position seq, and since when: the
