@@ -18,8 +18,9 @@ import (
 // send now adds exactly its posting and its decision.
 func sentinelAppends(t *testing.T, c *daemontest.Chat, cl *testkit.Client, conv string, before uint64) {
 	t.Helper()
-	send(cl, conv, "sentinel-"+strconv.FormatInt(time.Now().UnixNano(), 36), "sentinel")
-	cl.WaitType("message.new", "sentinel")
+	id := "sentinel-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	send(cl, conv, id, "sentinel "+id) // its own content: a test may check twice
+	cl.WaitType("message.new", "sentinel "+id)
 	if got := c.LastSeq(); got != before+2 {
 		t.Fatalf("log grew by %d events, want 2 (the sentinel's): bad input reached the log", got-before)
 	}

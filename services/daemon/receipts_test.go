@@ -265,3 +265,80 @@ func TestMessageReceiptsRefuseNonMembersAndUnknownOrHiddenMessages(t *testing.T)
 		t.Fatalf("reading receipts appended %d events", after-at)
 	}
 }
+
+func TestReceiptsOfRefusedOrForeignMessagesAreRefusedAndRepeatsAppendNothing(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
+	conv := group(t, c, "alice", "bob")
+	hello := posted(t, alice, bob, conv, "a1", "hello")
+	send(alice, conv, "a2", "you idiot")
+	refusedID := testkit.JSON[struct{ MessageID string }](t, alice.WaitType("moderation.result", `"status":"rejected"`).Data).MessageID
+
+	// A message of another application, in a conversation of that application.
+	ritaTok := c.Token("resalice", "rita", "member")
+	status, body := c.Do("POST", "/api/chat/conversations", ritaTok, map[string]any{"type": "group", "title": "r", "participantIds": []string{"ruth"}})
+	if status != http.StatusCreated {
+		t.Fatalf("resalice group: %d %s", status, body)
+	}
+	foreignConv := testkit.JSON[struct{ ID string }](t, body).ID
+	rita := testkit.Connect(t, "tcp://"+c.MQTTAddr(), "resalice", "rita", ritaTok)
+	rita.Publish("resalice/cmd/rita/send", map[string]string{"clientMsgId": "r1", "conversationId": foreignConv, "content": "elsewhere"})
+	foreign := testkit.JSON[struct{ MessageID string }](t, rita.WaitType("moderation.result", `"status":"approved"`).Data).MessageID
+
+	before := c.LastSeq()
+	receipt(bob, "read", conv, refusedID)           // another member's message moderation refused
+	receipt(bob, "read", conv, foreign)             // another application's message
+	receipt(bob, "delivered", foreignConv, foreign) // another application's conversation
+	if got := rejectedCodes(t, bob, "read", 2); !slices.Equal(got, []string{"not_found", "not_found"}) {
+		t.Fatalf("bob's reads rejected as %v", got)
+	}
+	if got := rejectedCodes(t, bob, "delivered", 1); !slices.Equal(got, []string{"not_found"}) {
+		t.Fatalf("bob's delivery rejected as %v", got)
+	}
+	sentinelAppends(t, c, alice, conv, before)
+	for _, who := range []string{"bob", "rita"} {
+		tok := c.Token("geosector", who, "member")
+		if who == "rita" {
+			tok = ritaTok
+		}
+		id := map[string]string{"bob": foreign, "rita": hello}[who]
+		if a, _ := read(t, c, "/messages/"+id+"/receipts", tok); a.status != http.StatusNotFound || !strings.Contains(a.body, `"not_found"`) {
+			t.Errorf("%s asks for the receipts of another application's message: %d %s", who, a.status, a.body)
+		}
+	}
+
+	// The same delivery receipt twice: the second appends nothing.
+	receipt(bob, "delivered", conv, hello)
+	alice.WaitType("delivery.receipt", hello)
+	before = c.LastSeq()
+	receipt(bob, "delivered", conv, hello)
+	sentinelAppends(t, c, alice, conv, before)
+	if n := len(alice.Of("delivery.receipt")); n != 1 {
+		t.Fatalf("alice received %d delivery receipts, want 1", n)
+	}
+}
+
+// A deleted message stays in the history as a tombstone with its id, so a
+// member may read up to it: refusing would leave a client whose newest
+// message was just deleted unable to mark the conversation read.
+func TestReadUpToADeletedMessageMovesThePositionPastIt(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
+	conv := group(t, c, "alice", "bob")
+	posted(t, alice, bob, conv, "a1", "hello")
+	gone := posted(t, alice, bob, conv, "a2", "regretted")
+	del(alice, "a2-del", gone)
+	bob.WaitType("message.deleted", gone)
+
+	receipt(bob, "read", conv, gone)
+	at := alice.WaitType("read.receipt", gone).Seq
+	tok := c.Token("geosector", "bob", "member")
+	a, _ := read(t, c, "/conversations?minSeq="+itoa(at), tok)
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"unreadCount":0`) {
+		t.Fatalf("bob's conversations after reading up to the tombstone: %d %s", a.status, a.body)
+	}
+	a, _ = read(t, c, "/conversations/"+conv+"/participants?minSeq="+itoa(at), tok)
+	if a.status != http.StatusOK || !strings.Contains(a.body, `"userId":"bob","role":"member","canReply":true,"lastReadMessageId":"`+gone+`"`) {
+		t.Fatalf("participants: %d %s", a.status, a.body)
+	}
+}
