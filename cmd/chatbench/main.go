@@ -43,6 +43,7 @@ type options struct {
 	saturationP99 time.Duration
 	satStep       time.Duration
 	satRates      []float64
+	receiptRate   float64
 }
 
 type bench struct {
@@ -103,12 +104,14 @@ func (o *options) defaults() {
 	o.announceTo, o.replayEvents, o.baselineN = 10000, 1000000, 200000
 	o.saturationP99, o.satStep = 100*time.Millisecond, 5*time.Second
 	o.satRates = []float64{2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000}
+	o.receiptRate = 1000
 	if o.quick {
 		o.clients, o.groups = 2000, 20
 		o.duration, o.drain = 5*time.Second, 5*time.Second
 		o.announceTo, o.replayEvents, o.baselineN = 2000, 100000, 50000
 		o.satStep = 2 * time.Second
 		o.satRates = []float64{2000, 5000, 8000, 11000}
+		o.receiptRate = 500
 	}
 }
 
@@ -213,6 +216,11 @@ func run(ctx context.Context, o *options) error {
 	b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
 	if o.profile {
 		_ = b.srv.fetch("/metrics", filepath.Join(o.out, "chatd-metrics-after-steady.txt"))
+	}
+
+	b.logf("receipts: one_to_one pairs at %.0f msg/s, without then with delivered and read for every message", o.receiptRate)
+	if b.report.receipts, err = b.receiptsScenario(pairs, o.receiptRate, o.duration, o.drain); err != nil {
+		return fmt.Errorf("receipts: %w", err)
 	}
 
 	b.logf("saturation: one_to_one pairs, rising rate")

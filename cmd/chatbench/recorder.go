@@ -24,6 +24,16 @@ type recorder struct {
 	last     time.Time
 	timeline []int // deliveries per timeline step since t0
 	step     time.Duration
+	// onDelivery, when set, is told of each measured delivery (a message
+	// of the current run reaching one of its recipients, once); it must not
+	// block.
+	onDelivery func(user int, payload []byte)
+}
+
+func (r *recorder) setOnDelivery(f func(user int, payload []byte)) {
+	r.mu.Lock()
+	r.onDelivery = f
+	r.mu.Unlock()
 }
 
 // begin starts measuring a run of messages k = 0..n-1 with content tag+k,
@@ -83,6 +93,9 @@ func (r *recorder) observe(user int, topic string, payload []byte) {
 	}
 	sched := r.t0.Add(time.Duration(k) * r.interval)
 	r.lat = append(r.lat, now.Sub(sched))
+	if r.onDelivery != nil {
+		r.onDelivery(user, payload)
+	}
 	r.last = now
 	step := int(now.Sub(r.t0) / r.step)
 	for len(r.timeline) <= step {

@@ -34,6 +34,7 @@ type report struct {
 	groups       int
 	groupMembers int
 	satSteps     []*loadResult
+	receipts     *receiptsResult
 
 	announceSetup   time.Duration
 	announceMembers int
@@ -82,6 +83,14 @@ func (r *report) markdown() string {
 		ratio(satMoved, relMoved), "ratio ≥ 0.5", relMoved > 0 && satMoved/relMoved >= 0.5)
 	row("appends to the log/s at saturation (2 events per message)", fmt.Sprintf("%.0f", 2*satRate),
 		fmt.Sprintf("%.0f (JetStream async)", r.jsAppend), ratio(2*satRate, r.jsAppend), "", true)
+	if rc := r.receipts; rc != nil {
+		per := rc.perReceipt().Seconds() / rc.perMessage().Seconds()
+		row(fmt.Sprintf("chatd CPU per receipt vs per message (one_to_one, %.0f msg/s)", rc.plain.rate),
+			fmt.Sprintf("%.1f µs", us(rc.perReceipt())), fmt.Sprintf("%.1f µs (message)", us(rc.perMessage())),
+			fmt.Sprintf("%.2f", per), "≤ 1.00", per <= 1)
+		row("p99 message delivery with receipts on", ms(rc.with.q(0.99)), ms(rc.plain.q(0.99))+" (receipts off)",
+			ratio(rc.with.q(0.99).Seconds(), rc.plain.q(0.99).Seconds()), "", true)
+	}
 	annMed := time.Duration(0)
 	if len(r.announce) > 0 {
 		annMed = r.announce[len(r.announce)/2]
@@ -111,6 +120,12 @@ func (r *report) markdown() string {
 		p("- Mosquitto RSS with the population connected: %d MiB.", r.mosquittoRSS/1024)
 	}
 	p("- **Steady chat**: %d one_to_one pairs and %d groups (%d members, sizes 2 to 50); every other client idle. %s", r.pairs, r.groups, r.groupMembers, st.line())
+	if rc := r.receipts; rc != nil {
+		p("- **Receipts**: the same one_to_one chat at %.0f msg/s twice; in the second run every recipient sends `delivered`, then `read`, for every message it receives. Without: %s. With: %s. %d receipts sent, %d appended (%.0f/s), every one decided %v after the messages' run; chatd CPU %v without, %v with: %.1f µs per message, %.1f µs per receipt appended. Message delivery p50 %v / p99 %v with receipts, %v / %v without.",
+			rc.plain.rate, rc.plain.line(), rc.with.line(), rc.published, rc.appended, rc.appendedPerSec(), rc.settle.Round(time.Millisecond),
+			rc.cpuPlain.Round(time.Millisecond), rc.cpuWith.Round(time.Millisecond), us(rc.perMessage()), us(rc.perReceipt()),
+			ms(rc.with.q(0.5)), ms(rc.with.q(0.99)), ms(rc.plain.q(0.5)), ms(rc.plain.q(0.99)))
+	}
 	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic): %s", rs.line())
 	p("- **JetStream**: async append %.0f msg/s, ordered read %.0f msg/s (file storage, the log's settings).", r.jsAppend, r.jsRead)
 	p("- **PostgreSQL COPY** into a table like `messages`, same indexes: %.0f rows/s.", r.copyRate)
@@ -154,6 +169,9 @@ func (r *report) announceRecipients() int { return r.announceMembers - 1 }
 // the table shows them.
 func (r *report) lossTotals() (lost, dups int) {
 	runs := []*loadResult{r.steady, r.relaySteady}
+	if r.receipts != nil {
+		runs = append(runs, r.receipts.plain, r.receipts.with)
+	}
 	for _, x := range append(slices.Clone(r.satSteps), r.relaySteps...) {
 		if x.passes(time.Hour) {
 			runs = append(runs, x)
