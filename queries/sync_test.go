@@ -205,7 +205,9 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		t.Logf("seed %d: %d events, deliveries %v", seed, len(evs), types)
+		if len(types) < 8 {
+			t.Fatalf("seed %d: the history exercises only %v", seed, types)
+		}
 		deleted := map[string]bool{}
 		for _, e := range evs {
 			if pl, _ := e.Payload(); pl != nil {
@@ -302,4 +304,26 @@ func firstDiff(a, b [][]byte) string {
 		}
 	}
 	return "(none)"
+}
+
+// TestSyncBeforeTheHorizonIsGone: a read model upgraded to sync at some
+// position cannot answer for earlier ones.
+func TestSyncBeforeTheHorizonIsGone(t *testing.T) {
+	ctx := context.Background()
+	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "UPDATE sync_horizon SET horizon = 10"); err != nil {
+		t.Fatal(err)
+	}
+	store := queries.Store{Q: db.New(pool), DB: pool}
+	if _, err := store.Sync(ctx, "geosector", "u1", 9, 500); err != queries.ErrGone {
+		t.Fatalf("since 9 before horizon 10: %v, want gone", err)
+	}
+	page, err := store.Sync(ctx, "geosector", "u1", 10, 500)
+	if err != nil || len(page.Events) != 0 || page.HasMore || page.Next != 10 {
+		t.Fatalf("since the horizon: %+v, %v", page, err)
+	}
 }
