@@ -71,3 +71,14 @@ func Encode(o Outbound) []byte {
 	}
 	return b
 }
+
+// EncodeData is an envelope's data encoded as Encode encodes it, for a store
+// that keeps deliveries to send them again (sync): an Outbound whose Data is
+// these bytes as a json.RawMessage encodes to the same payload.
+func EncodeData(data any) []byte {
+	b, err := fastjson.Marshal(data)
+	if err != nil {
+		panic("encode delivery data: " + err.Error())
+	}
+	return b
+}

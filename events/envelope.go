@@ -39,10 +39,12 @@ const (
 // a consumer asks for the typed payload, so consumers that only route on Type
 // never pay for decoding it.
 type Envelope struct {
-	ID    string          `json:"id"`
-	Type  Type            `json:"type"`
-	V     int             `json:"v"`
-	App   string          `json:"app"`
+	ID   string `json:"id"`
+	Type Type   `json:"type"`
+	V    int    `json:"v"`
+	App  string `json:"app"`
+	// At is in microseconds (New truncates), as PostgreSQL keeps times, so
+	// what the read model gives back equals what was delivered live.
 	At    time.Time       `json:"at"`
 	Actor Actor           `json:"actor"`
 	Data  json.RawMessage `json:"data"`
@@ -84,7 +86,7 @@ func New(id, app string, at time.Time, actor Actor, payload Payload) (*Envelope,
 	if s := known.specs[payload.EventType()]; s != nil {
 		v = s.Version
 	}
-	return &Envelope{ID: id, Type: payload.EventType(), V: v, App: app, At: at.UTC(), Actor: actor, Data: data, payload: payload}, nil
+	return &Envelope{ID: id, Type: payload.EventType(), V: v, App: app, At: at.UTC().Truncate(time.Microsecond), Actor: actor, Data: data, payload: payload}, nil
 }
 
 // Encode returns the stored bytes of an envelope.

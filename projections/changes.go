@@ -4,6 +4,9 @@ import (
 	"errors"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/roster"
+	"github.com/chatbackend/chat/services/wire"
 	"github.com/chatbackend/chat/sql/db"
 )
 
@@ -33,6 +36,15 @@ type changes struct {
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
 	known map[msgKey]struct{}
+
+	// What sync reads (sync.go): the roster at the batch's position, folded
+	// as events apply, decides memberships and audiences as fan-out does.
+	roster          *roster.Roster
+	apps            config.Apps
+	memberships     map[memberKey]*membershipChange
+	membershipOrder []memberKey
+	feed            []db.InsertFeedParams
+	scrubs          []db.ScrubEditsParams
 }
 
 type memberKey struct{ app, conv, user string }
@@ -53,12 +65,15 @@ type positions struct {
 	delivered *db.AdvanceDeliveredParams
 }
 
-func newChanges(known map[msgKey]struct{}) *changes {
+func newChanges(known map[msgKey]struct{}, r *roster.Roster, apps config.Apps) *changes {
 	return &changes{
 		known:        known,
 		members:      map[memberKey]*memberChange{},
 		messageIndex: map[msgKey]int{},
 		positions:    map[memberKey]*positions{},
+		roster:       r,
+		apps:         apps,
+		memberships:  map[memberKey]*membershipChange{},
 	}
 }
 
@@ -102,11 +117,13 @@ func (c *changes) conversationCreated(e *events.Envelope, p *events.Conversation
 	for _, m := range p.Members {
 		c.join(e, p.ConversationID, m.UserID, m.Role)
 	}
+	c.syncCreated(e, p)
 	return nil
 }
 
 func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error {
 	c.join(e, p.ConversationID, p.UserID, p.Role)
+	c.syncJoined(e, p)
 	return nil
 }
 
@@ -117,6 +134,7 @@ func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 	if pos := c.positions[k]; pos != nil {
 		*pos = positions{} // they went with the row
 	}
+	c.syncLeft(e, p)
 	return nil
 }
 
@@ -144,23 +162,28 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 	if i, ok := c.messageIndex[msgKey{e.App, p.MessageID}]; ok {
 		m := &c.messages[i]
 		if m.ModeratedSeq == nil { // the first decision stands
-			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq = string(p.Status), reason, &seq
+			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq, m.ModeratedAt = string(p.Status), reason, &seq, &e.At
 		}
 		return nil
 	}
 	c.moderations = append(c.moderations, db.ModerateMessageParams{
 		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
+		ModeratedAt: &e.At,
 	})
 	return nil
 }
 
 func (c *changes) messageEdited(e *events.Envelope, p *events.MessageEdited) error {
 	c.edits = append(c.edits, db.EditMessageParams{App: e.App, ID: p.MessageID, Content: p.Content, EditedAt: &e.At})
+	c.syncMessageChange(e, p.ConversationID, p.MessageID, "message.edited", wire.MessageEdited(p, e.At))
 	return nil
 }
 
 func (c *changes) messageDeleted(e *events.Envelope, p *events.MessageDeleted) error {
 	c.deletions = append(c.deletions, db.DeleteMessageParams{App: e.App, ID: p.MessageID, DeletedAt: &e.At})
+	c.syncMessageChange(e, p.ConversationID, p.MessageID, "message.deleted", wire.MessageDeleted(p, e.At))
+	c.scrubs = append(c.scrubs, db.ScrubEditsParams{App: e.App, ConversationID: p.ConversationID, MessageID: &p.MessageID,
+		DeletedSeq: int64(e.Seq)})
 	return nil
 }
 
@@ -184,8 +207,10 @@ func (c *changes) readReceipt(e *events.Envelope, p *events.ReadReceipt) error {
 
 // receipt records a receipt's row and returns its participant's positions.
 func (c *changes) receipt(e *events.Envelope, r *events.Receipt, kind string) *positions {
+	seq := int64(e.Seq)
 	c.receipts = append(c.receipts, db.InsertReceiptParams{App: e.App, ConversationID: r.ConversationID, UserID: r.UserID,
-		Kind: kind, Seq: int64(r.MessageSeq), At: e.At})
+		Kind: kind, Seq: int64(r.MessageSeq), At: e.At, EventSeq: &seq, MessageID: &r.MessageID,
+		Audience: c.receiptAudience(e, r)})
 	k := memberKey{e.App, r.ConversationID, r.UserID}
 	pos := c.positions[k]
 	if pos == nil {

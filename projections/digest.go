@@ -17,12 +17,14 @@ var Tables = []struct{ Name, Order string }{
 	{"participants", "app, conversation_id, user_id"},
 	{"messages", "app, id"},
 	{"receipts", "app, conversation_id, user_id, kind, seq"},
+	{"memberships", "app, conversation_id, user_id, from_seq"},
+	{"conversation_feed", "app, seq"},
 	{"projection_checkpoints", "name"},
 }
 
 // Transient tables hold nothing between transactions (or nothing derived
 // from the log): digests leave them out.
-var Transient = []string{"schema_migrations", "message_staging"}
+var Transient = []string{"schema_migrations", "message_staging", "sync_horizon"}
 
 // Digest hashes every row of each table of schema in key order: two read
 // models with equal digests hold the same rows.

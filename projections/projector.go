@@ -15,7 +15,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/roster"
 	"github.com/chatbackend/chat/sql/db"
 )
 
@@ -36,6 +38,9 @@ type Projector struct {
 	// message's posting and decision mostly land in the same one (one row
 	// written instead of a row and an update).
 	Linger time.Duration
+	// Apps bound the audiences recorded for sync, as fan-out's (nil: the
+	// built-in applications).
+	Apps config.Apps
 	// Watermark, when set, advances after every commit.
 	Watermark *Watermark
 	// beforeCommit runs inside each transaction just before it commits; tests
@@ -47,6 +52,10 @@ type Projector struct {
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
 	known map[msgKey]struct{}
+	// roster is the membership at the checkpoint, loaded from the read model
+	// by the first transaction and folded as batches apply; dropped when a
+	// transaction fails, so the next one loads it again.
+	roster *roster.Roster
 }
 
 // bulk switches the projector to replay mode: it learns the messages the
@@ -132,7 +141,15 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		if b.Last <= cp {
 			return nil
 		}
-		c := newChanges(p.known)
+		if p.roster == nil {
+			if p.roster, err = loadRoster(ctx, q); err != nil {
+				return err
+			}
+		}
+		if p.Apps == nil {
+			p.Apps = config.Defaults()
+		}
+		c := newChanges(p.known, p.roster, p.Apps)
 		for _, e := range b.Events {
 			if e.Seq > cp {
 				if err := c.add(p.effects, e); err != nil {
@@ -152,6 +169,9 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		}
 		return nil
 	})
+	if err != nil {
+		p.roster = nil // it may hold a part of the batch that did not commit
+	}
 	if err == nil && p.known != nil && written != nil {
 		for k := range written.messageIndex { // committed: now they are known
 			p.known[k] = struct{}{}
@@ -250,6 +270,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(deliveries) > 0 {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
+	writeSync(ctx, q, c, keep)
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/progress"
 	chatsql "github.com/chatbackend/chat/sql"
@@ -35,6 +36,8 @@ type Replay struct {
 	Verify      bool   // compare table digests of the live and rebuilt models
 	Batch       int
 	Progress    io.Writer // where progress lines go; nil for none
+	// Apps bound the audiences recorded for sync: chatd's configuration.
+	Apps config.Apps
 }
 
 // ReplaySummary is what a replay did.
@@ -113,7 +116,7 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 	if from >= until {
 		return nil
 	}
-	p := &Projector{Pool: pool, JS: r.JS, Log: r.Log}
+	p := &Projector{Pool: pool, JS: r.JS, Log: r.Log, Apps: r.Apps}
 	if err := p.bulk(ctx); err != nil {
 		return err
 	}

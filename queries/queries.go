@@ -19,8 +19,12 @@ import (
 	"github.com/chatbackend/chat/sql/db"
 )
 
-// Store reads the projections.
-type Store struct{ Q *db.Queries }
+// Store reads the projections. DB, when set, opens the snapshots that
+// reads of several statements need (Sync).
+type Store struct {
+	Q  *db.Queries
+	DB Beginner
+}
 
 // Conversation is a conversation as the caller sees it (PROTOCOL §3).
 type Conversation struct {

@@ -147,6 +147,8 @@ func run(ctx context.Context, o *options) error {
 		}
 		fmt.Printf("replay: %d events at %.0f events/s (setup %v, writing %v); COPY %.0f rows/s; ratio %.2f; restore %v\n",
 			r.events, r.rate, r.setup.Round(time.Millisecond), r.writing.Round(time.Millisecond), b.report.copyRate, r.rate/b.report.copyRate, r.restore.Round(time.Millisecond))
+		fmt.Printf("sync: %d missed deliveries out of %d events, median %v, p95 %v (%d users)\n",
+			r.sync.missed, r.events, r.sync.median.Round(time.Microsecond), r.sync.p95.Round(time.Microsecond), r.sync.users)
 		return nil
 	}
 	b.logf("connecting %d MQTT clients", o.clients)

@@ -28,6 +28,7 @@ type replayResult struct {
 	writing     time.Duration
 	restore     time.Duration
 	restoreRate float64
+	sync        *syncResult
 }
 
 // replayScenario writes a log of n events to a NATS server of its own,
@@ -75,6 +76,9 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 	}
 	res.rate = float64(sum.Applied) / sum.Applying.Seconds()
 	res.setup, res.writing = sum.Elapsed-sum.Applying, sum.Writing
+	if res.sync, err = b.syncScenario(ctx, r.Target, 1000); err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
 
 	apps, _ := config.LoadApps("")
 	mod := moderation.New(apps, nil, log)

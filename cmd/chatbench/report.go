@@ -101,6 +101,10 @@ func (r *report) markdown() string {
 		row(fmt.Sprintf("replay of %d events into PostgreSQL, events/s", r.replay.events), fmt.Sprintf("%.0f", r.replay.rate),
 			fmt.Sprintf("%.0f rows/s (COPY)", r.copyRate), ratio(r.replay.rate, r.copyRate), "ratio ≥ 0.5 and ≥ 100,000/s",
 			r.replay.rate >= 100000 && r.replay.rate/r.copyRate >= 0.5)
+		if s := r.replay.sync; s != nil {
+			row(fmt.Sprintf("sync of %d missed deliveries out of %d events (median of %d users)", s.missed, r.replay.events, s.users),
+				ms(s.median), "", "", "< 50 ms", s.median < 50*time.Millisecond)
+		}
 	}
 	who := "chatd"
 	if r.broker == "mosquitto" {
@@ -155,6 +159,11 @@ func (r *report) markdown() string {
 		p("")
 		p("%d events (conversations, members joining, messages posted and approved) written in %v; `chatctl replay --until-seq` code rebuilt them into a fresh schema at %.0f events/s (plus %v to create and migrate the schema). A stateful consumer (moderation) restores its state from the same log in %v (%.0f events/s): that is its restart time at this log size.",
 			r.replay.events, r.replay.generate.Round(time.Millisecond), r.replay.rate, r.replay.setup.Round(time.Millisecond), r.replay.restore.Round(time.Millisecond), r.replay.restoreRate)
+		if s := r.replay.sync; s != nil {
+			p("")
+			p("Sync: on that rebuilt read model, %d users each caught up on their last %d deliveries (GET /sync's read, pages of %d, without HTTP): median %v, p95 %v.",
+				s.users, s.missed, s.pageSize, s.median.Round(time.Microsecond), s.p95.Round(time.Microsecond))
+		}
 	}
 	p("")
 	p("Load generator CPU over the whole run: %v; per scenario it is in each line above.", r.genCPUTotal.Round(time.Millisecond))

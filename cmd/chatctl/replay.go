@@ -46,6 +46,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		DatabaseURL: cfg.DatabaseURL, JS: js, Log: slog.New(slog.NewTextHandler(stderr, nil)),
 		Live: cfg.DBSchema, Target: *target, Until: *until, Fresh: *fresh,
 		Swap: *until == 0 && !*noSwap, DropOld: *dropOld, Verify: *verify, Batch: *batch, Progress: stderr,
+		Apps: cfg.Apps,
 	}
 	sum, err := r.Run(ctx)
 	if errors.Is(err, context.Canceled) {

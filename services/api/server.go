@@ -85,6 +85,7 @@ func (a *API) Handler() http.Handler {
 	api.Handle("PUT /messages/{id}", user(a.editMessage))
 	api.Handle("DELETE /messages/{id}", user(a.deleteMessage))
 	api.Handle("GET /messages/{id}/receipts", user(reads.MessageReceipts))
+	api.Handle("GET /sync", user(a.sync))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

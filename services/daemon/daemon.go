@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	}
 	var stall *projections.StallWatch
 	if cfg.HasRole(config.RoleProjector) {
-		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark}
+		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark, Apps: cfg.Apps}
 		d.run(runCtx, "projector", p.Run)
 	}
 	if cfg.HasRole(config.RoleFanout) {
@@ -362,7 +362,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 	}
 	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js), Decide: d.decider,
 		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
-		Store:    queries.Store{Q: db.New(d.pool)}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
+		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	var err error

@@ -153,7 +153,7 @@ func (s *Service) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 		return err
 	}
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
-		s.send(e, told(c, p.UserID, s.apps[e.App].Limits.MemberEventsUpTo), bridge.KindConversations, "member.joined",
+		s.send(e, c.ToldOfMember(p.UserID, s.apps[e.App].Limits.MemberEventsUpTo).IDs(c), bridge.KindConversations, "member.joined",
 			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
 	}
 	return nil
@@ -162,7 +162,7 @@ func (s *Service) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 func (s *Service) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 	// Those who were members until now, the leaver included, learn it.
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.IsMember(p.UserID) {
-		s.send(e, told(c, p.UserID, s.apps[e.App].Limits.MemberEventsUpTo), bridge.KindConversations, "member.left",
+		s.send(e, c.ToldOfMember(p.UserID, s.apps[e.App].Limits.MemberEventsUpTo).IDs(c), bridge.KindConversations, "member.left",
 			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, By: p.RemovedBy})
 	}
 	return s.apply(e)
@@ -214,7 +214,7 @@ func (s *Service) messageDeleted(e *events.Envelope, p *events.MessageDeleted) e
 }
 
 // deliveryReceipt and readReceipt go to the members at the receipt's
-// position (see receiptAudience).
+// position (see roster.Conversation.ToldOfReceipt).
 func (s *Service) deliveryReceipt(e *events.Envelope, p *events.DeliveryReceipt) error {
 	s.sendReceipt(e, &p.Receipt, "delivery.receipt")
 	return nil
@@ -227,47 +227,9 @@ func (s *Service) readReceipt(e *events.Envelope, p *events.ReadReceipt) error {
 
 func (s *Service) sendReceipt(e *events.Envelope, r *events.Receipt, typ string) {
 	if c := s.roster.Get(e.App, r.ConversationID); c != nil {
-		s.send(e, receiptAudience(c, r, s.apps[e.App].Limits.ReceiptsToAllUpTo), bridge.KindReceipts, typ,
+		s.send(e, c.ToldOfReceipt(r, s.apps[e.App].Limits.ReceiptsToAllUpTo).IDs(c), bridge.KindReceipts, typ,
 			wire.ReceiptFromEvent(r, e.At))
 	}
-}
-
-// receiptAudience lists who learns of a receipt: every member of a
-// conversation of at most upTo members; in larger ones only the reader (their
-// other devices) and the senders of the messages the receipt newly covers
-// who are still members, so a read in a big group costs a few deliveries,
-// not one per member.
-func receiptAudience(c *roster.Conversation, r *events.Receipt, upTo int) []string {
-	if len(c.Members) <= upTo {
-		return c.MemberIDs()
-	}
-	out := make([]string, 0, len(r.Senders)+1)
-	if c.IsMember(r.UserID) {
-		out = append(out, r.UserID)
-	}
-	for _, u := range r.Senders {
-		if u != r.UserID && c.IsMember(u) {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// told lists who learns that user joined or left: every member of a
-// conversation of at most upTo members; in larger ones (announcement
-// audiences, big groups) only the user and the admins, so filling a group
-// of n members costs n deliveries rather than n².
-func told(c *roster.Conversation, user string, upTo int) []string {
-	if len(c.Members) <= upTo {
-		return c.MemberIDs()
-	}
-	out := []string{user}
-	for id, role := range c.Members {
-		if role == events.RoleAdmin && id != user {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // parallelFrom is the audience size from which one event's deliveries are

@@ -114,3 +114,7 @@ func (c *Conversation) MemberIDs() []string {
 	}
 	return out
 }
+
+// Put sets a conversation as loaded from a store of the roster's state (the
+// projector's memberships), replacing what the roster held for it.
+func (r *Roster) Put(app, id string, c *Conversation) { r.convs[Key{app, id}] = c }

@@ -17,6 +17,8 @@ type Received struct {
 	Type  string          `json:"type"`
 	Seq   uint64          `json:"seq"`
 	Data  json.RawMessage `json:"data"`
+	// Payload is the envelope as it arrived, byte for byte.
+	Payload []byte `json:"-"`
 }
 
 // Client is an MQTT user connected to a broker, subscribed to its own topics.
@@ -49,7 +51,7 @@ func Connect(t testing.TB, url, prefix, user, password string) *Client {
 		if err := json.Unmarshal(m.Payload(), &r); err != nil {
 			r.Type = "undecodable: " + string(m.Payload())
 		}
-		r.Topic = m.Topic()
+		r.Topic, r.Payload = m.Topic(), m.Payload()
 		cl.mu.Lock()
 		cl.got = append(cl.got, r)
 		cl.mu.Unlock()

@@ -134,8 +134,63 @@ func (b *AdvanceReadBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const closeMembership = `-- name: CloseMembership :batchexec
+UPDATE memberships SET to_seq = $1
+WHERE app = $2 AND conversation_id = $3 AND user_id = $4 AND to_seq IS NULL
+`
+
+type CloseMembershipBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type CloseMembershipParams struct {
+	ToSeq          *int64
+	App            string
+	ConversationID string
+	UserID         string
+}
+
+// The membership open before the batch ends at to_seq.
+func (q *Queries) CloseMembership(ctx context.Context, arg []CloseMembershipParams) *CloseMembershipBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.ToSeq,
+			a.App,
+			a.ConversationID,
+			a.UserID,
+		}
+		batch.Queue(closeMembership, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &CloseMembershipBatchResults{br, len(arg), false}
+}
+
+func (b *CloseMembershipBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *CloseMembershipBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const deleteMessage = `-- name: DeleteMessage :batchexec
-UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
+UPDATE messages SET content = '', original_content = NULL, edited_at = NULL, deleted_at = $3
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL
 `
 
@@ -238,7 +293,7 @@ func (b *DeleteParticipantBatchResults) Close() error {
 }
 
 const editMessage = `-- name: EditMessage :batchexec
-UPDATE messages SET content = $3, edited_at = $4
+UPDATE messages SET original_content = coalesce(original_content, content), content = $3, edited_at = $4
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL
 `
 
@@ -256,6 +311,7 @@ type EditMessageParams struct {
 }
 
 // A deleted message stays a tombstone: an edit after it changes nothing.
+// The content as posted is kept once (sync's message.new carries it).
 func (q *Queries) EditMessage(ctx context.Context, arg []EditMessageParams) *EditMessageBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -355,13 +411,77 @@ func (b *InsertConversationBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const insertFeed = `-- name: InsertFeed :batchexec
+INSERT INTO conversation_feed (app, seq, conversation_id, type, at, message_id, data, audience)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING
+`
+
+type InsertFeedBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type InsertFeedParams struct {
+	App            string
+	Seq            int64
+	ConversationID string
+	Type           string
+	At             time.Time
+	MessageID      *string
+	Data           []byte
+	Audience       []string
+}
+
+func (q *Queries) InsertFeed(ctx context.Context, arg []InsertFeedParams) *InsertFeedBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.Seq,
+			a.ConversationID,
+			a.Type,
+			a.At,
+			a.MessageID,
+			a.Data,
+			a.Audience,
+		}
+		batch.Queue(insertFeed, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &InsertFeedBatchResults{br, len(arg), false}
+}
+
+func (b *InsertFeedBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *InsertFeedBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const insertMessage = `-- name: InsertMessage :batchexec
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
-                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
+                      moderated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
-    moderated_seq = excluded.moderated_seq
+    moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
 `
 
@@ -387,6 +507,7 @@ type InsertMessageParams struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	ModeratedAt      *time.Time
 }
 
 // A repeated posting keeps the first row; if that row still awaits its
@@ -410,6 +531,7 @@ func (q *Queries) InsertMessage(ctx context.Context, arg []InsertMessageParams) 
 			a.ModerationStatus,
 			a.ModerationReason,
 			a.ModeratedSeq,
+			a.ModeratedAt,
 		}
 		batch.Queue(insertMessage, vals...)
 	}
@@ -439,8 +561,8 @@ func (b *InsertMessageBatchResults) Close() error {
 }
 
 const insertReceipt = `-- name: InsertReceipt :batchexec
-INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at, event_seq, message_id, audience)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
 `
 
@@ -457,6 +579,9 @@ type InsertReceiptParams struct {
 	Kind           string
 	Seq            int64
 	At             time.Time
+	EventSeq       *int64
+	MessageID      *string
+	Audience       []string
 }
 
 // A receipt repeated (a replay of a batch) keeps the first row.
@@ -470,6 +595,9 @@ func (q *Queries) InsertReceipt(ctx context.Context, arg []InsertReceiptParams) 
 			a.Kind,
 			a.Seq,
 			a.At,
+			a.EventSeq,
+			a.MessageID,
+			a.Audience,
 		}
 		batch.Queue(insertReceipt, vals...)
 	}
@@ -499,7 +627,7 @@ func (b *InsertReceiptBatchResults) Close() error {
 }
 
 const moderateMessage = `-- name: ModerateMessage :batchexec
-UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5
+UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5, moderated_at = $6
 WHERE app = $1 AND id = $2 AND moderated_seq IS NULL
 `
 
@@ -515,6 +643,7 @@ type ModerateMessageParams struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	ModeratedAt      *time.Time
 }
 
 func (q *Queries) ModerateMessage(ctx context.Context, arg []ModerateMessageParams) *ModerateMessageBatchResults {
@@ -526,6 +655,7 @@ func (q *Queries) ModerateMessage(ctx context.Context, arg []ModerateMessagePara
 			a.ModerationStatus,
 			a.ModerationReason,
 			a.ModeratedSeq,
+			a.ModeratedAt,
 		}
 		batch.Queue(moderateMessage, vals...)
 	}
@@ -550,6 +680,177 @@ func (b *ModerateMessageBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *ModerateMessageBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const openMembership = `-- name: OpenMembership :batchexec
+INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING
+`
+
+type OpenMembershipBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OpenMembershipParams struct {
+	App            string
+	ConversationID string
+	UserID         string
+	FromSeq        int64
+	ToSeq          *int64
+	Role           string
+}
+
+func (q *Queries) OpenMembership(ctx context.Context, arg []OpenMembershipParams) *OpenMembershipBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ConversationID,
+			a.UserID,
+			a.FromSeq,
+			a.ToSeq,
+			a.Role,
+		}
+		batch.Queue(openMembership, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &OpenMembershipBatchResults{br, len(arg), false}
+}
+
+func (b *OpenMembershipBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *OpenMembershipBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const scrubEdits = `-- name: ScrubEdits :batchexec
+UPDATE conversation_feed SET data = jsonb_set(data::jsonb, '{content}', '""')::json
+WHERE app = $1 AND conversation_id = $2 AND message_id = $3 AND type = 'message.edited'
+  AND seq < $4
+`
+
+type ScrubEditsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ScrubEditsParams struct {
+	App            string
+	ConversationID string
+	MessageID      *string
+	DeletedSeq     int64
+}
+
+// A deleted message's edits lose their content too: a tombstone everywhere.
+// Only those before the deletion, whatever the batches (the log holds no
+// edit after a deletion: services/decide refuses it).
+func (q *Queries) ScrubEdits(ctx context.Context, arg []ScrubEditsParams) *ScrubEditsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ConversationID,
+			a.MessageID,
+			a.DeletedSeq,
+		}
+		batch.Queue(scrubEdits, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &ScrubEditsBatchResults{br, len(arg), false}
+}
+
+func (b *ScrubEditsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *ScrubEditsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const setMembershipRole = `-- name: SetMembershipRole :batchexec
+UPDATE memberships SET role = $1
+WHERE app = $2 AND conversation_id = $3 AND user_id = $4 AND to_seq IS NULL
+`
+
+type SetMembershipRoleBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type SetMembershipRoleParams struct {
+	Role           string
+	App            string
+	ConversationID string
+	UserID         string
+}
+
+func (q *Queries) SetMembershipRole(ctx context.Context, arg []SetMembershipRoleParams) *SetMembershipRoleBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Role,
+			a.App,
+			a.ConversationID,
+			a.UserID,
+		}
+		batch.Queue(setMembershipRole, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &SetMembershipRoleBatchResults{br, len(arg), false}
+}
+
+func (b *SetMembershipRoleBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *SetMembershipRoleBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -44,6 +44,7 @@ func (r iteratorForCopyMessages) Values() ([]interface{}, error) {
 		r.rows[0].ModerationStatus,
 		r.rows[0].ModerationReason,
 		r.rows[0].ModeratedSeq,
+		r.rows[0].ModeratedAt,
 	}, nil
 }
 
@@ -54,7 +55,7 @@ func (r iteratorForCopyMessages) Err() error {
 // Replays only: the replay knows every message id already written, so its
 // rows never conflict and go straight in.
 func (q *Queries) CopyMessages(ctx context.Context, arg []CopyMessagesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason", "moderated_seq"}, &iteratorForCopyMessages{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason", "moderated_seq", "moderated_at"}, &iteratorForCopyMessages{rows: arg})
 }
 
 // iteratorForStageMessages implements pgx.CopyFromSource.
@@ -92,6 +93,7 @@ func (r iteratorForStageMessages) Values() ([]interface{}, error) {
 		r.rows[0].ModerationStatus,
 		r.rows[0].ModerationReason,
 		r.rows[0].ModeratedSeq,
+		r.rows[0].ModeratedAt,
 	}, nil
 }
 
@@ -100,5 +102,5 @@ func (r iteratorForStageMessages) Err() error {
 }
 
 func (q *Queries) StageMessages(ctx context.Context, arg []StageMessagesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"message_staging"}, []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason", "moderated_seq"}, &iteratorForStageMessages{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"message_staging"}, []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason", "moderated_seq", "moderated_at"}, &iteratorForStageMessages{rows: arg})
 }

@@ -19,6 +19,26 @@ type Conversation struct {
 	CreatedSeq      int64
 }
 
+type ConversationFeed struct {
+	App            string
+	Seq            int64
+	ConversationID string
+	Type           string
+	At             time.Time
+	MessageID      *string
+	Data           []byte
+	Audience       []string
+}
+
+type Membership struct {
+	App            string
+	ConversationID string
+	UserID         string
+	FromSeq        int64
+	ToSeq          *int64
+	Role           string
+}
+
 type Message struct {
 	App              string
 	ID               string
@@ -37,6 +57,8 @@ type Message struct {
 	ModeratedSeq     *int64
 	EditedAt         *time.Time
 	DeletedAt        *time.Time
+	ModeratedAt      *time.Time
+	OriginalContent  *string
 }
 
 type MessageStaging struct {
@@ -57,6 +79,8 @@ type MessageStaging struct {
 	ModeratedSeq     *int64
 	EditedAt         *time.Time
 	DeletedAt        *time.Time
+	ModeratedAt      *time.Time
+	OriginalContent  *string
 }
 
 type Participant struct {
@@ -86,4 +110,11 @@ type Receipt struct {
 	Kind           string
 	Seq            int64
 	At             time.Time
+	EventSeq       *int64
+	MessageID      *string
+	Audience       []string
+}
+
+type SyncHorizon struct {
+	Horizon int64
 }

@@ -36,6 +36,7 @@ type CopyMessagesParams struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	ModeratedAt      *time.Time
 }
 
 const getCheckpoint = `-- name: GetCheckpoint :one
@@ -61,10 +62,10 @@ func (q *Queries) LockProjection(ctx context.Context) error {
 }
 
 const mergeStagedMessages = `-- name: MergeStagedMessages :exec
-INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM message_staging
+INSERT INTO messages SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at, moderated_at, original_content FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
-    moderated_seq = excluded.moderated_seq
+    moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
 `
 
@@ -93,6 +94,52 @@ func (q *Queries) MessageKeys(ctx context.Context) ([]MessageKeysRow, error) {
 	for rows.Next() {
 		var i MessageKeysRow
 		if err := rows.Scan(&i.App, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const openMemberships = `-- name: OpenMemberships :many
+SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, m.user_id, m.role
+FROM conversations c
+LEFT JOIN memberships m ON m.app = c.app AND m.conversation_id = c.id AND m.to_seq IS NULL
+`
+
+type OpenMembershipsRow struct {
+	App             string
+	ID              string
+	Kind            string
+	ReplyPermission string
+	CreatedBy       string
+	UserID          *string
+	Role            *string
+}
+
+// The roster at the projector's position: every conversation with its
+// current members (none: a NULL user).
+func (q *Queries) OpenMemberships(ctx context.Context) ([]OpenMembershipsRow, error) {
+	rows, err := q.db.Query(ctx, openMemberships)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OpenMembershipsRow{}
+	for rows.Next() {
+		var i OpenMembershipsRow
+		if err := rows.Scan(
+			&i.App,
+			&i.ID,
+			&i.Kind,
+			&i.ReplyPermission,
+			&i.CreatedBy,
+			&i.UserID,
+			&i.Role,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -146,4 +193,5 @@ type StageMessagesParams struct {
 	ModerationStatus string
 	ModerationReason *string
 	ModeratedSeq     *int64
+	ModeratedAt      *time.Time
 }

@@ -100,7 +100,7 @@ func (q *Queries) GetParticipant(ctx context.Context, arg GetParticipantParams) 
 }
 
 const lastMessages = `-- name: LastMessages :many
-SELECT DISTINCT ON (m.conversation_id) m.app, m.id, m.conversation_id, m.client_msg_id, m.sender_id, m.sender_type, m.content, m.content_type, m.attachment_id, m.reply_to, m.created_at, m.seq, m.moderation_status, m.moderation_reason, m.moderated_seq, m.edited_at, m.deleted_at
+SELECT DISTINCT ON (m.conversation_id) m.app, m.id, m.conversation_id, m.client_msg_id, m.sender_id, m.sender_type, m.content, m.content_type, m.attachment_id, m.reply_to, m.created_at, m.seq, m.moderation_status, m.moderation_reason, m.moderated_seq, m.edited_at, m.deleted_at, m.moderated_at, m.original_content
 FROM messages m
 WHERE m.app = $1 AND m.conversation_id = ANY($2::text[]) AND m.moderation_status = 'approved'
 ORDER BY m.conversation_id, m.seq DESC
@@ -138,6 +138,8 @@ func (q *Queries) LastMessages(ctx context.Context, arg LastMessagesParams) ([]M
 			&i.ModeratedSeq,
 			&i.EditedAt,
 			&i.DeletedAt,
+			&i.ModeratedAt,
+			&i.OriginalContent,
 		); err != nil {
 			return nil, err
 		}
@@ -217,7 +219,7 @@ func (q *Queries) ListConversationsForUser(ctx context.Context, arg ListConversa
 }
 
 const listMessages = `-- name: ListMessages :many
-SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM messages
+SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at, moderated_at, original_content FROM messages
 WHERE app = $1 AND conversation_id = $2
   AND (moderation_status = 'approved' OR sender_id = $3)
   AND seq < $4 AND seq > $5
@@ -270,6 +272,8 @@ func (q *Queries) ListMessages(ctx context.Context, arg ListMessagesParams) ([]M
 			&i.ModeratedSeq,
 			&i.EditedAt,
 			&i.DeletedAt,
+			&i.ModeratedAt,
+			&i.OriginalContent,
 		); err != nil {
 			return nil, err
 		}
@@ -381,6 +385,294 @@ func (q *Queries) MessageReceipts(ctx context.Context, arg MessageReceiptsParams
 	for rows.Next() {
 		var i MessageReceiptsRow
 		if err := rows.Scan(&i.UserID, &i.Kind, &i.At); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncFeed = `-- name: SyncFeed :many
+SELECT f.seq, f.type, f.at, f.data
+FROM memberships ms
+CROSS JOIN LATERAL (
+    SELECT app, seq, conversation_id, type, at, message_id, data, audience FROM conversation_feed x
+    WHERE x.app = ms.app AND x.conversation_id = ms.conversation_id
+      AND x.seq > greatest($1::bigint, ms.from_seq - 1)
+      AND x.seq <= coalesce(ms.to_seq, 9223372036854775807)
+      AND (x.audience IS NULL OR $2::text = ANY(x.audience))
+    ORDER BY x.seq
+    LIMIT $3
+) f
+WHERE ms.app = $4 AND ms.user_id = $2 AND (ms.to_seq IS NULL OR ms.to_seq > $1::bigint)
+ORDER BY f.seq
+LIMIT $3
+`
+
+type SyncFeedParams struct {
+	Since   int64
+	UserID  string
+	MaxRows int32
+	App     string
+}
+
+type SyncFeedRow struct {
+	Seq  int64
+	Type string
+	At   time.Time
+	Data []byte
+}
+
+// A user's conversation deliveries after since (conversation.created,
+// member.*, message.edited, message.deleted), while a member and in the
+// audience.
+func (q *Queries) SyncFeed(ctx context.Context, arg SyncFeedParams) ([]SyncFeedRow, error) {
+	rows, err := q.db.Query(ctx, syncFeed,
+		arg.Since,
+		arg.UserID,
+		arg.MaxRows,
+		arg.App,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SyncFeedRow{}
+	for rows.Next() {
+		var i SyncFeedRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.Type,
+			&i.At,
+			&i.Data,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncHorizon = `-- name: SyncHorizon :one
+SELECT coalesce((SELECT horizon FROM sync_horizon LIMIT 1), 0)::bigint
+`
+
+// The first position sync answers from (see migration 0004).
+func (q *Queries) SyncHorizon(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, syncHorizon)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const syncModerationResults = `-- name: SyncModerationResults :many
+SELECT id, client_msg_id, conversation_id, moderation_status, moderation_reason,
+       moderated_seq::bigint AS moderated_seq, coalesce(moderated_at, created_at)::timestamptz AS moderated_at
+FROM messages
+WHERE app = $1 AND sender_id = $2 AND moderated_seq > $3::bigint
+ORDER BY moderated_seq
+LIMIT $4
+`
+
+type SyncModerationResultsParams struct {
+	App     string
+	UserID  string
+	Since   int64
+	MaxRows int32
+}
+
+type SyncModerationResultsRow struct {
+	ID               string
+	ClientMsgID      string
+	ConversationID   string
+	ModerationStatus string
+	ModerationReason *string
+	ModeratedSeq     int64
+	ModeratedAt      time.Time
+}
+
+// moderation.result for a sender after since, whatever their membership.
+func (q *Queries) SyncModerationResults(ctx context.Context, arg SyncModerationResultsParams) ([]SyncModerationResultsRow, error) {
+	rows, err := q.db.Query(ctx, syncModerationResults,
+		arg.App,
+		arg.UserID,
+		arg.Since,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SyncModerationResultsRow{}
+	for rows.Next() {
+		var i SyncModerationResultsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ClientMsgID,
+			&i.ConversationID,
+			&i.ModerationStatus,
+			&i.ModerationReason,
+			&i.ModeratedSeq,
+			&i.ModeratedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncNewMessages = `-- name: SyncNewMessages :many
+SELECT m.id, m.client_msg_id, m.conversation_id, m.sender_id, m.sender_type,
+       coalesce(m.original_content, m.content)::text AS content, m.content_type, m.attachment_id, m.reply_to,
+       m.created_at, m.seq, m.moderated_seq::bigint AS moderated_seq,
+       coalesce(m.moderated_at, m.created_at)::timestamptz AS moderated_at
+FROM memberships ms
+CROSS JOIN LATERAL (
+    SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at, moderated_at, original_content FROM messages x
+    WHERE x.app = ms.app AND x.conversation_id = ms.conversation_id
+      AND x.moderated_seq > greatest($1::bigint, ms.from_seq - 1)
+      AND x.moderated_seq <= coalesce(ms.to_seq, 9223372036854775807)
+      AND x.moderation_status = 'approved'
+    ORDER BY x.moderated_seq
+    LIMIT $2
+) m
+WHERE ms.app = $3 AND ms.user_id = $4 AND (ms.to_seq IS NULL OR ms.to_seq > $1::bigint)
+ORDER BY m.moderated_seq
+LIMIT $2
+`
+
+type SyncNewMessagesParams struct {
+	Since   int64
+	MaxRows int32
+	App     string
+	UserID  string
+}
+
+type SyncNewMessagesRow struct {
+	ID             string
+	ClientMsgID    string
+	ConversationID string
+	SenderID       string
+	SenderType     string
+	Content        string
+	ContentType    string
+	AttachmentID   *string
+	ReplyTo        *string
+	CreatedAt      time.Time
+	Seq            int64
+	ModeratedSeq   int64
+	ModeratedAt    time.Time
+}
+
+// message.new for a user after since: the approved messages decided while
+// the user was a member, with the content as posted (empty once deleted).
+func (q *Queries) SyncNewMessages(ctx context.Context, arg SyncNewMessagesParams) ([]SyncNewMessagesRow, error) {
+	rows, err := q.db.Query(ctx, syncNewMessages,
+		arg.Since,
+		arg.MaxRows,
+		arg.App,
+		arg.UserID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SyncNewMessagesRow{}
+	for rows.Next() {
+		var i SyncNewMessagesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ClientMsgID,
+			&i.ConversationID,
+			&i.SenderID,
+			&i.SenderType,
+			&i.Content,
+			&i.ContentType,
+			&i.AttachmentID,
+			&i.ReplyTo,
+			&i.CreatedAt,
+			&i.Seq,
+			&i.ModeratedSeq,
+			&i.ModeratedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncReceipts = `-- name: SyncReceipts :many
+SELECT r.event_seq::bigint AS event_seq, r.kind, r.at, r.conversation_id, r.user_id, r.message_id::text AS message_id, r.seq
+FROM memberships ms
+CROSS JOIN LATERAL (
+    SELECT app, conversation_id, user_id, kind, seq, at, event_seq, message_id, audience FROM receipts x
+    WHERE x.app = ms.app AND x.conversation_id = ms.conversation_id
+      AND x.event_seq > greatest($1::bigint, ms.from_seq - 1)
+      AND x.event_seq <= coalesce(ms.to_seq, 9223372036854775807)
+      AND (x.audience IS NULL OR $2::text = ANY(x.audience))
+    ORDER BY x.event_seq
+    LIMIT $3
+) r
+WHERE ms.app = $4 AND ms.user_id = $2 AND (ms.to_seq IS NULL OR ms.to_seq > $1::bigint)
+ORDER BY r.event_seq
+LIMIT $3
+`
+
+type SyncReceiptsParams struct {
+	Since   int64
+	UserID  string
+	MaxRows int32
+	App     string
+}
+
+type SyncReceiptsRow struct {
+	EventSeq       int64
+	Kind           string
+	At             time.Time
+	ConversationID string
+	UserID         string
+	MessageID      string
+	Seq            int64
+}
+
+// read.receipt and delivery.receipt for a user after since, as SyncFeed.
+func (q *Queries) SyncReceipts(ctx context.Context, arg SyncReceiptsParams) ([]SyncReceiptsRow, error) {
+	rows, err := q.db.Query(ctx, syncReceipts,
+		arg.Since,
+		arg.UserID,
+		arg.MaxRows,
+		arg.App,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SyncReceiptsRow{}
+	for rows.Next() {
+		var i SyncReceiptsRow
+		if err := rows.Scan(
+			&i.EventSeq,
+			&i.Kind,
+			&i.At,
+			&i.ConversationID,
+			&i.UserID,
+			&i.MessageID,
+			&i.Seq,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -13,17 +13,18 @@ DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $
 
 -- name: InsertMessage :batchexec
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
-                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
+                      moderated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 -- A repeated posting keeps the first row; if that row still awaits its
 -- decision and this batch carries one, the decision is the first: apply it.
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
-    moderated_seq = excluded.moderated_seq
+    moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 
 -- name: ModerateMessage :batchexec
-UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5
+UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5, moderated_at = $6
 WHERE app = $1 AND id = $2 AND moderated_seq IS NULL;
 
 -- name: LockProjection :exec
@@ -46,15 +47,16 @@ SELECT set_config('synchronous_commit', 'off', true);
 
 -- name: StageMessages :copyfrom
 INSERT INTO message_staging (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
-                             attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+                             attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
+                      moderated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
 
 -- name: MergeStagedMessages :exec
 -- Same rule as InsertMessage, for every staged row at once.
 INSERT INTO messages SELECT * FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
-    moderated_seq = excluded.moderated_seq
+    moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 
 -- name: ClearStagedMessages :exec
@@ -65,25 +67,27 @@ TRUNCATE message_staging;
 -- Replays only: the replay knows every message id already written, so its
 -- rows never conflict and go straight in.
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
-                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
+                      moderated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
 
 -- name: MessageKeys :many
 SELECT app, id FROM messages;
 
 -- name: EditMessage :batchexec
 -- A deleted message stays a tombstone: an edit after it changes nothing.
-UPDATE messages SET content = $3, edited_at = $4
+-- The content as posted is kept once (sync's message.new carries it).
+UPDATE messages SET original_content = coalesce(original_content, content), content = $3, edited_at = $4
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL;
 
 -- name: DeleteMessage :batchexec
-UPDATE messages SET content = '', edited_at = NULL, deleted_at = $3
+UPDATE messages SET content = '', original_content = NULL, edited_at = NULL, deleted_at = $3
 WHERE app = $1 AND id = $2 AND deleted_at IS NULL;
 
 -- name: InsertReceipt :batchexec
 -- A receipt repeated (a replay of a batch) keeps the first row.
-INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO receipts (app, conversation_id, user_id, kind, seq, at, event_seq, message_id, audience)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING;
 
 -- name: AdvanceRead :batchexec
@@ -94,3 +98,37 @@ WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id A
 -- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = @seq, last_delivered_message_id = @message_id, last_delivered_at = @at
 WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq;
+
+-- name: OpenMembership :batchexec
+INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING;
+
+-- name: CloseMembership :batchexec
+-- The membership open before the batch ends at to_seq.
+UPDATE memberships SET to_seq = @to_seq
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND to_seq IS NULL;
+
+-- name: SetMembershipRole :batchexec
+UPDATE memberships SET role = @role
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND to_seq IS NULL;
+
+-- name: InsertFeed :batchexec
+INSERT INTO conversation_feed (app, seq, conversation_id, type, at, message_id, data, audience)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT DO NOTHING;
+
+-- name: ScrubEdits :batchexec
+-- A deleted message's edits lose their content too: a tombstone everywhere.
+-- Only those before the deletion, whatever the batches (the log holds no
+-- edit after a deletion: services/decide refuses it).
+UPDATE conversation_feed SET data = jsonb_set(data::jsonb, '{content}', '""')::json
+WHERE app = @app AND conversation_id = @conversation_id AND message_id = @message_id AND type = 'message.edited'
+  AND seq < @deleted_seq;
+
+-- name: OpenMemberships :many
+-- The roster at the projector's position: every conversation with its
+-- current members (none: a NULL user).
+SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, m.user_id, m.role
+FROM conversations c
+LEFT JOIN memberships m ON m.app = c.app AND m.conversation_id = c.id AND m.to_seq IS NULL;
