@@ -36,7 +36,7 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 }
 
 const getMessage = `-- name: GetMessage :one
-SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at FROM messages WHERE app = $1 AND id = $2
+SELECT app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type, attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq, edited_at, deleted_at, moderated_at, original_content FROM messages WHERE app = $1 AND id = $2
 `
 
 type GetMessageParams struct {
@@ -65,6 +65,8 @@ func (q *Queries) GetMessage(ctx context.Context, arg GetMessageParams) (Message
 		&i.ModeratedSeq,
 		&i.EditedAt,
 		&i.DeletedAt,
+		&i.ModeratedAt,
+		&i.OriginalContent,
 	)
 	return i, err
 }
