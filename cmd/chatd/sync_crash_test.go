@@ -27,6 +27,11 @@ type inbox struct {
 	mu   sync.Mutex
 	got  map[string]json.RawMessage // "seq type" → data
 	high uint64
+	// cursor is where sync goes on from: the highest seq held when the
+	// session was found lost, then each page's next. Live deliveries that
+	// arrive meanwhile do not move it: one may overtake a delivery the lost
+	// session never handed over.
+	cursor uint64
 }
 
 func (in *inbox) add(payload []byte) {
@@ -83,12 +88,12 @@ func (in *inbox) subscribe(t *testing.T, p *proc) (paho.Client, bool) {
 	return c, present
 }
 
-// sync calls GET /sync from the inbox's highest seq to the end, keeping
-// every envelope.
+// sync calls GET /sync from the inbox's cursor to the end, keeping every
+// envelope.
 func (in *inbox) sync(t *testing.T, p *proc) {
 	t.Helper()
 	in.mu.Lock()
-	since := in.high
+	since := in.cursor
 	in.mu.Unlock()
 	for {
 		var page struct {
@@ -103,7 +108,7 @@ func (in *inbox) sync(t *testing.T, p *proc) {
 			in.add(e)
 		}
 		in.mu.Lock()
-		in.high = max(in.high, page.Next)
+		in.cursor = page.Next
 		in.mu.Unlock()
 		if !page.HasMore {
 			return
@@ -167,6 +172,7 @@ func TestKilledChatdSubscriberCatchesUpWithSync(t *testing.T) {
 	live := len(in.messages(t))
 	t.Logf("%d messages acknowledged before the kill, %d received live", acked, live)
 
+	in.cursor = in.high // the phone holds nothing newer: sync goes on from here
 	p.start(t)
 	phone, present := in.subscribe(t, p)
 	defer phone.Disconnect(0)
