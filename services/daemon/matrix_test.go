@@ -111,7 +111,7 @@ func TestPermissionMatrixOfMessagesAfterSending(t *testing.T) {
 		map[string]string{"userId": "rita", "role": "read_only"}); status != http.StatusOK {
 		t.Fatalf("demote rita: %d %s", status, body)
 	}
-	m.fanoutPassed(t, c.LastSeq())
+	fanoutPassed(t, m.c, c.LastSeq())
 
 	// One test, not subtests: the clients fail the test they were
 	// connected in, and every cell builds on the ones before.
@@ -140,7 +140,7 @@ func (m *matrixChat) durable(t *testing.T, action, actor, code string) {
 	target := m.target(t, actor, action)
 	m.n++
 	cmdID := fmt.Sprintf("cell-%d", m.n)
-	rejectedBefore := m.rejections(t, cl, action, "")
+	rejectedBefore := rejections(t, cl, action, "")
 	before := m.c.LastSeq()
 	switch action {
 	case "edit":
@@ -162,7 +162,7 @@ func (m *matrixChat) durable(t *testing.T, action, actor, code string) {
 		return d.ID == target
 	}
 	if code != "" {
-		if got := m.rejected(t, cl, action, "", rejectedBefore); got != code {
+		if got := rejected(t, cl, action, "", rejectedBefore); got != code {
 			t.Fatalf("%s (%s): rejected as %s, want %s", action, actor, got, code)
 		}
 		if got := m.c.LastSeq(); got != before {
@@ -229,13 +229,13 @@ func (m *matrixChat) live(t *testing.T, action, actor, code string) {
 		return out
 	}
 	before := counts()
-	rejectedBefore := m.rejections(t, cl, action, m.conv)
+	rejectedBefore := rejections(t, cl, action, m.conv)
 	if action == "focus" {
 		focus(cl, m.conv)
 	}
 	typing(m.clients[typist], m.conv, true)
 	if code != "" {
-		if got := m.rejected(t, cl, action, m.conv, rejectedBefore); got != code {
+		if got := rejected(t, cl, action, m.conv, rejectedBefore); got != code {
 			t.Fatalf("%s (%s): rejected as %s, want %s", action, actor, got, code)
 		}
 	} else if action == "focus" {
@@ -264,21 +264,22 @@ func (m *matrixChat) live(t *testing.T, action, actor, code string) {
 }
 
 // rejections counts cl's command.rejected of action (about conv, when
-// given: live refusals carry no client id).
-func (m *matrixChat) rejections(t *testing.T, cl *testkit.Client, action, conv string) int {
+// given: live refusals carry no client id); of any action when action is "".
+func rejections(t *testing.T, cl *testkit.Client, action, conv string) int {
 	n := 0
 	for _, r := range cl.Of("command.rejected") {
-		if d := testkit.JSON[struct{ Action, Message string }](t, r.Data); d.Action == action && strings.Contains(d.Message, conv) {
+		if d := testkit.JSON[struct{ Action, Message string }](t, r.Data); (action == "" || d.Action == action) && strings.Contains(d.Message, conv) {
 			n++
 		}
 	}
 	return n
 }
 
-// rejected waits for cl's next command.rejected of action and returns its code.
-func (m *matrixChat) rejected(t *testing.T, cl *testkit.Client, action, conv string, before int) string {
+// rejected waits for cl's next command.rejected of action, after before of
+// them, and returns its code.
+func rejected(t *testing.T, cl *testkit.Client, action, conv string, before int) string {
 	t.Helper()
-	cl.WaitFor(action+" rejected", func(testkit.Received) bool { return m.rejections(t, cl, action, conv) > before })
+	cl.WaitFor(action+" rejected", func(testkit.Received) bool { return rejections(t, cl, action, conv) > before })
 	var code string
 	for _, r := range cl.Of("command.rejected") {
 		if d := testkit.JSON[struct{ Action, Code, Message string }](t, r.Data); d.Action == action && strings.Contains(d.Message, conv) {
@@ -290,9 +291,9 @@ func (m *matrixChat) rejected(t *testing.T, cl *testkit.Client, action, conv str
 
 // fanoutPassed waits until fan-out has acknowledged the log up to seq: it
 // acknowledges only once the broker holds every delivery of those events.
-func (m *matrixChat) fanoutPassed(t *testing.T, seq uint64) {
+func fanoutPassed(t *testing.T, c *daemontest.Chat, seq uint64) {
 	t.Helper()
-	cons, err := m.c.JetStream().Consumer(context.Background(), events.Stream, jet.ConsumerFanout)
+	cons, err := c.JetStream().Consumer(context.Background(), events.Stream, jet.ConsumerFanout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func (m *matrixChat) fanoutPassed(t *testing.T, seq uint64) {
 // queued for each client ahead of a refusal each client asks for now.
 func (m *matrixChat) durableBarrier(t *testing.T) {
 	t.Helper()
-	m.fanoutPassed(t, m.c.LastSeq())
+	fanoutPassed(t, m.c, m.c.LastSeq())
 	m.n++
 	for u, cl := range m.clients {
 		id := fmt.Sprintf("fence-%d-%s", m.n, u)
@@ -322,10 +323,18 @@ func (m *matrixChat) durableBarrier(t *testing.T) {
 func (m *matrixChat) liveBarrier(t *testing.T) {
 	t.Helper()
 	for _, cl := range m.clients {
-		n := m.rejections(t, cl, "focus", m.fence)
-		focus(cl, m.fence)
-		if got := m.rejected(t, cl, "focus", m.fence, n); got != "not_member" {
-			t.Fatalf("focus of the fence rejected as %s", got)
-		}
+		liveBarrier(t, cl, m.fence)
+	}
+}
+
+// liveBarrier returns once cl holds whatever the live relay sent it for
+// the signals published so far: cl focuses fence, a conversation it is not
+// in, and the relay, taking signals in order, answers after those.
+func liveBarrier(t *testing.T, cl *testkit.Client, fence string) {
+	t.Helper()
+	n := rejections(t, cl, "focus", fence)
+	focus(cl, fence)
+	if got := rejected(t, cl, "focus", fence, n); got != "not_member" {
+		t.Fatalf("focus of the fence rejected as %s", got)
 	}
 }
