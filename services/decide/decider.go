@@ -64,6 +64,10 @@ type Decider struct {
 	stream jetstream.Stream // looked up once
 	lru    *list.List       // of *entry, most recently used first
 	index  map[key]*list.Element
+
+	// beforeAppend, set by tests only, runs between a decision and its
+	// conditional append, with the position the decision was made at.
+	beforeAppend func(conv string, pos uint64)
 }
 
 type key struct{ app, conv string }
@@ -117,6 +121,9 @@ func (d *Decider) Decide(ctx context.Context, app, conv string, decide Decision)
 		}
 		if len(evs) == 0 {
 			return Outcome{Pos: en.state.Pos}, nil
+		}
+		if d.beforeAppend != nil {
+			d.beforeAppend(conv, en.state.Pos)
 		}
 		res, err := d.appends.AppendAt(ctx, filter, en.state.Pos, evs)
 		if err == nil {

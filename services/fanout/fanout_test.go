@@ -19,32 +19,58 @@ type capture struct{ got []bridge.Delivery }
 func (c *capture) Send(d bridge.Delivery)      { c.got = append(c.got, d) }
 func (c *capture) Flush(context.Context) error { return nil }
 
-// churn builds a random history: conversations, members joining and
-// leaving, messages posted (some twice) and decided (some twice).
-func churn(r *rand.Rand, n int) []*events.Envelope {
+// churn builds a random history of every event type fan-out delivers:
+// conversations created, members joining (some as admins, some changing
+// role) and leaving, messages posted (some twice) and decided (some twice,
+// some rejected), approved messages edited and deleted, read and delivery
+// receipts. Who acts is random: fan-out routes by membership at each
+// position whatever the command side decided.
+func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 	var out []*events.Envelope
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	add := func(p events.Payload) {
 		at = at.Add(time.Second)
-		e, _ := events.New(fmt.Sprint("e", len(out)), "geosector", at, events.Actor{ID: "x", Type: events.ActorUser}, p)
+		e, err := events.New(fmt.Sprint("e", len(out)), "geosector", at, events.Actor{ID: "x", Type: events.ActorUser}, p)
+		if err != nil {
+			t.Fatalf("event %T: %v", p, err)
+		}
 		e.Seq = uint64(len(out) + 1)
 		out = append(out, e)
 	}
-	users := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
-	convs := []string{"c0", "c1"}
-	for _, c := range convs {
-		add(&events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
-			CreatedBy: "u0", Members: []events.Member{{UserID: "u0", Role: events.RoleAdmin}}})
+	users := []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7"}
+	some := func(k int) []events.Member {
+		ms := []events.Member{{UserID: "u0", Role: events.RoleAdmin}}
+		for _, u := range users[1:] {
+			if r.IntN(k) == 0 {
+				ms = append(ms, events.Member{UserID: u, Role: events.RoleMember})
+			}
+		}
+		return ms
 	}
-	var posted []*events.MessagePosted
+	convs := []string{"c0", "c1", "c2"}
+	add(&events.ConversationCreated{ConversationID: "c0", Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
+		CreatedBy: "u0", Members: some(3)})
+	var posted, approved []*events.MessagePosted
+	created := 1
 	for i := 0; len(out) < n; i++ {
-		c, u := convs[r.IntN(2)], users[r.IntN(len(users))]
-		switch k := r.IntN(10); {
-		case k < 2:
-			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: events.RoleMember, AddedBy: "u0"})
+		c, u := convs[r.IntN(created)], users[r.IntN(len(users))]
+		switch k := r.IntN(20); {
+		case k == 0 && created < len(convs):
+			add(&events.ConversationCreated{ConversationID: convs[created], Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
+				CreatedBy: "u0", Members: some(2)})
+			created++
+		case k == 0: // a repeated creation changes nothing
+			add(&events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
+				CreatedBy: "u0", Members: some(1)})
 		case k < 4:
+			role := events.RoleMember
+			if r.IntN(4) == 0 {
+				role = events.RoleAdmin
+			}
+			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: role, AddedBy: "u0"})
+		case k < 7:
 			add(&events.MemberLeft{ConversationID: c, UserID: u, RemovedBy: "u0"})
-		case k < 7 || len(posted) == 0:
+		case k < 10 || len(posted) == 0:
 			m := &events.MessagePosted{MessageID: fmt.Sprint("m", i), ClientMsgID: fmt.Sprint("k", i), ConversationID: c,
 				SenderID: u, SenderType: events.ActorUser, Content: fmt.Sprint("body-", i), ContentType: events.ContentText}
 			posted = append(posted, m)
@@ -52,86 +78,285 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 			if r.IntN(6) == 0 {
 				add(m)
 			}
-		default:
+		case k < 13:
 			m := posted[r.IntN(len(posted))]
+			status := events.StatusApproved
+			if r.IntN(5) == 0 {
+				status = events.StatusRejected
+			} else {
+				approved = append(approved, m)
+			}
 			add(&events.MessageModerated{MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,
-				ClientMsgID: m.ClientMsgID, Status: events.StatusApproved})
+				ClientMsgID: m.ClientMsgID, Status: status})
+		case len(approved) == 0:
+		case k < 15:
+			m := approved[r.IntN(len(approved))]
+			add(&events.MessageEdited{MessageID: m.MessageID, ConversationID: m.ConversationID, ClientMsgID: fmt.Sprint("edit", i),
+				Content: fmt.Sprint("edited-", i), Message: postingOf(m)})
+		case k < 16:
+			m := approved[r.IntN(len(approved))]
+			add(&events.MessageDeleted{MessageID: m.MessageID, ConversationID: m.ConversationID, ClientMsgID: fmt.Sprint("del", i),
+				DeletedBy: m.SenderID, Message: postingOf(m)})
+		default:
+			m := approved[r.IntN(len(approved))]
+			var senders []string
+			for _, s := range users {
+				if s != u && r.IntN(3) == 0 {
+					senders = append(senders, s)
+				}
+			}
+			rc := events.Receipt{ConversationID: m.ConversationID, UserID: u, MessageID: m.MessageID, MessageSeq: 1, Senders: senders}
+			if k < 18 {
+				add(&events.ReadReceipt{Receipt: rc})
+			} else {
+				add(&events.DeliveryReceipt{Receipt: rc})
+			}
 		}
 	}
 	return out
 }
 
-// TestDeliveriesFollowMembershipAtEachPosition checks the zero-leak
-// invariant over random membership churn: a message reaches exactly the
-// members of its conversation at the position of its (first) approval,
-// once each, however the history is cut into batches.
-func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
-	for seed := range uint64(30) {
-		r := rand.New(rand.NewPCG(seed, 7))
-		evs := churn(r, 400)
+func postingOf(m *events.MessagePosted) events.Posting {
+	return events.Posting{ClientMsgID: m.ClientMsgID, SenderID: m.SenderID, SenderType: m.SenderType, ContentType: m.ContentType, PostedSeq: 1}
+}
 
-		// The model: membership and first approvals, folded independently.
-		members := map[string]map[string]bool{"c0": {"u0": true}, "c1": {"u0": true}}
-		want := map[string]bool{} // "msg user"
-		decided := map[string]bool{}
-		postedOnce := map[string]bool{}
+// leakModel is an independent model of who may see what at each position:
+// conversations' members and roles, folded from the same events, and the
+// deliveries the contract entitles them to, "type seq user" once each.
+type leakModel struct {
+	members  map[string]map[string]events.Role
+	posted   map[string]bool
+	decided  map[string]bool
+	want     map[string]bool
+	upToJoin int // fan-out's documented subsets for large conversations
+	upToRcpt int
+}
+
+func (m *leakModel) entitle(typ string, seq uint64, users ...string) {
+	for _, u := range users {
+		m.want[fmt.Sprint(typ, " ", seq, " ", u)] = true
+	}
+}
+
+func (m *leakModel) all(conv string) []string {
+	var out []string
+	for u := range m.members[conv] {
+		out = append(out, u)
+	}
+	return out
+}
+
+// joinAudience: everyone in a small conversation; in a large one the user
+// and the admins.
+func (m *leakModel) joinAudience(conv, user string) []string {
+	if len(m.members[conv]) <= m.upToJoin {
+		return m.all(conv)
+	}
+	out := []string{user}
+	for u, role := range m.members[conv] {
+		if role == events.RoleAdmin && u != user {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// receiptAudience: everyone in a small conversation; in a large one the
+// reader and the senders covered, while members.
+func (m *leakModel) receiptAudience(r *events.Receipt) []string {
+	if len(m.members[r.ConversationID]) <= m.upToRcpt {
+		return m.all(r.ConversationID)
+	}
+	var out []string
+	for _, u := range append([]string{r.UserID}, r.Senders...) {
+		if _, ok := m.members[r.ConversationID][u]; ok {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (m *leakModel) fold(e *events.Envelope) {
+	p, _ := e.Payload()
+	switch p := p.(type) {
+	case *events.ConversationCreated:
+		if m.members[p.ConversationID] != nil {
+			return
+		}
+		m.members[p.ConversationID] = map[string]events.Role{}
+		for _, u := range p.Members {
+			m.members[p.ConversationID][u.UserID] = u.Role
+		}
+		m.entitle("conversation.created", e.Seq, m.all(p.ConversationID)...)
+	case *events.MemberJoined:
+		ms := m.members[p.ConversationID]
+		if ms == nil || ms[p.UserID] == p.Role {
+			return
+		}
+		ms[p.UserID] = p.Role
+		m.entitle("member.joined", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
+	case *events.MemberLeft:
+		ms := m.members[p.ConversationID]
+		if _, ok := ms[p.UserID]; !ok {
+			return
+		}
+		m.entitle("member.left", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
+		delete(ms, p.UserID)
+	case *events.MessagePosted:
+		m.posted[p.MessageID] = true
+	case *events.MessageModerated:
+		if !m.posted[p.MessageID] || m.decided[p.MessageID] {
+			return
+		}
+		m.decided[p.MessageID] = true
+		m.entitle("moderation.result", e.Seq, p.SenderID)
+		if p.Status == events.StatusApproved {
+			m.entitle("message.new", e.Seq, m.all(p.ConversationID)...)
+		}
+	case *events.MessageEdited:
+		m.entitle("message.edited", e.Seq, m.all(p.ConversationID)...)
+	case *events.MessageDeleted:
+		m.entitle("message.deleted", e.Seq, m.all(p.ConversationID)...)
+	case *events.ReadReceipt:
+		if m.members[p.ConversationID] != nil {
+			m.entitle("read.receipt", e.Seq, m.receiptAudience(&p.Receipt)...)
+		}
+	case *events.DeliveryReceipt:
+		if m.members[p.ConversationID] != nil {
+			m.entitle("delivery.receipt", e.Seq, m.receiptAudience(&p.Receipt)...)
+		}
+	}
+}
+
+// kindOf is the topic kind each delivery type goes to (PROTOCOL §2).
+var kindOf = map[string]string{
+	"message.new": "messages", "message.edited": "messages", "message.deleted": "messages",
+	"read.receipt": "receipts", "delivery.receipt": "receipts",
+	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
+	"moderation.result": "moderation",
+}
+
+// TestDeliveriesFollowMembershipAtEachPosition checks the zero-leak
+// invariant over random churn, for every type fan-out delivers: each
+// delivery reaches a user the contract entitles to it at the position of its
+// event (a member then, within fan-out's documented subsets for large
+// conversations; moderation.result only the sender), exactly once, and each
+// entitled user gets it, however the history is cut into batches and
+// wherever fan-out restarts and is handed events again.
+func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
+	for seed := range uint64(40) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		evs := churn(t, r, 600)
+		apps := config.Defaults()
+		if seed%2 == 1 { // small limits: the subsets for large conversations
+			apps["geosector"].Limits.MemberEventsUpTo = 2 + r.IntN(3)
+			apps["geosector"].Limits.ReceiptsToAllUpTo = 2 + r.IntN(3)
+		}
+		lim := apps["geosector"].Limits
+		m := &leakModel{members: map[string]map[string]events.Role{}, posted: map[string]bool{}, decided: map[string]bool{},
+			want: map[string]bool{}, upToJoin: lim.MemberEventsUpTo, upToRcpt: lim.ReceiptsToAllUpTo}
+		// Members at each position, for a leak check independent of the
+		// subsets: those just before the event (a leaver hears of their
+		// leaving) and just after it (a joiner of their joining).
+		membersAt := map[uint64]map[string]bool{}
 		for _, e := range evs {
 			p, _ := e.Payload()
-			switch p := p.(type) {
-			case *events.MemberJoined:
-				members[p.ConversationID][p.UserID] = true
-			case *events.MemberLeft:
-				delete(members[p.ConversationID], p.UserID)
-			case *events.MessagePosted:
-				postedOnce[p.MessageID] = true
-			case *events.MessageModerated:
-				if !decided[p.MessageID] && postedOnce[p.MessageID] {
-					decided[p.MessageID] = true
-					for u := range members[p.ConversationID] {
-						want[p.MessageID+" "+u] = true
-					}
-				}
+			conv := conversationOf(p)
+			at := map[string]bool{}
+			for u := range m.members[conv] {
+				at[u] = true
 			}
+			m.fold(e)
+			for u := range m.members[conv] {
+				at[u] = true
+			}
+			membersAt[e.Seq] = at
 		}
 
+		// Fan-out handles a prefix in random batches, then stops; a new one
+		// restores what it had acknowledged and is handed events again
+		// from a little before that point, as a consumer redelivers.
 		out := &capture{}
-		s := New(config.Defaults(), out)
-		for i := 0; i < len(evs); {
-			n := 1 + r.IntN(40)
-			if err := s.Handle(context.Background(), evs[i:min(i+n, len(evs))]); err != nil {
-				t.Fatal(err)
-			}
-			i += n
-		}
+		cut := r.IntN(len(evs))
+		first := New(apps, out)
+		handle(t, r, first, evs[:cut])
+		second := New(apps, out)
+		second.Restore(evs[:cut])
+		handle(t, r, second, evs[max(0, cut-r.IntN(50)):])
+
 		got := map[string]int{}
 		for _, d := range out.got {
 			var env struct {
 				Type string
-				Data struct{ ID string }
+				Seq  uint64
 			}
 			if err := json.Unmarshal(d.Payload, &env); err != nil {
 				t.Fatal(err)
 			}
-			if env.Type != "message.new" {
-				continue
+			parts := strings.Split(d.Topic, "/")
+			user, kind := parts[2], parts[3]
+			if kindOf[env.Type] != kind {
+				t.Fatalf("seed %d: %s delivered on %s", seed, env.Type, d.Topic)
 			}
-			user := strings.Split(d.Topic, "/")[2]
-			got[env.Data.ID+" "+user]++
+			if env.Type != "moderation.result" && !membersAt[env.Seq][user] {
+				t.Fatalf("seed %d: %s at %d to %s, who is no member at that position", seed, env.Type, env.Seq, user)
+			}
+			got[fmt.Sprint(env.Type, " ", env.Seq, " ", user)]++
 		}
+		types := map[string]bool{}
 		for k, n := range got {
-			if !want[k] {
-				t.Fatalf("seed %d: delivery %q to a non-member at that position", seed, k)
+			if !m.want[k] {
+				t.Fatalf("seed %d: delivery %q to someone not entitled to it at that position", seed, k)
 			}
 			if n != 1 {
 				t.Fatalf("seed %d: delivery %q made %d times", seed, k, n)
 			}
+			types[strings.Fields(k)[0]] = true
 		}
-		for k := range want {
+		for k := range m.want {
 			if got[k] == 0 {
-				t.Fatalf("seed %d: member never received %q", seed, k)
+				t.Fatalf("seed %d: never delivered %q", seed, k)
 			}
 		}
+		if len(types) != len(kindOf) {
+			t.Fatalf("seed %d: the history exercised only %v", seed, types)
+		}
 	}
+}
+
+func handle(t *testing.T, r *rand.Rand, s *Service, evs []*events.Envelope) {
+	t.Helper()
+	for i := 0; i < len(evs); {
+		n := 1 + r.IntN(40)
+		if err := s.Handle(context.Background(), evs[i:min(i+n, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+		i += n
+	}
+}
+
+func conversationOf(p events.Payload) string {
+	switch p := p.(type) {
+	case *events.ConversationCreated:
+		return p.ConversationID
+	case *events.MemberJoined:
+		return p.ConversationID
+	case *events.MemberLeft:
+		return p.ConversationID
+	case *events.MessagePosted:
+		return p.ConversationID
+	case *events.MessageModerated:
+		return p.ConversationID
+	case *events.MessageEdited:
+		return p.ConversationID
+	case *events.MessageDeleted:
+		return p.ConversationID
+	case *events.ReadReceipt:
+		return p.ConversationID
+	case *events.DeliveryReceipt:
+		return p.ConversationID
+	}
+	return ""
 }
 
 func TestLargeConversationsTellOnlyTheMemberAndAdminsOfJoins(t *testing.T) {
