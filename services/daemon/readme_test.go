@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +33,8 @@ func walkthrough(t *testing.T) string {
 
 // The README's walkthrough runs as written against a real chatd (on this
 // test's ports, with its JWT key): alice's edit lands in the history and
-// bob's read receipt reaches alice's receipts topic. The sync line is left
-// out only while GET /sync answers 404 (not built yet).
+// bob's read receipt reaches alice's receipts topic, and the catch-up call
+// answers a page of bob's deliveries.
 func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "mosquitto_pub", "mosquitto_sub", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -51,16 +50,6 @@ func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 	script := walkthrough(t)
 	script = strings.ReplaceAll(script, "127.0.0.1:8080", c.HTTPAddr())
 	script = strings.ReplaceAll(script, "-p 1883", "-p "+mqttPort)
-	if status, _ := c.Do("GET", "/api/chat/sync?since=0", c.Token("geosector", "bob", "member"), nil); status == http.StatusNotFound {
-		t.Log("GET /sync answers 404: its walkthrough line is left out")
-		var kept []string
-		for _, l := range strings.Split(script, "\n") {
-			if !strings.Contains(l, "/api/chat/sync") {
-				kept = append(kept, l)
-			}
-		}
-		script = strings.Join(kept, "\n")
-	}
 	// The listeners it starts in the background end with it.
 	script = "set -e\n" + script + "\nkill $(jobs -p) 2>/dev/null || true\nwait\n"
 
@@ -76,6 +65,9 @@ func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 		t.Fatalf("walkthrough: %v\n%s", err, out.String())
 	}
 
+	if !strings.Contains(out.String(), `{"events":[{"type":"conversation.created"`) {
+		t.Fatalf("the sync line did not answer bob's deliveries from the start:\n%s", out.String())
+	}
 	got := alice.WaitType("read.receipt", `"userId":"bob"`)
 	if got.Topic != "chat/user/alice/receipts" {
 		t.Fatalf("read.receipt on %s", got.Topic)
