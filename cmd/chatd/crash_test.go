@@ -99,6 +99,25 @@ func (p *proc) get(t *testing.T, path, user string, out any) int {
 }
 
 // history returns the client message ids in a conversation's history.
+// aliceAndBob has alice create a group with bob and returns its id.
+func (p *proc) aliceAndBob(t *testing.T) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"type": "group", "participantIds": []string{"bob"}})
+	req, _ := http.NewRequest("POST", "http://"+p.http+"/api/chat/conversations", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok(t, "alice"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create group: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	var conv struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&conv); err != nil || conv.ID == "" {
+		t.Fatalf("create group: %v", err)
+	}
+	return conv.ID
+}
+
 func (p *proc) history(t *testing.T, conv string) (rows int, ids map[string]bool) {
 	ids = map[string]bool{}
 	before := ""
@@ -140,21 +159,11 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("the session was not kept while chatd ran")
 	}
 
-	body, _ := json.Marshal(map[string]any{"type": "group", "participantIds": []string{"bob"}})
-	req, _ := http.NewRequest("POST", "http://"+p.http+"/api/chat/conversations", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok(t, "alice"))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 201 {
-		t.Fatalf("create group: %v %v", err, resp)
-	}
-	var conv struct{ ID string }
-	_ = json.NewDecoder(resp.Body).Decode(&conv)
-	resp.Body.Close()
+	conv := p.aliceAndBob(t)
 
 	const n = 600
 	msg := func(i int) []byte {
-		return []byte(`{"clientMsgId":"k` + strconv.Itoa(i) + `","conversationId":"` + conv.ID + `","content":"n` + strconv.Itoa(i) + `"}`)
+		return []byte(`{"clientMsgId":"k` + strconv.Itoa(i) + `","conversationId":"` + conv + `","content":"n` + strconv.Itoa(i) + `"}`)
 	}
 	alice, err := mqttlite.Dial(p.mqtt, "alice-crash", "alice", tok(t, "alice"), nil)
 	if err != nil {
@@ -187,7 +196,7 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal("after a kill -9 the broker claims a session it cannot have kept")
 	}
 	testkit.Eventually(t, 60*time.Second, "acknowledged messages in history", func() bool {
-		rows, ids := p.history(t, conv.ID)
+		rows, ids := p.history(t, conv)
 		if rows != len(ids) {
 			t.Fatalf("history repeats messages: %d rows for %d messages", rows, len(ids))
 		}
@@ -210,10 +219,10 @@ func TestKilledUnderLoadLosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 	testkit.Eventually(t, 60*time.Second, "every message in history", func() bool {
-		_, ids := p.history(t, conv.ID)
+		_, ids := p.history(t, conv)
 		return len(ids) == n
 	})
-	if rows, ids := p.history(t, conv.ID); rows != n || len(ids) != n {
+	if rows, ids := p.history(t, conv); rows != n || len(ids) != n {
 		t.Fatalf("history holds %d rows for %d messages, want %d", rows, len(ids), n)
 	}
 	_ = os.RemoveAll(p.data)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,17 +129,7 @@ func TestKilledChatdSubscriberCatchesUpWithSync(t *testing.T) {
 	in := &inbox{got: map[string]json.RawMessage{}}
 	phone, _ := in.subscribe(t, p)
 
-	body, _ := json.Marshal(map[string]any{"type": "group", "participantIds": []string{"bob"}})
-	req, _ := http.NewRequest("POST", "http://"+p.http+"/api/chat/conversations", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tok(t, "alice"))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 201 {
-		t.Fatalf("create group: %v %v", err, resp)
-	}
-	var conv struct{ ID string }
-	_ = json.NewDecoder(resp.Body).Decode(&conv)
-	resp.Body.Close()
+	conv := p.aliceAndBob(t)
 
 	const n = 600
 	alice, err := mqttlite.Dial(p.mqtt, "alice-crash", "alice", tok(t, "alice"), nil)
@@ -153,7 +141,7 @@ func TestKilledChatdSubscriberCatchesUpWithSync(t *testing.T) {
 		testkit.Eventually(t, 20*time.Second, "acknowledgements to keep up", func() bool {
 			return int(alice.PubAcks.Load()) >= i-50
 		})
-		msg := `{"clientMsgId":"k` + strconv.Itoa(i) + `","conversationId":"` + conv.ID + `","content":"n` + strconv.Itoa(i) + `"}`
+		msg := `{"clientMsgId":"k` + strconv.Itoa(i) + `","conversationId":"` + conv + `","content":"n` + strconv.Itoa(i) + `"}`
 		if err := alice.Publish("chat/cmd/alice/send", []byte(msg), 1); err != nil {
 			break
 		}

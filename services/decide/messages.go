@@ -68,14 +68,20 @@ func (ms *Messages) do(ctx context.Context, c MessageCommand, rule func(*State) 
 		if err != nil {
 			return nil, err
 		}
-		e, err := events.New(c.EventID, c.App, c.At, c.Actor, p)
-		if err != nil {
-			var invalid *events.InvalidError
-			if errors.As(err, &invalid) {
-				return nil, refuse(CodeInvalidPayload, "%v", invalid.Err)
-			}
-			return nil, err
-		}
-		return []*events.Envelope{e}, nil
+		return decided(c.EventID, c.App, c.At, c.Actor, p)
 	})
+}
+
+// decided is a decision's one event; a payload the event rules refuse is
+// the command's invalid_payload, not an internal error.
+func decided(id, app string, at time.Time, actor events.Actor, p events.Payload) ([]*events.Envelope, error) {
+	e, err := events.New(id, app, at, actor, p)
+	if err != nil {
+		var invalid *events.InvalidError
+		if errors.As(err, &invalid) {
+			return nil, refuse(CodeInvalidPayload, "%v", invalid.Err)
+		}
+		return nil, err
+	}
+	return []*events.Envelope{e}, nil
 }

@@ -2,7 +2,6 @@ package decide
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sort"
 	"time"
@@ -42,15 +41,7 @@ func (ms *Messages) Receipt(ctx context.Context, c ReceiptCommand) (Outcome, err
 			}
 			p, kind = r, "delivered"
 		}
-		e, err := events.New(events.ReceiptID(kind, c.App, c.Actor.ID, c.ConversationID, c.MessageID), c.App, c.At, c.Actor, p)
-		if err != nil {
-			var invalid *events.InvalidError
-			if errors.As(err, &invalid) {
-				return nil, refuse(CodeInvalidPayload, "%v", invalid.Err)
-			}
-			return nil, err
-		}
-		return []*events.Envelope{e}, nil
+		return decided(events.ReceiptID(kind, c.App, c.Actor.ID, c.ConversationID, c.MessageID), c.App, c.At, c.Actor, p)
 	})
 }
 

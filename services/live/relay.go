@@ -102,24 +102,27 @@ func (r *Relay) Handle(body []byte) {
 	}
 }
 
-// membership answers whether the conversation is known and user a member.
-func (r *Relay) membership(app, conv, user string) (known, member bool) {
+// admit reports whether s's sender is a member of its conversation. A
+// conversation the log has not created drops the signal; a non-member is
+// answered not_member.
+func (r *Relay) admit(s *bridge.LiveSignal) bool {
+	var known, member bool
 	r.members.View(func(ro *roster.Roster) {
-		if c := ro.Get(app, conv); c != nil {
-			known, member = true, c.IsMember(user)
+		if c := ro.Get(s.App, s.ConversationID); c != nil {
+			known, member = true, c.IsMember(s.User)
 		}
 	})
-	return known, member
-}
-
-func (r *Relay) typing(s *bridge.LiveSignal) {
-	known, member := r.membership(s.App, s.ConversationID, s.User)
 	switch {
 	case !known:
 		signalsTotal.WithLabelValues(s.Kind, "unknown").Inc()
-		return
 	case !member:
 		r.notMember(s)
+	}
+	return member
+}
+
+func (r *Relay) typing(s *bridge.LiveSignal) {
+	if !r.admit(s) {
 		return
 	}
 	var to []string
@@ -150,13 +153,7 @@ type presenceData struct {
 }
 
 func (r *Relay) focus(s *bridge.LiveSignal) {
-	known, member := r.membership(s.App, s.ConversationID, s.User)
-	switch {
-	case !known:
-		signalsTotal.WithLabelValues(s.Kind, "unknown").Inc()
-		return
-	case !member:
-		r.notMember(s)
+	if !r.admit(s) {
 		return
 	}
 	ck, k := connKey{s.App, s.User, s.Conn}, convKey{s.App, s.ConversationID}
