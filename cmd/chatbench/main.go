@@ -44,6 +44,7 @@ type options struct {
 	satStep       time.Duration
 	satRates      []float64
 	receiptRate   float64
+	typingRate    float64
 }
 
 type bench struct {
@@ -104,7 +105,7 @@ func (o *options) defaults() {
 	o.announceTo, o.replayEvents, o.baselineN = 10000, 1000000, 200000
 	o.saturationP99, o.satStep = 100*time.Millisecond, 5*time.Second
 	o.satRates = []float64{2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000}
-	o.receiptRate = 1000
+	o.receiptRate, o.typingRate = 1000, 500
 	if o.quick {
 		o.clients, o.groups = 2000, 20
 		o.duration, o.drain = 5*time.Second, 5*time.Second
@@ -223,6 +224,11 @@ func run(ctx context.Context, o *options) error {
 	b.logf("receipts: one_to_one pairs at %.0f msg/s, without then with delivered and read for every message", o.receiptRate)
 	if b.report.receipts, err = b.receiptsScenario(pairs, o.receiptRate, o.duration, o.drain); err != nil {
 		return fmt.Errorf("receipts: %w", err)
+	}
+
+	b.logf("typing: one_to_one pairs at %.0f msg/s, without then with %.0f typing signals/s", o.receiptRate, o.typingRate)
+	if b.report.typing, err = b.typingScenario(pairs, o.receiptRate, o.typingRate, o.duration, o.drain); err != nil {
+		return fmt.Errorf("typing: %w", err)
 	}
 
 	b.logf("saturation: one_to_one pairs, rising rate")

@@ -35,6 +35,7 @@ type report struct {
 	groupMembers int
 	satSteps     []*loadResult
 	receipts     *receiptsResult
+	typing       *typingResult
 
 	announceSetup   time.Duration
 	announceMembers int
@@ -91,6 +92,11 @@ func (r *report) markdown() string {
 		row("p99 message delivery with receipts on", ms(rc.with.q(0.99)), ms(rc.plain.q(0.99))+" (receipts off)",
 			ratio(rc.with.q(0.99).Seconds(), rc.plain.q(0.99).Seconds()), "", true)
 	}
+	if ty := r.typing; ty != nil {
+		row(fmt.Sprintf("chatd CPU added by %.0f typing signals/s (one_to_one, %.0f msg/s)", ty.rate, ty.plain.rate),
+			fmt.Sprintf("%+.1f%%", 100*ty.extra()), ty.cpuPlain.Round(time.Millisecond).String()+" CPU without",
+			"", "< 5%", ty.extra() < 0.05)
+	}
 	annMed := time.Duration(0)
 	if len(r.announce) > 0 {
 		annMed = r.announce[len(r.announce)/2]
@@ -129,6 +135,11 @@ func (r *report) markdown() string {
 			rc.plain.rate, rc.plain.line(), rc.with.line(), rc.published, rc.appended, rc.appendedPerSec(), rc.settle.Round(time.Millisecond),
 			rc.cpuPlain.Round(time.Millisecond), rc.cpuWith.Round(time.Millisecond), us(rc.perMessage()), us(rc.perReceipt()),
 			ms(rc.with.q(0.5)), ms(rc.with.q(0.99)), ms(rc.plain.q(0.5)), ms(rc.plain.q(0.99)))
+	}
+	if ty := r.typing; ty != nil {
+		p("- **Typing**: the same one_to_one chat at %.0f msg/s twice, every member focusing its pair; in the second run the pairs' members send `typing` at %.0f signals/s in all. Without: %s. With: %s. %d signals sent, %d `typing.*` deliveries (the bridge drops a connection's signals past 2/s per conversation); chatd CPU %v without, %v with (%+.1f%%).",
+			ty.plain.rate, ty.rate, ty.plain.line(), ty.with.line(), ty.sent, ty.delivered,
+			ty.cpuPlain.Round(time.Millisecond), ty.cpuWith.Round(time.Millisecond), 100*ty.extra())
 	}
 	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic): %s", rs.line())
 	p("- **JetStream**: async append %.0f msg/s, ordered read %.0f msg/s (file storage, the log's settings).", r.jsAppend, r.jsRead)
@@ -180,6 +191,9 @@ func (r *report) lossTotals() (lost, dups int) {
 	runs := []*loadResult{r.steady, r.relaySteady}
 	if r.receipts != nil {
 		runs = append(runs, r.receipts.plain, r.receipts.with)
+	}
+	if r.typing != nil {
+		runs = append(runs, r.typing.plain, r.typing.with)
 	}
 	for _, x := range append(slices.Clone(r.satSteps), r.relaySteps...) {
 		if x.passes(time.Hour) {
