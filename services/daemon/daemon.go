@@ -94,6 +94,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	// Commands about a conversation are decided on its log (services/decide);
 	// edits and deletes find their message's conversation in the read model.
 	d.decider = decide.New(d.js, appender, 0)
+	if cfg.HasRole(config.RoleBridge) || cfg.HasRole(config.RoleAPI) {
+		// A feed of the log keeps the states it caches current, so most
+		// commands are decided without reading the log.
+		d.run(runCtx, "decide feed", func(ctx context.Context) error {
+			return d.decider.Follow(ctx, log.With("role", "decide"))
+		})
+	}
 	var messages *decide.Messages
 	if d.pool != nil {
 		messages = &decide.Messages{Decider: d.decider, Locate: d.locator(d.projected(mark))}

@@ -12,19 +12,41 @@
 // Nats-Expected-Last-Subject-Sequence-Subject naming the wildcard, so events
 // of every type count). If anything was appended to the conversation in
 // between, the server refuses the append; the Decider folds the newer events
-// and decides again, a bounded number of times. A stale decision can
-// therefore never take effect, whichever chatd instance made it.
+// from the log and decides again, a bounded number of times. A stale
+// decision can therefore never take effect, whichever chatd instance made
+// it.
 //
-// Folding a long conversation's whole history for every command would cost
-// a read of the log per command, so the Decider keeps the states of recently
+// Reading the log for every command would cost requests and wildcard scans
+// of the stream per command, so the Decider keeps the states of recently
 // used conversations in memory (a bounded LRU) with the position each one
-// reflects. Before deciding it asks the stream for the conversation's last
-// sequence (one request) and folds only the events after the cached
-// position: up to 16 with single "next message on these subjects" requests
-// (nothing is created on the server), the rest with an ordered consumer
-// filtered on the conversation. The cache is an optimisation only: a state
-// evicted, or never seen by this process, is folded again from the log, and
-// the conditional append guards correctness either way.
+// reflects, and keeps them current from a feed (Follow): one ordered
+// consumer on every event, delivering new ones, that folds each event into
+// its conversation's state when that state is cached. A state is first
+// folded from the log (catch-up: it asks the stream for the conversation's
+// last sequence, then folds the events after the cached position, up to 16
+// with single "next message on these subjects" requests, the rest with an
+// ordered consumer filtered on the conversation). The entry is cached before
+// that fold, so the feed sees every later event: those it delivers while the
+// fold runs are held and folded after it, in stream order; events at or
+// before a state's position are skipped. From then on a command is decided
+// on the cached state without reading the log. The state may lag the log by
+// what the feed has not delivered yet: then the conditional append fails,
+// the state is caught up from the log and the command decided again. A
+// decision that appends nothing (a refusal, or nothing to change) made on a
+// state the log was not read for is confirmed the same way, by a catch-up,
+// so it is never answered from a lagging state either. The command's own
+// events are folded into its state as soon as they are acknowledged, at the
+// sequences the acknowledgements give, so the next command of the same
+// client does not trip over them. Without a feed, or while it is down
+// (it is restarted with a backoff, and every state is caught up from the log
+// again), every decision catches up first. The cache is an optimisation
+// only: a state evicted, or never seen by this process, is folded again from
+// the log, and the conditional append guards correctness either way.
+//
+// Locks: a conversation's command lock serialises this process's commands
+// on it and is held across the append; its state lock is held only while
+// the state is folded or a decision runs on it, so the feed never waits for
+// an append's round trip.
 //
 // Memory: a cached state holds the conversation's members and, per message,
 // its ids and flags (not its content); 4096 conversations by default.
@@ -35,10 +57,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/jet"
@@ -53,6 +80,17 @@ const Attempts = 8
 // retry later (REST answers 409 conflict).
 var ErrBusy = errors.New("conversation changed during every attempt to decide")
 
+var (
+	conflictsMetric = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_decide_conflicts_total",
+		Help: "Decisions whose conditional append found the conversation moved on, and were decided again.",
+	})
+	logFoldsMetric = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "chat_decide_log_folds_total",
+		Help: "Catch-ups of a conversation's decision state that read the log.",
+	})
+)
+
 // Decider decides commands at a position of the log and appends their
 // effects on that condition.
 type Decider struct {
@@ -65,20 +103,48 @@ type Decider struct {
 	lru    *list.List       // of *entry, most recently used first
 	index  map[key]*list.Element
 
-	// beforeAppend, set by tests only, runs between a decision and its
-	// conditional append, with the position the decision was made at.
+	// feed is the generation of the running feed, 0 when none runs: a
+	// catch-up keeps its state fed only if the same feed ran throughout.
+	feed     atomic.Uint64
+	feedGens atomic.Uint64
+	// logFolds and conflicts count as the metrics do, per Decider (tests).
+	logFolds, conflicts atomic.Uint64
+
+	// Test hooks: beforeAppend runs just before a decision's append, at the
+	// position decided at; beforeFeed before the feed handles an event.
 	beforeAppend func(conv string, pos uint64)
+	beforeFeed   func(seq uint64)
 }
 
 type key struct{ app, conv string }
 
-// entry is one cached state; its mutex serialises this process's commands
-// on the conversation, so they do not race each other needlessly.
+// entry is one cached state. cmd serialises this process's commands on the
+// conversation, so they do not race each other needlessly; it is held
+// across the append. mu guards the state and is held only while folding or
+// deciding.
 type entry struct {
-	key   key
+	key key
+	cmd sync.Mutex
+
 	mu    sync.Mutex
 	state *State
+	// fed is true once the state was folded from the log while the feed
+	// ran, and the same feed has run since: the feed keeps it current.
+	fed bool
+	// held are the events the feed delivered while the state was not fed,
+	// folded after the catch-up; lost when more came than held keeps.
+	held []held
+	lost bool
 }
+
+type held struct {
+	seq     uint64
+	subject string
+	data    []byte
+}
+
+// holdAtMost bounds the events held for a state while it is caught up.
+const holdAtMost = 1024
 
 // New returns a Decider keeping up to max conversation states in memory.
 func New(js jetstream.JetStream, appends *jet.Appender, max int) *Decider {
@@ -101,56 +167,85 @@ type Outcome struct {
 	Pos uint64
 }
 
-// Decide folds the conversation up to its last event, calls decide on the
-// state and appends its events on the condition that the conversation has
-// not moved since. On a conflict it folds again and decides again. decide
-// must be pure: it may run several times. A refusal (or any error decide
-// returns) is returned as it is and nothing is appended.
+// Decide calls decide on the conversation's state and appends its events on
+// the condition that the conversation has not moved since the position
+// decided at. The state is the cached one when the feed keeps it current,
+// otherwise it is first caught up from the log. On a conflict it catches up
+// from the log and decides again. decide must be pure: it may run several
+// times. A refusal (or any error decide returns) is returned as it is and
+// nothing is appended.
 func (d *Decider) Decide(ctx context.Context, app, conv string, decide Decision) (Outcome, error) {
 	en := d.entry(app, conv)
-	en.mu.Lock()
-	defer en.mu.Unlock()
+	en.cmd.Lock()
+	defer en.cmd.Unlock()
 	filter := events.ConversationSubjects(app, conv)
-	for attempt := 0; attempt < Attempts; attempt++ {
-		if err := d.catchUp(ctx, en, filter); err != nil {
-			return Outcome{}, err
+	read := false // the log was read for this decision
+	for attempt, conflicts := 0, 0; attempt < Attempts; attempt++ {
+		if !read && !en.isFed() {
+			if err := d.catchUp(ctx, en, filter); err != nil {
+				return Outcome{}, err
+			}
+			read = true
 		}
+		en.mu.Lock()
+		pos := en.state.Pos
 		evs, err := decide(en.state)
-		if err != nil {
-			return Outcome{Pos: en.state.Pos}, err
-		}
-		if len(evs) == 0 {
-			return Outcome{Pos: en.state.Pos}, nil
+		en.mu.Unlock()
+		if err != nil || len(evs) == 0 {
+			if !read {
+				// Decided on what the feed brought: confirm on the log.
+				if cerr := d.catchUp(ctx, en, filter); cerr != nil {
+					return Outcome{}, cerr
+				}
+				read = true
+				if en.pos() != pos {
+					continue
+				}
+			}
+			return Outcome{Pos: pos}, err
 		}
 		if d.beforeAppend != nil {
-			d.beforeAppend(conv, en.state.Pos)
+			d.beforeAppend(conv, pos)
 		}
-		res, err := d.appends.AppendAt(ctx, filter, en.state.Pos, evs)
+		res, err := d.appends.AppendAt(ctx, filter, pos, evs)
 		if err == nil {
-			return Outcome{Events: evs, Appended: res, Pos: en.state.Pos}, nil
+			en.foldOwn(evs, res)
+			return Outcome{Events: evs, Appended: res, Pos: pos}, nil
 		}
 		if !errors.Is(err, jet.ErrConflict) {
 			return Outcome{}, err
 		}
-		// Lost a race (or part of a multi-event command landed): fold what
-		// the others appended and decide again, after a short pause that
-		// grows, so contenders spread out.
-		if err := sleep(ctx, time.Duration(attempt+1)*time.Duration(attempt+1)*2*time.Millisecond); err != nil {
+		d.conflicts.Add(1)
+		conflictsMetric.Inc()
+		// Lost a race, the state lagged the log, or part of a multi-event
+		// command landed: fold what is new from the log and decide again.
+		// From the second conflict on, after a short pause that grows, so
+		// contenders spread out.
+		if conflicts++; conflicts > 1 {
+			if err := sleep(ctx, time.Duration(conflicts-1)*time.Duration(conflicts-1)*2*time.Millisecond); err != nil {
+				return Outcome{}, err
+			}
+		}
+		if err := d.catchUp(ctx, en, filter); err != nil {
 			return Outcome{}, err
 		}
+		read = true
 	}
 	return Outcome{}, fmt.Errorf("decide on %s/%s: %w", app, conv, ErrBusy)
 }
 
-// State calls fn with the conversation as of its last event in the log.
-// The state is shared with later decisions: fn must not modify or keep it.
+// State calls fn with the conversation as of its last event in the log
+// (it always reads the log). The state is shared with later decisions: fn
+// must not modify or keep it.
 func (d *Decider) State(ctx context.Context, app, conv string, fn func(*State) error) error {
 	en := d.entry(app, conv)
-	en.mu.Lock()
-	defer en.mu.Unlock()
+	en.cmd.Lock()
+	defer en.cmd.Unlock()
 	if err := d.catchUp(ctx, en, events.ConversationSubjects(app, conv)); err != nil {
 		return err
 	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
 	return fn(en.state)
 }
 
@@ -185,51 +280,127 @@ func (d *Decider) entry(app, conv string) *entry {
 	return en
 }
 
+// cached is the entry of a conversation if it is cached, without touching
+// the LRU order.
+func (d *Decider) cached(k key) *entry {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if el := d.index[k]; el != nil {
+		return el.Value.(*entry)
+	}
+	return nil
+}
+
+func (en *entry) isFed() bool {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	return en.fed
+}
+
+func (en *entry) pos() uint64 {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	return en.state.Pos
+}
+
+// foldAt folds one event read from the log, unless the state is past it.
+func (en *entry) foldAt(seq uint64, subject string, data []byte) {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if seq > en.state.Pos {
+		en.state.fold(seq, subject, data)
+	}
+}
+
+// foldOwn folds a command's own events where the log acknowledged them: the
+// append's condition means nothing of the conversation lies between the
+// position decided at and them. A duplicate is the log's earlier copy and
+// is left to the feed or the next catch-up.
+func (en *entry) foldOwn(evs []*events.Envelope, res []jet.Appended) {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	for i, a := range res {
+		if i >= len(evs) || a.Duplicate {
+			return
+		}
+		if a.Seq <= en.state.Pos {
+			continue // the feed was first
+		}
+		e := *evs[i]
+		e.Seq = a.Seq
+		_ = en.state.Apply(&e)
+	}
+}
+
 // fetchAtMost is how many events catchUp fetches one request at a time
 // before it reads the rest with a consumer: a state caught up recently is
 // usually a few events behind, and single gets create nothing on the server.
 const fetchAtMost = 16
 
 // catchUp folds the conversation's events after the entry's position, up to
-// the last one stored under filter.
+// the last one stored under filter. The caller holds the entry's command
+// lock; the feed may fold into a fed state meanwhile, which is harmless as
+// both fold in stream order and skip what the state already holds.
 func (d *Decider) catchUp(ctx context.Context, en *entry, filter string) error {
+	d.logFolds.Add(1)
+	logFoldsMetric.Inc()
 	stream, err := d.eventStream(ctx)
 	if err != nil {
 		return err
 	}
+	// The feed running now delivers every event stored after the query
+	// below; what it delivered before is in the log up to last.
+	gen := d.feed.Load()
+	en.mu.Lock()
+	if !en.fed {
+		en.held, en.lost = nil, false
+	}
+	en.mu.Unlock()
 	last, err := lastSeq(ctx, stream, filter)
 	if err != nil {
 		return err
 	}
-	for i := 0; i < fetchAtMost && en.state.Pos < last; i++ {
-		m, err := stream.GetMsg(ctx, en.state.Pos+1, jetstream.WithGetMsgSubject(filter))
-		if err != nil {
-			return fmt.Errorf("read %s from %d: %w", filter, en.state.Pos+1, err)
-		}
-		en.state.fold(m.Sequence, m.Subject, m.Data)
+	if err := d.readLog(ctx, en, stream, filter, last); err != nil {
+		return err
 	}
-	if en.state.Pos >= last {
+	en.fedFrom(d, gen)
+	return nil
+}
+
+// readLog folds the events stored under filter after the entry's position,
+// up to last.
+func (d *Decider) readLog(ctx context.Context, en *entry, stream jetstream.Stream, filter string, last uint64) error {
+	pos := en.pos()
+	for i := 0; i < fetchAtMost && pos < last; i++ {
+		m, err := stream.GetMsg(ctx, pos+1, jetstream.WithGetMsgSubject(filter))
+		if err != nil {
+			return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
+		}
+		en.foldAt(m.Sequence, m.Subject, m.Data)
+		pos = en.pos()
+	}
+	if pos >= last {
 		return nil
 	}
 	cons, err := d.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    en.state.Pos + 1,
+		OptStartSeq:    pos + 1,
 		// Read once then left: the server forgets it soon.
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, en.state.Pos+1, err)
+		return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, en.state.Pos+1, err)
+		return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
 	}
 	defer it.Stop()
 	// Next has no context: stop the iterator when ctx ends.
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	for en.state.Pos < last {
+	for en.pos() < last {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -241,9 +412,153 @@ func (d *Decider) catchUp(ctx context.Context, en *entry, filter string) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filter, err)
 		}
-		en.state.fold(md.Sequence.Stream, m.Subject(), m.Data())
+		en.foldAt(md.Sequence.Stream, m.Subject(), m.Data())
 	}
 	return nil
+}
+
+// Follow keeps the cached states current until ctx ends: one ordered
+// consumer delivers every new event of the log, each folded into its
+// conversation's state if that state is cached. When the consumer fails it
+// is logged, every state is caught up from the log again before its next
+// decision, and the consumer is started again after a backoff. It returns
+// ctx's error.
+func (d *Decider) Follow(ctx context.Context, log *slog.Logger) error {
+	b := jet.Backoff{Name: "decide-feed", Log: log}
+	return b.Retry(ctx, "decision state feed", func() error {
+		err := d.follow(ctx)
+		d.unfeed()
+		if ctx.Err() != nil {
+			return nil // Retry returns ctx's error
+		}
+		return err
+	})
+}
+
+// follow runs one ordered consumer until it fails or ctx ends.
+func (d *Decider) follow(ctx context.Context) error {
+	cons, err := d.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.AllEvents},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	// Messages creates the consumer: it delivers every event stored from
+	// now on, so the states caught up from here on miss nothing.
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	d.feed.Store(d.feedGens.Add(1))
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("feed: %w", err)
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("feed: %w", err)
+		}
+		if d.beforeFeed != nil {
+			d.beforeFeed(md.Sequence.Stream)
+		}
+		d.feedOne(md.Sequence.Stream, m.Subject(), m.Data())
+	}
+}
+
+// feedOne folds one event delivered by the feed into its conversation's
+// state, if cached: at once if the state is fed, else held for the end of
+// its catch-up.
+func (d *Decider) feedOne(seq uint64, subject string, data []byte) {
+	k, ok := conversationOf(subject)
+	if !ok {
+		return
+	}
+	en := d.cached(k)
+	if en == nil {
+		return
+	}
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	switch {
+	case en.fed:
+		if seq > en.state.Pos {
+			en.state.fold(seq, subject, data)
+		}
+	case en.lost:
+	case len(en.held) >= holdAtMost:
+		en.held, en.lost = nil, true
+	default:
+		en.held = append(en.held, held{seq: seq, subject: subject, data: data})
+	}
+}
+
+// unfeed marks that no feed runs: every state is caught up from the log
+// before its next decision.
+func (d *Decider) unfeed() {
+	d.feed.Store(0)
+	d.mu.Lock()
+	ens := make([]*entry, 0, len(d.index))
+	for el := d.lru.Front(); el != nil; el = el.Next() {
+		ens = append(ens, el.Value.(*entry))
+	}
+	d.mu.Unlock()
+	for _, en := range ens {
+		en.mu.Lock()
+		en.fed, en.held, en.lost = false, nil, false
+		en.mu.Unlock()
+	}
+}
+
+// conversationOf is the conversation a subject chat.evt.{app}.conv.{id}.…
+// belongs to.
+func conversationOf(subject string) (key, bool) {
+	rest, ok := strings.CutPrefix(subject, events.SubjectRoot+".")
+	if !ok {
+		return key{}, false
+	}
+	app, rest, ok := strings.Cut(rest, ".")
+	if !ok {
+		return key{}, false
+	}
+	rest, ok = strings.CutPrefix(rest, "conv.")
+	if !ok {
+		return key{}, false
+	}
+	conv, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return key{}, false
+	}
+	return key{app, conv}, true
+}
+
+// fedFrom ends a catch-up that began while feed generation gen ran: if the
+// same feed still runs, the events it held for the state are folded and the
+// feed keeps the state current from now on.
+func (en *entry) fedFrom(d *Decider, gen uint64) {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if en.fed {
+		return
+	}
+	// Checked under the state lock: a feed that stops after this clears
+	// fed under the same lock.
+	if gen != 0 && d.feed.Load() == gen && !en.lost {
+		for _, h := range en.held {
+			if h.seq > en.state.Pos {
+				en.state.fold(h.seq, h.subject, h.data)
+			}
+		}
+		en.fed = true
+	}
+	en.held, en.lost = nil, false
 }
 
 // fold applies one stored event. One the consumers park (it does not decode,
