@@ -50,7 +50,7 @@ func rejectedCodes(t *testing.T, cl *testkit.Client, action string, n int) []str
 		}
 		return codes
 	}
-	cl.WaitFor("command.rejected", func(testkit.Received) bool { return len(of()) >= n })
+	cl.Until("command.rejected", func() bool { return len(of()) >= n })
 	codes := of()
 	slices.Sort(codes)
 	return codes

@@ -11,7 +11,6 @@ import (
 	"github.com/chatbackend/chat/bridge/mqttlite"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
-	"github.com/chatbackend/chat/services/testkit"
 )
 
 // metric reads one counter from /metrics.
@@ -67,7 +66,7 @@ func TestSlowClientIsDisconnectedAndNothingIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bob.WaitFor("all messages", func(testkit.Received) bool { return len(bob.Of("message.new")) >= n })
+	bob.Until("all messages", func() bool { return len(bob.Of("message.new")) >= n })
 	if got := len(bob.Of("message.new")); got != n {
 		t.Fatalf("bob received %d messages, want %d", got, n)
 	}

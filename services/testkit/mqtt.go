@@ -111,6 +111,21 @@ func (cl *Client) Of(typ string) []Received {
 	return out
 }
 
+// Until waits until cond holds of what the client has received, checking
+// once per arrival (a condition over everything received costs one pass,
+// not one per message held).
+func (cl *Client) Until(what string, cond func() bool) {
+	cl.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for !cond() {
+		select {
+		case <-cl.wake:
+		case <-deadline:
+			cl.t.Fatalf("%s never received %s; got %s", cl.User, what, cl.describe())
+		}
+	}
+}
+
 // WaitFor waits until a received message satisfies match and returns it.
 func (cl *Client) WaitFor(what string, match func(Received) bool) Received {
 	cl.t.Helper()
