@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +13,9 @@ import (
 	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
+
+// errFewDeliveries: no sample user has as many deliveries as asked.
+var errFewDeliveries = errors.New("sample users have too few deliveries in this log")
 
 type syncResult struct {
 	users    int
@@ -76,7 +80,7 @@ func (b *bench) syncScenario(ctx context.Context, schema string, missed int) (*s
 		}
 	}
 	if len(took) == 0 {
-		return nil, fmt.Errorf("no user has %d deliveries in this log", missed)
+		return nil, fmt.Errorf("%w: none has %d", errFewDeliveries, missed)
 	}
 	slices.Sort(took)
 	res.users, res.median, res.p95 = len(took), took[len(took)/2], took[len(took)*95/100]
