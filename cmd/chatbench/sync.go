@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -75,8 +76,11 @@ func (b *bench) syncScenario(ctx context.Context, schema string, missed int) (*s
 			return nil, fmt.Errorf("sync %s: %w", user, err)
 		}
 		took = append(took, time.Since(start))
-		if len(got) != missed {
-			return nil, fmt.Errorf("sync %s from %d gave %d deliveries, want %d", user, since, len(got), missed)
+		// Two deliveries may share a position (a sender's message.new and
+		// moderation.result): from since, every one after it comes back.
+		want := len(all) - sort.Search(len(all), func(i int) bool { return all[i] > since })
+		if len(got) != min(want, missed) && len(got) != want {
+			return nil, fmt.Errorf("sync %s from %d gave %d deliveries, want %d", user, since, len(got), want)
 		}
 	}
 	if len(took) == 0 {
