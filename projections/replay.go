@@ -205,7 +205,10 @@ func (r *Replay) swapIfCaughtUp(ctx context.Context, tx pgx.Tx, sum *ReplaySumma
 	if !r.Swap || len(sum.Differences) > 0 {
 		return true, nil
 	}
-	old := fmt.Sprintf("%s_old_%s", r.Live, time.Now().UTC().Format("20060102_150405"))
+	old, err := freeSchemaName(ctx, tx, fmt.Sprintf("%s_old_%s", r.Live, time.Now().UTC().Format("20060102_150405")))
+	if err != nil {
+		return false, err
+	}
 	for _, q := range []string{
 		"ALTER SCHEMA " + pgx.Identifier{r.Live}.Sanitize() + " RENAME TO " + pgx.Identifier{old}.Sanitize(),
 		"ALTER SCHEMA " + pgx.Identifier{r.Target}.Sanitize() + " RENAME TO " + pgx.Identifier{r.Live}.Sanitize(),
@@ -216,6 +219,24 @@ func (r *Replay) swapIfCaughtUp(ctx context.Context, tx pgx.Tx, sum *ReplaySumma
 	}
 	sum.SwappedOut = old
 	return true, nil
+}
+
+// freeSchemaName is name, or name_2, name_3… the first no schema has yet:
+// two replays swapped within the same second keep both old models.
+func freeSchemaName(ctx context.Context, tx pgx.Tx, name string) (string, error) {
+	for i := 1; ; i++ {
+		candidate := name
+		if i > 1 {
+			candidate = fmt.Sprintf("%s_%d", name, i)
+		}
+		var taken bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", candidate).Scan(&taken); err != nil {
+			return "", fmt.Errorf("swap: %w", err)
+		}
+		if !taken {
+			return candidate, nil
+		}
+	}
 }
 
 // liveCheckpoint reads the projector's position in schema (0 if none).

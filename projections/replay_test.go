@@ -139,6 +139,28 @@ func TestReplayDropsThePreviousModelOnRequest(t *testing.T) {
 	}
 }
 
+// Two replays swapped within the same second each keep their old model: the
+// names this second and the next already exist, and the swap goes on.
+func TestReplaySwapsAgainWithinTheSameSecond(t *testing.T) {
+	f := newFixture(t, 300)
+	now := time.Now().UTC()
+	var taken []string
+	for _, at := range []time.Time{now, now.Add(time.Second)} {
+		name := testkit.Schema + "_old_" + at.Format("20060102_150405")
+		if _, err := f.conn.Exec(context.Background(), "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, name)
+	}
+	sum, err := f.replay(Replay{Swap: true}).Run(context.Background())
+	if err != nil {
+		t.Fatalf("second swap in a second: %v", err)
+	}
+	if sum.SwappedOut == "" || slices.Contains(taken, sum.SwappedOut) {
+		t.Fatalf("swapped out into %q, taken: %v", sum.SwappedOut, taken)
+	}
+}
+
 func TestInterruptedReplayResumesWithoutTouchingTheLiveModel(t *testing.T) {
 	f := newFixture(t, 4000)
 	before := f.digest(t, testkit.Schema)
