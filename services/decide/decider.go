@@ -29,7 +29,10 @@
 // that fold, so the feed sees every later event: those it delivers while the
 // fold runs are held and folded after it, in stream order; events at or
 // before a state's position are skipped. From then on a command is decided
-// on the cached state without reading the log. The state may lag the log by
+// on the cached state without reading the log. A conversation created
+// while the feed runs is cached from its creation event on, so even its
+// first command reads nothing (events stored under its subjects before its
+// creation never count: State.Apply). The state may lag the log by
 // what the feed has not delivered yet: then the conditional append fails,
 // the state is caught up from the log and the command decided again. A
 // decision that appends nothing (a refusal, or nothing to change) made on a
@@ -483,6 +486,9 @@ func (d *Decider) feedOne(seq uint64, subject string, data []byte) {
 	}
 	en := d.cached(k)
 	if en == nil {
+		if strings.HasSuffix(subject, createdSuffix) {
+			d.born(k, seq, subject, data)
+		}
 		return
 	}
 	en.mu.Lock()
@@ -498,6 +504,24 @@ func (d *Decider) feedOne(seq uint64, subject string, data []byte) {
 	default:
 		en.held = append(en.held, held{seq: seq, subject: subject, data: data})
 	}
+}
+
+// createdSuffix ends the subject of a conversation's creation.
+var createdSuffix = "." + events.TypeConversationCreated.Dotted()
+
+// born caches the state of a conversation created while the feed runs,
+// folded from its creation: everything after it comes through the feed, and
+// nothing before it counts (State.Apply), so its first decision needs no
+// read of the log either.
+func (d *Decider) born(k key, seq uint64, subject string, data []byte) {
+	en := d.entry(k.app, k.conv)
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if en.fed || en.state.Pos != 0 || len(en.held) > 0 || d.feed.Load() == 0 {
+		return // someone was first: the usual catch-up applies
+	}
+	en.state.fold(seq, subject, data)
+	en.fed = en.state.Conversation() != nil
 }
 
 // unfeed marks that no feed runs: every state is caught up from the log

@@ -196,3 +196,46 @@ func TestDecisionOnALaggingStateIsDecidedAgainFromTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A conversation created while the feed runs is born cached and fed: its
+// first command reads nothing from the log. What was stored under its
+// subjects before its creation (a send to an id not created yet) is no part
+// of its state, folded from the log or born alike.
+func TestConversationCreatedUnderTheFeedIsDecidedWithoutReadingTheLog(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	early := &events.MessagePosted{MessageID: "m0", ClientMsgID: "k0", ConversationID: "c1", SenderID: "alice",
+		SenderType: events.ActorUser, Content: "before", ContentType: events.ContentText}
+	appendEvent(t, js, "alice", early)
+
+	d := decide.New(js, jet.NewAppender(js), 0)
+	follow(t, d)
+	created := createC1(t, js, "alice")
+	waitFor(t, "the feed to cache c1", func() bool {
+		pos, fed, ok := decide.Cached(d, app, "c1")
+		return ok && fed && pos == created
+	})
+	if _, err := adds(ctx, d, "alice", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if n, c := decide.LogFolds(d), decide.Conflicts(d); n != 0 || c != 0 {
+		t.Fatalf("%d log folds and %d conflicts for a conversation born under the feed, want 0 and 0", n, c)
+	}
+
+	// A Decider without the feed folds the same conversation from the log.
+	cold := decide.New(js, jet.NewAppender(js), 0)
+	for _, dd := range []*decide.Decider{d, cold} {
+		if err := dd.State(ctx, app, "c1", func(s *decide.State) error {
+			if s.Messages["m0"] != nil {
+				t.Error("a message stored before the conversation's creation is part of its state")
+			}
+			if c := s.Conversation(); c == nil || !c.IsMember("carol") {
+				t.Error("carol's joining is missing from the state")
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

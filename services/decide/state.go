@@ -78,14 +78,17 @@ var folds = func() *events.Router[*State] {
 }()
 
 // Apply folds one event of the conversation at its position. Events of other
-// conversations or applications are ignored. The error is a payload that
+// conversations or applications are ignored, and so are those stored before
+// the conversation's creation (sends to an id not created yet, which
+// moderation rejects): a state folded from the whole log and one born from
+// the creation event (Follow) are the same. The error is a payload that
 // does not decode or a fold's panic; the state still advances past it, as
 // the consumers park such an event and go on.
 func (s *State) Apply(e *events.Envelope) error {
 	if e.Seq > s.Pos {
 		s.Pos = e.Seq
 	}
-	if e.App != s.App {
+	if e.App != s.App || s.Conversation() == nil && e.Type != events.TypeConversationCreated {
 		return nil
 	}
 	if err := s.roster.Apply(e); err != nil {
