@@ -588,17 +588,11 @@ func (en *entry) fedFrom(d *Decider, gen uint64) {
 // fold applies one stored event. One the consumers park (it does not decode,
 // or is stored under a subject not its own) is skipped alike.
 func (s *State) fold(seq uint64, subject string, data []byte) {
-	e, err := events.Decode(data)
-	if err == nil {
-		if subj, serr := e.Subject(); serr != nil || subj != subject {
-			err = fmt.Errorf("event stored under %s, not its own subject", subject)
-		}
-	}
+	e, err := jet.Decode(seq, subject, data)
 	if err != nil {
 		s.Pos = max(s.Pos, seq)
 		return
 	}
-	e.Seq = seq
 	_ = s.Apply(e) // a payload that does not decode is parked by the consumers: skipped alike
 }
 

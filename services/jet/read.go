@@ -123,17 +123,13 @@ func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, err
 			return b, fmt.Errorf("message metadata: %w", err)
 		}
 		b.Last = md.Sequence.Stream
-		e, err := events.Decode(m.Data())
-		if err == nil {
-			err = checkSubject(e, m.Subject())
-		}
+		e, err := Decode(md.Sequence.Stream, m.Subject(), m.Data())
 		if err != nil {
 			if perr := park.Park(ctx, m.Subject(), md.Sequence.Stream, m.Data(), err); perr != nil {
 				return b, perr
 			}
 			continue
 		}
-		e.Seq = md.Sequence.Stream
 		b.Events = append(b.Events, e)
 	}
 	return b, nil
