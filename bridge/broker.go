@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -65,6 +67,9 @@ type Broker struct {
 	slowAfter time.Duration
 	// sessionQueue is how many deliveries an offline session may hold.
 	sessionQueue int
+	// closing is the first Close's outcome: mochi's Close runs once.
+	closing  sync.Once
+	closeErr error
 }
 
 // BrokerOptions configure the embedded broker.
@@ -151,8 +156,29 @@ func (b *Broker) WSAddr() string {
 	return b.ws.Address()
 }
 
-// Close disconnects every client and stops the listeners.
-func (b *Broker) Close() error { return b.srv.Close() }
+// closeWait bounds Close (a variable for tests).
+var closeWait = 10 * time.Second
+
+// Close disconnects every client and stops the listeners. mochi's own Close
+// can deadlock when a client's connection ends at that very moment (it
+// read-locks the clients map twice, and the ending connection's waiting
+// write lock blocks the second), so it gets a bound: past it, the broker is
+// left as it is and the error says so, and the rest of chatd still stops.
+func (b *Broker) Close() error {
+	b.closing.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = b.srv.Close()
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeWait):
+			b.closeErr = errors.New("broker: close stuck on the clients map after " + closeWait.String() + "; stopping without it")
+		}
+	})
+	return b.closeErr
+}
 
 // SessionExpiry is how long the broker keeps a persistent session whose
 // client went away (an MQTT 5 client may ask for less).

@@ -244,3 +244,20 @@ func TestWebSocketRefusesUnlistedOrigins(t *testing.T) {
 		}
 	}
 }
+
+// A Close stuck on the broker's clients map (mochi deadlocks there when a
+// connection ends at that moment) returns after its bound with an error, so
+// the rest of chatd still stops.
+func TestCloseStuckOnTheClientsMapReturnsAfterItsBound(t *testing.T) {
+	b := startBroker(t, io.Discard)
+	defer bridge.SetCloseWait(50 * time.Millisecond)()
+	release := bridge.HoldClients(b)
+	defer release()
+	start := time.Now()
+	if err := b.Close(); err == nil || !strings.Contains(err.Error(), "stuck") {
+		t.Fatalf("Close with the clients map held: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+}

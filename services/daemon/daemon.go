@@ -457,7 +457,9 @@ func (d *Daemon) Stop() {
 			c.Disconnect(250)
 		}
 		if d.broker != nil {
-			_ = d.broker.Close()
+			if err := d.broker.Close(); err != nil {
+				d.log.Error("stop", "err", err)
+			}
 		}
 		if d.nc != nil {
 			_ = d.nc.Drain()

@@ -1,0 +1,17 @@
+package bridge
+
+import "time"
+
+// HoldClients takes the broker's lock on its clients map, as a connection
+// ending during Close does in mochi's deadlock, until release is called.
+func HoldClients(b *Broker) (release func()) {
+	b.srv.Clients.Lock()
+	return b.srv.Clients.Unlock
+}
+
+// SetCloseWait bounds Close by d until restore is called.
+func SetCloseWait(d time.Duration) (restore func()) {
+	old := closeWait
+	closeWait = d
+	return func() { closeWait = old }
+}
