@@ -47,6 +47,26 @@ func (b *bench) relay(name string, pubs []*mqttlite.Conn, recipients int, rate f
 	return res
 }
 
+// relayShaped is the raw relay in the chat's own fan-out shape: message k
+// goes to the members of the conversation chat would send it in (picker),
+// one publish per member, the sender's own copy included as chat sends it.
+// At the chat's rate it hands subscribers the same messages per second as
+// the chat does, with no chat logic: the baseline for the mixed chat.
+func (b *bench) relayShaped(name string, pubs []*mqttlite.Conn, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
+	pick := picker(pairs, groups, groupShare)
+	return b.openLoop(name, rate, dur, drain, func(k int) (int, error) {
+		c, _ := pick(k)
+		body := []byte(`{"type":"message.new","data":{"content":"` + b.currentTag + itoa(k) + `"}}`)
+		pub := pubs[k%len(pubs)]
+		for _, m := range c.members {
+			if err := pub.Publish("chat/user/"+b.pop.users[m]+"/messages", body, 1); err != nil {
+				return 0, err
+			}
+		}
+		return len(c.members) - 1, nil
+	}, func(k int) int { _, s := pick(k); return s })
+}
+
 // jetstreamBaseline appends n messages shaped like a posted message to a
 // stream with the event log's settings, then reads them back.
 func (b *bench) jetstreamBaseline(ctx context.Context, n int) (appendRate, readRate float64, err error) {
