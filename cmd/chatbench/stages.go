@@ -177,7 +177,7 @@ func (r *report) stagesSection(p func(string, ...any)) {
 		p("### Where the %s's latency goes (the median run's %d deliveries)", x.name, len(st.lat))
 		p("")
 		p("Each point after ingress is timed from the message's ingress, so a stage's own share is the step from the row above it.")
-		p("chatd's times are estimated from its histogram's buckets (±25%%); the clients' are exact.")
+		p("chatd's times are estimated from its histogram's buckets (±25%%) and count each message once; the clients' are exact and count each delivery (a group message once per recipient), so the two can cross.")
 		p("")
 		p("| stage | span | measured by | p50 | p99 | step p50 | step p99 |")
 		p("|---|---|---|---|---|---|---|")
