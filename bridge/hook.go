@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/jet"
@@ -78,6 +79,9 @@ func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 			return pk, packets.ErrRejectPacket
 		}
 		countAppended(action, r)
+		if cmd.Event.Type == events.TypeMessagePosted {
+			jet.StageDone(jet.StageIngressAppend, cmd.Event.At)
+		}
 	}
 	// Acknowledge to the client, route to no subscriber: commands go to the log only.
 	return pk, packets.CodeSuccessIgnore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,31 @@ func (b *bench) relay(name string, pubs []*mqttlite.Conn, recipients int, rate f
 		body := []byte(`{"type":"message.new","data":{"content":"` + b.currentTag + itoa(k) + `"}}`)
 		return 1, pubs[k%len(pubs)].Publish("chat/user/"+b.pop.users[u]+"/messages", body, 1)
 	}, func(int) int { return -1 })
+	return res
+}
+
+// relayShaped is the raw relay in the chat's own fan-out shape: message k
+// goes to the members of the conversation chat would send it in (picker),
+// one publish per member, the sender's own copy included as chat sends it.
+// At the chat's rate it hands subscribers the same messages per second as
+// the chat does, with no chat logic: the baseline for the mixed chat.
+func (b *bench) relayShaped(name string, pubs []*mqttlite.Conn, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
+	pick := picker(pairs, groups, groupShare)
+	var published atomic.Int64
+	res := b.openLoop(name, rate, dur, drain, func(k int) (int, error) {
+		c, _ := pick(k)
+		body := []byte(`{"type":"message.new","data":{"content":"` + b.currentTag + itoa(k) + `"}}`)
+		pub := pubs[k%len(pubs)]
+		for _, m := range c.members {
+			if err := pub.Publish("chat/user/"+b.pop.users[m]+"/messages", body, 1); err != nil {
+				return 0, err
+			}
+			published.Add(1)
+		}
+		return len(c.members) - 1, nil
+	}, func(k int) int { _, s := pick(k); return s })
+	// Into the broker went a publish per member, not one per message.
+	res.movedPerSec += float64(published.Load()-int64(res.sent)) / res.elapsed.Seconds()
 	return res
 }
 

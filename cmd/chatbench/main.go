@@ -19,6 +19,8 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type options struct {
@@ -37,6 +39,8 @@ type options struct {
 	rate          float64
 	duration      time.Duration
 	drain         time.Duration
+	lateWait      time.Duration // after the drain, for deliveries still missing
+	repeat        int
 	announceTo    int
 	replayEvents  int
 	baselineN     int
@@ -48,13 +52,17 @@ type options struct {
 }
 
 type bench struct {
-	o          *options
-	srv        *server
-	pop        *population
-	rec        *recorder
-	run        int
-	currentTag string
-	report     *report
+	ctx context.Context
+	o   *options
+	db  *pgx.Conn // for quiet
+	// quietRefused is what quiet could not do, said once.
+	quietRefused map[string]error
+	srv          *server
+	pop          *population
+	rec          *recorder
+	run          int
+	currentTag   string
+	report       *report
 }
 
 func (b *bench) logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
@@ -80,6 +88,7 @@ func main() {
 	fl.BoolVar(&o.replayOnly, "replay-only", false, "run only the replay scenario (and the COPY baseline)")
 	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
 	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
+	fl.IntVar(&o.repeat, "repeat", 0, "run the latency scenarios (raw relays, steady chat, one_to_one) this many times and report the median run's figures (default 3, 1 with --quick)")
 	fl.Float64Var(&o.groupShare, "group-share", 0.2, "steady scenario: share of messages sent in groups (sizes 2 to 50)")
 	_ = fl.Parse(os.Args[1:])
 	if o.chatd == "" || o.databaseURL == "" {
@@ -101,25 +110,30 @@ func main() {
 
 func (o *options) defaults() {
 	o.clients, o.pairs, o.groups = 10000, 100, 40
-	o.duration, o.drain = 20*time.Second, 10*time.Second
+	o.duration, o.drain, o.lateWait = 20*time.Second, 10*time.Second, 30*time.Second
+	repeat := 3
 	o.announceTo, o.replayEvents, o.baselineN = 10000, 1000000, 200000
 	o.saturationP99, o.satStep = 100*time.Millisecond, 5*time.Second
 	o.satRates = []float64{2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000}
 	o.receiptRate, o.typingRate = 1000, 500
 	if o.quick {
 		o.clients, o.groups = 2000, 20
-		o.duration, o.drain = 5*time.Second, 5*time.Second
+		o.duration, o.drain, o.lateWait = 5*time.Second, 5*time.Second, 10*time.Second
+		repeat = 1
 		o.announceTo, o.replayEvents, o.baselineN = 2000, 100000, 50000
 		o.satStep = 2 * time.Second
 		o.satRates = []float64{2000, 5000, 8000, 11000}
 		o.receiptRate = 500
 	}
+	if o.repeat <= 0 {
+		o.repeat = repeat
+	}
 }
 
 func run(ctx context.Context, o *options) error {
 	started := time.Now()
-	b := &bench{o: o, rec: &recorder{}, report: &report{broker: o.broker, quick: o.quick, started: started,
-		clients: o.clients, pairs: o.pairs}}
+	b := &bench{ctx: ctx, o: o, rec: &recorder{}, quietRefused: map[string]error{}, report: &report{broker: o.broker,
+		quick: o.quick, started: started, clients: o.clients, pairs: o.pairs, repeat: o.repeat}}
 	users := make([]string, o.clients)
 	for i := range users {
 		users[i] = userName(i)
@@ -131,6 +145,11 @@ func run(ctx context.Context, o *options) error {
 	}
 	defer srv.stop()
 	b.srv = srv
+	defer func() {
+		if b.db != nil {
+			b.db.Close(context.Background())
+		}
+	}()
 	// Connections cost memory in the process that holds them: chatd with the
 	// embedded broker, mosquitto otherwise.
 	brokerPid := srv.cmd.Process.Pid
@@ -187,21 +206,7 @@ func run(ctx context.Context, o *options) error {
 			b.logf("waiting for PostgreSQL to go quiet")
 		}
 	}
-	b.logf("baseline: raw MQTT relay through the same broker")
-	pubs, err := b.relayConns(4)
-	if err != nil {
-		return err
-	}
-	b.report.relaySteady = b.relay("raw relay", pubs, o.pairs*2, o.rate, o.duration, o.drain)
-	b.logf("  %s", b.report.relaySteady.line())
-	b.report.relaySteps = b.saturate("raw relay", o.satRates, func(r float64) *loadResult {
-		return b.relay("raw relay", pubs, o.pairs*2, r, o.satStep, o.drain)
-	})
-	for _, p := range pubs {
-		p.Close()
-	}
-
-	b.logf("steady chat: creating %d pairs and %d groups", o.pairs, o.groups)
+	b.logf("creating %d one_to_one pairs and %d groups", o.pairs, o.groups)
 	pairs, groups, err := b.chatLoad()
 	if err != nil {
 		return err
@@ -211,14 +216,56 @@ func run(ctx context.Context, o *options) error {
 		b.report.groupMembers += len(g.members)
 	}
 	b.report.groups = len(groups)
-	if o.profile {
-		go b.profile(o.duration)
+	pubs, err := b.relayConns(4)
+	if err != nil {
+		return err
 	}
-	b.report.steady = b.chat("steady chat", pairs, groups, o.groupShare, o.rate, o.duration, o.drain)
-	b.logf("  %s", b.report.steady.line())
-	b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
-	if o.profile {
-		_ = b.srv.fetch("/metrics", filepath.Join(o.out, "chatd-metrics-after-steady.txt"))
+
+	// The latency scenarios, o.repeat rounds of each, every run from a quiet
+	// server; the report shows each one's median run.
+	var relay, relayShaped, steady, oneToOne []*loadResult
+	for round := range o.repeat {
+		if o.repeat > 1 {
+			b.logf("latency scenarios, round %d of %d", round+1, o.repeat)
+		}
+		b.logf("baseline: raw MQTT relay through the same broker, one_to_one shape")
+		b.quiet()
+		relay = append(relay, b.relay("raw relay", pubs, o.pairs*2, o.rate, o.duration, o.drain))
+		b.logf("  %s", relay[round].line())
+
+		b.logf("baseline: raw MQTT relay in the steady chat's fan-out shape")
+		b.quiet()
+		relayShaped = append(relayShaped, b.relayShaped("raw relay, chat's shape", pubs, pairs, groups, o.groupShare, o.rate, o.duration, o.drain))
+		b.logf("  %s", relayShaped[round].line())
+
+		b.logf("steady chat: %d pairs and %d groups", len(pairs), len(groups))
+		b.quiet()
+		if o.profile && round == 0 {
+			go b.profile(o.duration)
+		}
+		steady = append(steady, b.chatStaged("steady chat", pairs, groups, o.groupShare, o.rate, o.duration, o.drain))
+		b.logf("  %s", steady[round].line())
+		if round == 0 {
+			b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
+			if o.profile {
+				_ = b.srv.fetch("/metrics", filepath.Join(o.out, "chatd-metrics-after-steady.txt"))
+			}
+		}
+
+		b.logf("one_to_one: %d pairs at %.0f msg/s, %d clients connected", len(pairs), o.rate, o.clients)
+		b.quiet()
+		oneToOne = append(oneToOne, b.chatStaged("one_to_one", pairs, nil, 0, o.rate, o.duration, o.drain))
+		b.logf("  %s", oneToOne[round].line())
+	}
+	b.report.relay, b.report.relayShaped = medianRun(relay), medianRun(relayShaped)
+	b.report.steady, b.report.oneToOne = medianRun(steady), medianRun(oneToOne)
+
+	b.quiet()
+	b.report.relaySteps = b.saturate("raw relay", o.satRates, func(r float64) *loadResult {
+		return b.relay("raw relay", pubs, o.pairs*2, r, o.satStep, o.drain)
+	})
+	for _, p := range pubs {
+		p.Close()
 	}
 
 	b.logf("receipts: one_to_one pairs at %.0f msg/s, without then with delivered and read for every message", o.receiptRate)
@@ -232,6 +279,7 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	b.logf("saturation: one_to_one pairs, rising rate")
+	b.quiet()
 	b.report.satSteps = b.saturate("chat", o.satRates, func(r float64) *loadResult {
 		return b.chat("chat", pairs, nil, 0, r, o.satStep, o.drain)
 	})
@@ -247,6 +295,7 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("announcement group: %w", err)
 	}
 	b.report.announceSetup, b.report.announceMembers = time.Since(t), len(members)
+	b.quiet()
 	if b.report.announce, err = b.announce(ann, 3); err != nil {
 		return err
 	}
@@ -317,9 +366,9 @@ func (b *bench) profile(d time.Duration) {
 }
 
 func (r *loadResult) line() string {
-	return fmt.Sprintf("%s: %.0f msg/s offered, %d/%d deliveries, lost %d, dup %d, p50 %v p99 %v p99.9 %v max %v, %.0f MQTT msg/s, chatd %.0f%% CPU, PostgreSQL %.0f%%, generator %.0f%%",
-		r.name, r.rate, r.unique, r.expected, r.lost, r.dups, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.q(1)),
-		r.movedPerSec, 100*r.serverCPU, 100*r.dbCPU, 100*r.genCPU)
+	return fmt.Sprintf("%s: %.0f msg/s offered, %d/%d deliveries, late %d, lost %d, dup %d, p50 %v p99 %v p99.9 %v max %v, %.0f MQTT msg/s (%.0f delivered), chatd %.0f%% CPU, PostgreSQL %.0f%%, generator %.0f%%",
+		r.name, r.rate, r.unique, r.expected, r.late, r.lost, r.dups, ms(r.q(0.5)), ms(r.q(0.99)), ms(r.q(0.999)), ms(r.q(1)),
+		r.movedPerSec, r.outPerSec, 100*r.serverCPU, 100*r.dbCPU, 100*r.genCPU)
 }
 
 func ms(d time.Duration) string {

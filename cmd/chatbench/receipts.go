@@ -145,11 +145,13 @@ func (b *bench) receiptCommands() (appended, all int64, err error) {
 // then with every recipient acknowledging every message.
 func (b *bench) receiptsScenario(pairs []*conversation, rate float64, dur, drain time.Duration) (*receiptsResult, error) {
 	res := &receiptsResult{}
+	b.quiet()
 	cpu0 := b.serverCPU()
 	res.plain = b.chat("plain messages", pairs, nil, 0, rate, dur, drain)
 	res.cpuPlain = b.serverCPU() - cpu0
 	b.logf("  %s", res.plain.line())
 
+	b.quiet()
 	appended0, all0, err := b.receiptCommands()
 	if err != nil {
 		return nil, err

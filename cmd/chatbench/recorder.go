@@ -21,9 +21,14 @@ type recorder struct {
 	sender   []int32       // by k
 	got      map[uint64]uint8
 	lat      []time.Duration
-	last     time.Time
-	timeline []int // deliveries per timeline step since t0
-	step     time.Duration
+	// toIngress and sinceIngress split each measured delivery's latency at
+	// the posting's ingress time (its createdAt): scheduled send to
+	// ingress, ingress to receipt. Deliveries without one (the raw relay's)
+	// add to neither.
+	toIngress, sinceIngress []time.Duration
+	last                    time.Time
+	timeline                []int // deliveries per timeline step since t0
+	step                    time.Duration
 	// onDelivery, when set, is told of each measured delivery (a message
 	// of the current run reaching one of its recipients, once); it must not
 	// block.
@@ -48,6 +53,7 @@ func (r *recorder) begin(tag string, t0 time.Time, interval time.Duration, n int
 	}
 	r.got = make(map[uint64]uint8, n*4)
 	r.lat = r.lat[:0]
+	r.toIngress, r.sinceIngress = r.toIngress[:0], r.sinceIngress[:0]
 	r.timeline = nil
 	r.step = 250 * time.Millisecond
 	r.last = time.Time{}
@@ -59,7 +65,25 @@ func (r *recorder) setSender(k, user int) {
 	r.mu.Unlock()
 }
 
-var contentKey = []byte(`"content":"`)
+var (
+	contentKey   = []byte(`"content":"`)
+	createdAtKey = []byte(`"createdAt":"`)
+)
+
+// createdAt is the ingress time a message delivery carries, if any.
+func createdAt(payload []byte) (time.Time, bool) {
+	i := bytes.Index(payload, createdAtKey)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := payload[i+len(createdAtKey):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	return t, err == nil
+}
 
 func (r *recorder) observe(user int, topic string, payload []byte) {
 	now := time.Now()
@@ -72,6 +96,7 @@ func (r *recorder) observe(user int, topic string, payload []byte) {
 		return
 	}
 	rest := payload[i+len(contentKey):]
+	ingress, hasIngress := createdAt(payload)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tag == "" || !bytes.HasPrefix(rest, []byte(r.tag)) {
@@ -93,6 +118,10 @@ func (r *recorder) observe(user int, topic string, payload []byte) {
 	}
 	sched := r.t0.Add(time.Duration(k) * r.interval)
 	r.lat = append(r.lat, now.Sub(sched))
+	if hasIngress {
+		r.toIngress = append(r.toIngress, ingress.Sub(sched))
+		r.sinceIngress = append(r.sinceIngress, now.Sub(ingress))
+	}
 	if r.onDelivery != nil {
 		r.onDelivery(user, payload)
 	}
@@ -108,22 +137,31 @@ func (r *recorder) observe(user int, topic string, payload []byte) {
 
 // snapshot is what a run measured.
 type snapshot struct {
-	unique, duplicated int
-	lat                []time.Duration
-	last               time.Time
-	timeline           []int
-	step               time.Duration
+	unique, duplicated      int
+	lat                     []time.Duration
+	toIngress, sinceIngress []time.Duration
+	last                    time.Time
+	timeline                []int
+	step                    time.Duration
 }
 
 func (r *recorder) snapshot() snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := snapshot{unique: len(r.got), lat: append([]time.Duration(nil), r.lat...), last: r.last,
+		toIngress: append([]time.Duration(nil), r.toIngress...), sinceIngress: append([]time.Duration(nil), r.sinceIngress...),
 		timeline: append([]int(nil), r.timeline...), step: r.step}
 	for _, n := range r.got {
 		s.duplicated += int(n) - 1
 	}
 	return s
+}
+
+// unique is how many measured deliveries the current run has had so far.
+func (r *recorder) unique() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
 }
 
 func (r *recorder) end() {

@@ -18,19 +18,22 @@ type report struct {
 	svgName string
 
 	clients, pairs int
+	repeat         int
 	connectTime    time.Duration
 	rssIdle        int64
 	rssPerClient   float64
 	rssAfterSteady int64
 	mosquittoRSS   int64
 
-	relaySteady *loadResult
+	relay       repeated // one_to_one shape: the one_to_one figure's baseline
+	relayShaped repeated // the steady chat's fan-out shape: its baseline
 	relaySteps  []*loadResult
 	jsAppend    float64
 	jsRead      float64
 	copyRate    float64
 
-	steady       *loadResult
+	steady       repeated
+	oneToOne     repeated
 	groups       int
 	groupMembers int
 	satSteps     []*loadResult
@@ -59,7 +62,7 @@ func (r *report) markdown() string {
 	p("")
 	p("| figure | product | raw baseline | ratio | goal | met |")
 	p("|---|---|---|---|---|---|")
-	st, rs := r.steady, r.relaySteady
+	st, rs, oo, ro := r.steady.median, r.relayShaped.median, r.oneToOne.median, r.relay.median
 	row := func(fig, prod, base, ratio, goal string, ok bool) {
 		m := "no"
 		if ok {
@@ -67,9 +70,22 @@ func (r *report) markdown() string {
 		}
 		p("| %s | %s | %s | %s | %s | %s |", fig, prod, base, ratio, goal, m)
 	}
-	row(fmt.Sprintf("steady chat p99 publish-to-delivery at %.0f msg/s, %d clients", st.rate, r.clients), ms(st.q(0.99)),
-		ms(rs.q(0.99))+" (relay)", ratio(st.q(0.99).Seconds(), rs.q(0.99).Seconds()), "< 5 ms", st.q(0.99) < 5*time.Millisecond)
-	row("steady chat p50", ms(st.q(0.5)), ms(rs.q(0.5))+" (relay)", ratio(st.q(0.5).Seconds(), rs.q(0.5).Seconds()), "< 1.5 ms", st.q(0.5) < 1500*time.Microsecond)
+	runs := ""
+	if r.repeat > 1 {
+		runs = fmt.Sprintf(" (median of %d runs)", r.repeat)
+	}
+	row(fmt.Sprintf("one_to_one p99 publish-to-delivery at %.0f msg/s, %d clients connected%s", oo.rate, r.clients, runs), ms(oo.q(0.99)),
+		ms(ro.q(0.99))+" (relay, one_to_one shape)", ratio(oo.q(0.99).Seconds(), ro.q(0.99).Seconds()), "< 5 ms", oo.q(0.99) < 5*time.Millisecond)
+	row("one_to_one p50", ms(oo.q(0.5)), ms(ro.q(0.5))+" (relay)", ratio(oo.q(0.5).Seconds(), ro.q(0.5).Seconds()), "< 1.5 ms", oo.q(0.5) < 1500*time.Microsecond)
+	row(fmt.Sprintf("steady mixed chat p99 at %.0f msg/s (groups 2–50), %.0f MQTT msg/s delivered%s", st.rate, st.outPerSec, runs), ms(st.q(0.99)),
+		fmt.Sprintf("%s (relay, same fan-out, %.0f MQTT msg/s delivered)", ms(rs.q(0.99)), rs.outPerSec),
+		ratio(st.q(0.99).Seconds(), rs.q(0.99).Seconds()), "< 2× raw relay", rs.q(0.99) > 0 && st.q(0.99) < 2*rs.q(0.99))
+	row("steady mixed chat p50", ms(st.q(0.5)), ms(rs.q(0.5))+" (relay, same fan-out)", ratio(st.q(0.5).Seconds(), rs.q(0.5).Seconds()), "", true)
+	if r.repeat > 1 {
+		row(fmt.Sprintf("run-to-run spread of p99 over %d runs: steady / one_to_one (max ÷ min)", r.repeat),
+			fmt.Sprintf("%.2f / %.2f", r.steady.spread(), r.oneToOne.spread()), "", "", "within 2×",
+			r.steady.spread() <= 2 && r.oneToOne.spread() <= 2)
+	}
 	sat, relBest := best(r.satSteps, 100*time.Millisecond), best(r.relaySteps, 100*time.Millisecond)
 	satRate, satMoved, relRate, relMoved := 0.0, 0.0, 0.0, 0.0
 	if sat != nil {
@@ -117,8 +133,9 @@ func (r *report) markdown() string {
 		who = "mosquitto"
 	}
 	row(who+" memory per idle client (the process holding the connections)", fmt.Sprintf("%.1f KiB", r.rssPerClient), "", "", "< 20 KB", r.rssPerClient < 20)
-	lost, dups := r.lossTotals()
-	row("messages lost / duplicated, all scenarios", fmt.Sprintf("%d / %d", lost, dups), "", "", "0 / 0", lost == 0 && dups == 0)
+	late, lost, dups := r.lossTotals()
+	row("deliveries late / lost / duplicated, all scenarios (late: after the drain, within the final wait)",
+		fmt.Sprintf("%d / %d / %d", late, lost, dups), "", "", "lost 0, duplicated 0", lost == 0 && dups == 0)
 	p("")
 	p("![latency and throughput](%s)", r.svgName)
 	p("")
@@ -129,7 +146,8 @@ func (r *report) markdown() string {
 	if r.mosquittoRSS > 0 {
 		p("- Mosquitto RSS with the population connected: %d MiB.", r.mosquittoRSS/1024)
 	}
-	p("- **Steady chat**: %d one_to_one pairs and %d groups (%d members, sizes 2 to 50); every other client idle. %s", r.pairs, r.groups, r.groupMembers, st.line())
+	p("- **Steady chat**: %d one_to_one pairs and %d groups (%d members, sizes 2 to 50); every other client idle. %s", r.pairs, r.groups, r.groupMembers, r.steady.text())
+	p("- **one_to_one**: the pairs only, at the same rate, every client connected. %s", r.oneToOne.text())
 	if rc := r.receipts; rc != nil {
 		p("- **Receipts**: the same one_to_one chat at %.0f msg/s twice; in the second run every recipient sends `delivered`, then `read`, for every message it receives. Without: %s. With: %s. %d receipts sent, %d appended (%.0f/s), every one decided %v after the messages' run; chatd CPU %v without, %v with: %.1f µs per message, %.1f µs per receipt appended. Message delivery p50 %v / p99 %v with receipts, %v / %v without.",
 			rc.plain.rate, rc.plain.line(), rc.with.line(), rc.published, rc.appended, rc.appendedPerSec(), rc.settle.Round(time.Millisecond),
@@ -141,11 +159,13 @@ func (r *report) markdown() string {
 			ty.plain.rate, ty.rate, ty.plain.line(), ty.with.line(), ty.sent, ty.delivered,
 			ty.cpuPlain.Round(time.Millisecond), ty.cpuWith.Round(time.Millisecond), 100*ty.extra())
 	}
-	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic): %s", rs.line())
+	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic), one_to_one shape (one publish per message to one of the pairs' users): %s", r.relay.text())
+	p("- **Raw relay in the steady chat's shape** (each message published to every member of the conversation the chat would send it in, the sender's own copy included, so subscribers receive as many messages per second as in the chat): %s", r.relayShaped.text())
 	p("- **JetStream**: async append %.0f msg/s, ordered read %.0f msg/s (file storage, the log's settings).", r.jsAppend, r.jsRead)
 	p("- **PostgreSQL COPY** into a table like `messages`, same indexes: %.0f rows/s.", r.copyRate)
 	p("")
-	p("### Saturation (one_to_one pairs; a step passes with 0 lost, 0 duplicated, p99 < 100 ms, ≥ 97%% delivered)")
+	r.stagesSection(p)
+	p("### Saturation (one_to_one pairs; a step passes with 0 late, 0 lost, 0 duplicated, p99 < 100 ms, ≥ 97%% delivered)")
 	p("")
 	p("| step | product | raw relay |")
 	p("|---|---|---|")
@@ -184,11 +204,14 @@ func (r *report) markdown() string {
 // announceRecipients is the announcement group's size less its sender.
 func (r *report) announceRecipients() int { return r.announceMembers - 1 }
 
-// lossTotals adds what the measured runs lost or repeated. Saturation steps
-// that failed are where the load broke: their losses are the finding, and
-// the table shows them.
-func (r *report) lossTotals() (lost, dups int) {
-	runs := []*loadResult{r.steady, r.relaySteady}
+// lossTotals adds what the measured runs delivered late, lost or repeated,
+// every repeat included. Saturation steps that failed are where the load
+// broke: their losses are the finding, and the table shows them.
+func (r *report) lossTotals() (late, lost, dups int) {
+	var runs []*loadResult
+	for _, x := range []repeated{r.steady, r.oneToOne, r.relay, r.relayShaped} {
+		runs = append(runs, x.runs...)
+	}
 	if r.receipts != nil {
 		runs = append(runs, r.receipts.plain, r.receipts.with)
 	}
@@ -202,15 +225,27 @@ func (r *report) lossTotals() (lost, dups int) {
 	}
 	for _, x := range runs {
 		if x != nil {
+			late += x.late
 			lost += x.lost
 			dups += x.dups
 		}
 	}
-	return lost, dups
+	return late, lost, dups
+}
+
+// text is the median run's line, with the spread of p99 when repeated.
+func (r repeated) text() string {
+	if r.median == nil {
+		return ""
+	}
+	if len(r.runs) < 2 {
+		return r.median.line()
+	}
+	return fmt.Sprintf("Median of %d runs by p99: %s. p99 over the runs: %v to %v.", len(r.runs), r.median.line(), ms(r.lo), ms(r.hi))
 }
 
 func (r *loadResult) short() string {
-	return fmt.Sprintf("%.0f/s: p99 %v, lost %d, dup %d, %.0f MQTT msg/s", r.rate, ms(r.q(0.99)), r.lost, r.dups, r.movedPerSec)
+	return fmt.Sprintf("%.0f/s: p99 %v, late %d, lost %d, dup %d, %.0f MQTT msg/s", r.rate, ms(r.q(0.99)), r.late, r.lost, r.dups, r.movedPerSec)
 }
 
 func ratio(a, b float64) string {
@@ -261,18 +296,18 @@ func (r *report) svg() string {
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, color, strings.Join(pts, " "))
 		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`, x0+pw-170, ly, color, label)
 	}
-	if r.steady != nil {
-		curve(r.steady.lat, "#c0392b", fmt.Sprintf("chat, %.0f msg/s", r.steady.rate), y0-40)
+	if r.steady.median != nil {
+		curve(r.steady.median.lat, "#c0392b", fmt.Sprintf("chat, %.0f msg/s", r.steady.median.rate), y0-40)
 	}
-	if r.relaySteady != nil {
-		curve(r.relaySteady.lat, "#2c7fb8", "raw MQTT relay", y0-25)
+	if r.relayShaped.median != nil {
+		curve(r.relayShaped.median.lat, "#2c7fb8", "raw MQTT relay, same fan-out", y0-25)
 	}
 	// Right: deliveries per second over time, steady run.
 	ox := w/2 + pad
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-weight="bold">steady chat: deliveries per second</text>`, ox)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`,
 		ox, y0, ox+pw, y0, ox, y0, ox, y0-ph)
-	if st := r.steady; st != nil && len(st.timeline) > 0 {
+	if st := r.steady.median; st != nil && len(st.timeline) > 0 {
 		perSec := make([]float64, len(st.timeline))
 		top := 1.0
 		for i, n := range st.timeline {

@@ -39,10 +39,11 @@ func (b *bench) chatLoad() (pairs, groups []*conversation, err error) {
 	return all[:b.o.pairs], all[b.o.pairs:], nil
 }
 
-// chat offers messages over the given conversations: a share of them in
-// groups, the rest in pairs, senders rotating through the members.
-func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
-	pick := func(k int) (*conversation, int) {
+// picker chooses message k's conversation and sender: a share of the
+// messages in groups, the rest in pairs, senders rotating through the
+// members.
+func picker(pairs, groups []*conversation, groupShare float64) func(k int) (*conversation, int) {
+	return func(k int) (*conversation, int) {
 		var c *conversation
 		if len(groups) > 0 && float64(k%100) < groupShare*100 {
 			c = groups[(k/100+k)%len(groups)]
@@ -51,6 +52,11 @@ func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rat
 		}
 		return c, c.members[(k/len(pairs))%len(c.members)]
 	}
+}
+
+// chat offers messages over the given conversations (see picker).
+func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
+	pick := picker(pairs, groups, groupShare)
 	tag := func() string { return b.currentTag }
 	return b.openLoop(name, rate, dur, drain,
 		func(k int) (int, error) {
@@ -58,6 +64,18 @@ func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rat
 			return len(c.members) - 1, b.pop.send(s, c, "k"+tag()+itoa(k), tag()+itoa(k))
 		},
 		func(k int) int { _, s := pick(k); return s })
+}
+
+// chatStaged is chat with chatd's stage times over the run.
+func (b *bench) chatStaged(name string, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
+	before := b.stageHistograms()
+	res := b.chat(name, pairs, groups, groupShare, rate, dur, drain)
+	if before != nil {
+		if after := b.stageHistograms(); after != nil {
+			res.stages = stagesOver(before, after)
+		}
+	}
+	return res
 }
 
 // saturate raises the offered rate step by step over pairs until a step

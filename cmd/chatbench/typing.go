@@ -36,11 +36,13 @@ func (b *bench) typingScenario(pairs []*conversation, msgRate, typingRate float6
 		}
 	}
 	res := &typingResult{rate: typingRate}
+	b.quiet()
 	cpu0 := b.serverCPU()
 	res.plain = b.chat("plain messages", pairs, nil, 0, msgRate, dur, drain)
 	res.cpuPlain = b.serverCPU() - cpu0
 	b.logf("  %s", res.plain.line())
 
+	b.quiet()
 	delivered0, err := b.liveDeliveries()
 	if err != nil {
 		return nil, err

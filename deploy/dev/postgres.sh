@@ -42,6 +42,12 @@ if [ "$(as_postgres "psql -p $port -tAc \"SELECT 1 FROM pg_roles WHERE rolname =
   say "creating role chat"
   as_postgres "psql -p $port -qc \"CREATE ROLE chat LOGIN PASSWORD 'chat' CREATEDB\"" >&2
 fi
+# The benchmark starts each scenario after a CHECKPOINT (PostgreSQL 15 and
+# later let a role do that through pg_checkpoint).
+if [ "$(as_postgres "psql -p $port -tAc \"SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint' AND NOT pg_has_role('chat', oid, 'MEMBER')\"")" = 1 ]; then
+  say "letting role chat run CHECKPOINT"
+  as_postgres "psql -p $port -qc \"GRANT pg_checkpoint TO chat\"" >&2
+fi
 if [ "$(as_postgres "psql -p $port -tAc \"SELECT 1 FROM pg_database WHERE datname = 'chat'\"")" != 1 ]; then
   say "creating database chat"
   as_postgres "psql -p $port -qc \"CREATE DATABASE chat OWNER chat\"" >&2

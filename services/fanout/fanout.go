@@ -187,6 +187,9 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			s.send(e, c.MemberIDs(), bridge.KindMessages, "message.new",
 				wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
+			if !s.restoring {
+				jet.StageDone(jet.StageFanout, post.at)
+			}
 		}
 	}
 	s.send(e, []string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{

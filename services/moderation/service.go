@@ -127,6 +127,9 @@ func (s *Service) appendDecisions(ctx context.Context) error {
 	if _, err := s.appends.AppendAll(ctx, s.out); err != nil {
 		return err
 	}
+	for _, de := range s.out {
+		jet.StageDone(jet.StageModeration, de.At) // a decision carries its posting's at
+	}
 	s.out = s.out[:0]
 	return nil
 }

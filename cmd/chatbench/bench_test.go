@@ -1,0 +1,122 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMissingDeliveriesThatComeDuringTheFinalWaitAreLateTheRestLost(t *testing.T) {
+	for _, c := range []struct {
+		name                       string
+		expected, byDrain, byFinal int
+		wantLate, wantLost         int
+	}{
+		{"all by the drain", 100, 100, 100, 0, 0},
+		{"some late, none lost", 100, 90, 100, 10, 0},
+		{"some late, some lost", 100, 90, 97, 7, 3},
+		{"none came after the drain", 100, 90, 90, 0, 10},
+		{"nothing at all", 100, 0, 0, 0, 100},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			late, lost := lateAndLost(c.expected, c.byDrain, c.byFinal)
+			if late != c.wantLate || lost != c.wantLost {
+				t.Errorf("late %d lost %d, want %d and %d", late, lost, c.wantLate, c.wantLost)
+			}
+		})
+	}
+}
+
+func runWithP99(name string, p99 time.Duration) *loadResult {
+	lat := make([]time.Duration, 100)
+	for i := range lat {
+		lat[i] = p99 * time.Duration(i) / 99
+	}
+	return &loadResult{name: name, lat: lat}
+}
+
+func TestTheMedianRunIsTheOneWithTheMedianP99AndTheSpreadSpansAllRuns(t *testing.T) {
+	runs := []*loadResult{runWithP99("a", 30*time.Millisecond), runWithP99("b", 10*time.Millisecond), runWithP99("c", 20*time.Millisecond)}
+	r := medianRun(runs)
+	if r.median.name != "c" {
+		t.Errorf("median run %s, want c", r.median.name)
+	}
+	if r.lo != 10*time.Millisecond || r.hi != 30*time.Millisecond || r.spread() != 3 {
+		t.Errorf("spread %v to %v (%.2f), want 10ms to 30ms (3)", r.lo, r.hi, r.spread())
+	}
+	if got := medianRun(runs[:2]).median.name; got != "b" {
+		t.Errorf("median of two runs %s, want the lower, b", got)
+	}
+	if one := medianRun(runs[:1]); one.median.name != "a" || one.spread() != 1 {
+		t.Errorf("one run: median %s spread %.2f, want a and 1", one.median.name, one.spread())
+	}
+}
+
+const metricsBefore = `# HELP chat_stage_seconds x
+# TYPE chat_stage_seconds histogram
+chat_stage_seconds_bucket{stage="fanout",le="0.001"} 10
+chat_stage_seconds_bucket{stage="fanout",le="0.002"} 10
+chat_stage_seconds_bucket{stage="fanout",le="0.004"} 10
+chat_stage_seconds_bucket{stage="fanout",le="+Inf"} 10
+chat_stage_seconds_sum{stage="fanout"} 0.005
+chat_stage_seconds_count{stage="fanout"} 10
+chat_other_bucket{le="1"} 5
+`
+
+const metricsAfter = `chat_stage_seconds_bucket{stage="fanout",le="0.001"} 10
+chat_stage_seconds_bucket{stage="fanout",le="0.002"} 60
+chat_stage_seconds_bucket{stage="fanout",le="0.004"} 109
+chat_stage_seconds_bucket{stage="fanout",le="+Inf"} 110
+chat_stage_seconds_bucket{stage="moderation",le="0.001"} 4
+chat_stage_seconds_bucket{stage="moderation",le="+Inf"} 4
+`
+
+func TestStageTimesAreTheRunsOwnObservationsInterpolatedWithinBuckets(t *testing.T) {
+	before, err := histograms(strings.NewReader(metricsBefore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := histograms(strings.NewReader(metricsAfter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stagesOver(before, after)
+	f, ok := st["fanout"]
+	if !ok || f.n != 100 {
+		t.Fatalf("fanout %+v, want 100 observations of this run", f)
+	}
+	// 50 of the run's 100 fall in (1 ms, 2 ms]: the median is that bucket's top.
+	if f.p50 != 2*time.Millisecond {
+		t.Errorf("p50 %v, want 2ms", f.p50)
+	}
+	// The 99th is the 49th of 49 in (2 ms, 4 ms]: its top.
+	if f.p99 != 4*time.Millisecond {
+		t.Errorf("p99 %v, want 4ms", f.p99)
+	}
+	if m := st["moderation"]; m.n != 4 || m.p50 != 500*time.Microsecond {
+		t.Errorf("moderation %+v, want 4 observations, p50 0.5ms", m)
+	}
+	if _, ok := st["ingress_append"]; ok {
+		t.Error("a stage chatd never observed has times")
+	}
+}
+
+func TestAQuantileInTheOpenBucketIsTheHighestBound(t *testing.T) {
+	bs := []bucket{{0.001, 1}, {0.002, 1}, {inf(), 10}}
+	if q := histQuantile(bs, 0.99); q != 2*time.Millisecond {
+		t.Errorf("%v, want 2ms", q)
+	}
+}
+
+func TestADeliveryCarriesItsIngressTime(t *testing.T) {
+	at, ok := createdAt([]byte(`{"type":"message.new","data":{"content":"b1-7","createdAt":"2026-11-21T10:00:00.123456789Z","seq":3}}`))
+	if !ok || at != time.Date(2026, 11, 21, 10, 0, 0, 123456789, time.UTC) {
+		t.Errorf("createdAt %v %v", at, ok)
+	}
+	if _, ok := createdAt([]byte(`{"type":"message.new","data":{"content":"b1-7"}}`)); ok {
+		t.Error("a relay delivery has no ingress time")
+	}
+}
+
+func inf() float64 { return math.Inf(1) }

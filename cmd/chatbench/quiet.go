@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// quiet brings the server to a known state before a measured run, so what
+// one scenario left behind does not land in the next: the projector caught
+// up with the log (nothing left to write), then PostgreSQL's dirty pages
+// written out (CHECKPOINT) and the chat tables' statistics and visibility
+// maps brought up to date (VACUUM ANALYZE), so neither a checkpoint nor
+// autovacuum starts in the middle of the run.
+func (b *bench) quiet() {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		lag, err := b.projectorLag()
+		if err != nil {
+			b.logf("  quiet: projector lag: %v", err)
+			break
+		}
+		if lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.logf("  quiet: the projector is still %d events behind after 60s", lag)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if b.db == nil {
+		conn, err := pgx.Connect(ctx, b.srv.dbURL)
+		if err != nil {
+			b.logf("  quiet: %v", err)
+			return
+		}
+		b.db = conn
+	}
+	for _, stmt := range []string{"CHECKPOINT", "VACUUM ANALYZE"} {
+		if _, err := b.db.Exec(ctx, stmt); err != nil {
+			if b.quietRefused[stmt] == nil {
+				b.logf("  quiet: %s: %v (the benchmark goes on without it)", stmt, err)
+				b.quietRefused[stmt] = err
+			}
+		}
+	}
+}
+
+// projectorLag reads chat_projector_lag_events: events in the log past the
+// projector's position. The gauge is sampled every few seconds and by each
+// readiness check: asking /readyz first makes the reading current.
+func (b *bench) projectorLag() (int64, error) {
+	if resp, err := http.Get("http://" + b.srv.httpAddr + "/readyz"); err == nil {
+		resp.Body.Close()
+	}
+	resp, err := http.Get("http://" + b.srv.httpAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "chat_projector_lag_events "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return int64(f), err
+		}
+	}
+	return 0, sc.Err()
+}
