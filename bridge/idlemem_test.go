@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"reflect"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -188,5 +189,47 @@ func BenchmarkIdleClientMemory(b *testing.B) {
 		b.ReportMetric(per(before.stackInuse, asIs.stackInuse), "stack-B/client")
 		b.ReportMetric(per(before.stackInuse, after.stackInuse), "stack-gc-B/client")
 		b.ReportMetric(per(before.heapInuse, after.heapInuse), "heap-gc-B/client")
+	}
+}
+
+// An idle client costs the broker two goroutines (mochi's reader, which
+// runs the hooks, and its writer), a write queue of the configured number
+// of messages and a read buffer of the configured size: nothing of its
+// per-connection memory grows with anything but these settings.
+func TestIdleClientHoldsTwoGoroutinesAndItsConfiguredBuffers(t *testing.T) {
+	const n, queue, readBuffer = 40, 48, 512
+	b := idleBroker(t, bridge.BrokerOptions{MaxQueued: queue, ReadBuffer: readBuffer})
+	before := runtime.NumGoroutine()
+	for i := range n {
+		user := "idle" + strconv.Itoa(i)
+		c, err := mqttlite.Dial(b.Addr(), "idle-"+user, user, token(t, user, "member"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if err := c.Subscribe("chat/user/"+user+"/#", 1); err != nil {
+			t.Fatal(err)
+		}
+		// c is not read from: it starts no goroutine of its own.
+	}
+	if got := runtime.NumGoroutine() - before; got > 2*n {
+		t.Errorf("%d idle clients hold %d goroutines, want at most %d", n, got, 2*n)
+	}
+	seen := 0
+	for _, cl := range b.Server().Clients.GetAll() {
+		if cl.Net.Inline {
+			continue
+		}
+		seen++
+		// mochi keeps both unexported; reflect reads their sizes.
+		if got := reflect.ValueOf(cl).Elem().FieldByName("State").FieldByName("outbound").Cap(); got != queue {
+			t.Fatalf("client %s: write queue of %d messages, want %d", cl.ID, got, queue)
+		}
+		if got := reflect.ValueOf(cl).Elem().FieldByName("Net").FieldByName("bconn").Elem().FieldByName("buf").Cap(); got != readBuffer {
+			t.Fatalf("client %s: read buffer of %d bytes, want %d", cl.ID, got, readBuffer)
+		}
+	}
+	if seen != n {
+		t.Fatalf("the broker holds %d clients, want %d", seen, n)
 	}
 }
