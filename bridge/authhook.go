@@ -319,7 +319,16 @@ func orderQueue(cl *mqtt.Client) {
 	}
 }
 
+// OnPublishDropped is called when a client's write queue is full. Fan-out
+// waits for room before each QoS 1 delivery, so none should be; a live
+// signal (QoS 0, at most once) for a client that stopped reading may be,
+// and is counted with the other live signals dropped.
 func (h *authHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	if pk.FixedHeader.Qos == 0 {
+		liveDropped.WithLabelValues("client_queue").Inc()
+		h.Log.Debug("live delivery dropped: client queue full", "client", cl.ID, "topic", pk.TopicName)
+		return
+	}
 	deliveriesDropped.Inc()
 	h.Log.Error("delivery dropped: client queue full", "client", cl.ID, "topic", pk.TopicName)
 }

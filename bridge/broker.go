@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -74,12 +75,18 @@ type Broker struct {
 
 // BrokerOptions configure the embedded broker.
 type BrokerOptions struct {
-	TCPAddr   string
-	WSAddr    string // empty disables WebSocket
-	Secret    []byte
-	Apps      config.Apps
-	Log       *slog.Logger
-	MaxQueued int32 // per-client write queue; 0 = 1024
+	TCPAddr string
+	WSAddr  string // empty disables WebSocket
+	Secret  []byte
+	Apps    config.Apps
+	Log     *slog.Logger
+	// MaxQueued is each client's write queue, in messages; fan-out waits
+	// for a client once three quarters of it are unacknowledged. 0 =
+	// config.DefaultClientQueue.
+	MaxQueued int32
+	// ReadBuffer is the size of each client's read buffer, in bytes; 0 =
+	// config.DefaultReadBuffer.
+	ReadBuffer int
 	// SlowClientTimeout is how long a delivery waits for a client whose
 	// queue is full before disconnecting it; 0 = 10s.
 	SlowClientTimeout time.Duration
@@ -97,7 +104,10 @@ type BrokerOptions struct {
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
 func StartBroker(o BrokerOptions) (*Broker, error) {
 	if o.MaxQueued == 0 {
-		o.MaxQueued = 1024
+		o.MaxQueued = config.DefaultClientQueue
+	}
+	if o.ReadBuffer == 0 {
+		o.ReadBuffer = config.DefaultReadBuffer
 	}
 	if o.SlowClientTimeout == 0 {
 		o.SlowClientTimeout = 10 * time.Second
@@ -107,6 +117,8 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	}
 	log := cutLogger(o.Log)
 	caps := mqtt.NewDefaultServerCapabilities()
+	// Each connection allocates its write queue whole (8 bytes a slot)
+	// when it is accepted, so its size is paid by every idle client.
 	caps.MaximumClientWritesPending = o.MaxQueued
 	caps.MaximumInflight = 65535
 	caps.ReceiveMaximum = 1024
@@ -117,10 +129,21 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	caps.MaximumMessageExpiryInterval = 0
 	// No retained messages on any topic of ours (see authHook.OnPublish).
 	caps.RetainAvailable = 0
+	// An MQTT 5 client's topic aliases are kept for its connection: the
+	// default (65535) would let one client make the broker hold that many
+	// topic names. Our clients publish on a handful of topics.
+	caps.TopicAliasMaximum = topicAliasMaximum
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		InlineClient: true,
 		Logger:       log.With("component", "broker"),
+		// Allocated per connection; a larger packet is read straight into
+		// its own buffer, so the size only sets how many small packets one
+		// read takes in. The write buffer is allocated only while writes
+		// are pending, so mochi's default costs an idle client nothing.
+		ClientNetReadBufferSize: o.ReadBuffer,
+		// See dropRetained: $SYS is published once, at start, and dropped.
+		SysTopicResendInterval: math.MaxInt32,
 	})
 	h := newAuthHook(srv, o.Secret, o.Apps)
 	h.authFailures = o.AuthFailures
@@ -142,7 +165,23 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	if err := srv.Serve(); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	dropRetained(srv)
 	return b, nil
+}
+
+// dropRetained removes the messages mochi retains: its $SYS topics, which
+// the ACL lets no client read (nothing else is ever retained). While any
+// message is retained, each SUBSCRIBE searches the topic tree for retained
+// matches, recursively, through frames of several KiB (mochi passes its
+// 800-byte packets by value): the connection's goroutine stack grows to
+// 64 KiB and keeps that size until collections shrink it. With nothing
+// retained the search returns at once and the stack stays within 16 KiB.
+// mochi re-publishes $SYS every SysTopicResendInterval, set to decades,
+// which also spares a stop-the-world memory reading a second.
+func dropRetained(srv *mqtt.Server) {
+	for topic := range srv.Topics.Retained.GetAll() {
+		srv.Topics.RetainMessage(packets.Packet{TopicName: topic})
+	}
 }
 
 // Addr is the TCP listener's address.
@@ -179,6 +218,9 @@ func (b *Broker) Close() error {
 	})
 	return b.closeErr
 }
+
+// topicAliasMaximum is how many topic aliases an MQTT 5 client may set.
+const topicAliasMaximum = 16
 
 // SessionExpiry is how long the broker keeps a persistent session whose
 // client went away (an MQTT 5 client may ask for less).

@@ -1,6 +1,13 @@
 package bridge
 
-import "time"
+import (
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// Server is the broker's mochi server, for tests that look at its clients.
+func (b *Broker) Server() *mqtt.Server { return b.srv }
 
 // HoldClients takes the broker's lock on its clients map, as a connection
 // ending during Close does in mochi's deadlock, until release is called.

@@ -133,7 +133,7 @@ func parseLive(app, user, action string, payload []byte, now time.Time) (*LiveSi
 
 var liveDropped = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "chat_live_dropped_total",
-	Help: "Live signals dropped, by reason (typing_rate: past a connection's typing rate for one conversation; publish: NATS refused it).",
+	Help: "Live signals dropped, by reason (typing_rate: past a connection's typing rate for one conversation; publish: NATS refused it; client_queue: the embedded broker's queue for a client was full).",
 }, []string{"reason"})
 
 // typingRate bounds one connection's typing signals in one conversation: a

@@ -71,6 +71,9 @@ type Config struct {
 	// before disconnecting that client.
 	ClientQueue       int
 	SlowClientTimeout time.Duration
+	// ReadBuffer is the size of the embedded broker's read buffer for each
+	// client, in bytes.
+	ReadBuffer int
 	// AuthFailuresPerMinute bounds failed MQTT and REST authentications per
 	// client address (a token bucket of that size); 0 turns the limit off.
 	AuthFailuresPerMinute int
@@ -95,6 +98,17 @@ func (c *Config) EmbeddedBroker() bool { return c.MQTTURL == "" }
 
 // EmbeddedNATS reports whether chatd runs its own NATS server.
 func (c *Config) EmbeddedNATS() bool { return c.NATSURL == "" }
+
+// Per-connection sizes of the embedded broker, paid by every connected
+// client, idle or not: a write queue slot costs 8 bytes.
+const (
+	// DefaultClientQueue lets fan-out hand a client 96 messages it has not
+	// acknowledged yet before it waits for the client; a client that keeps
+	// up holds a few at a time.
+	DefaultClientQueue = 128
+	// DefaultReadBuffer holds a few chat commands, or a few hundred PUBACKs.
+	DefaultReadBuffer = 1024
+)
 
 // DefaultDatabaseURL is where `task dev` sets up the local database.
 const DefaultDatabaseURL = "postgres://chat:chat@127.0.0.1:5432/chat?sslmode=disable"
@@ -146,7 +160,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
 	fl.DurationVar(&c.ProjectorStall, "projector-stall", envDuration("CHAT_PROJECTOR_STALL", 30*time.Second), "how long the projector may stay behind the log without advancing before /readyz fails (CHAT_PROJECTOR_STALL)")
-	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", 1024), "embedded broker: messages queued per client before fan-out waits for it (CHAT_MQTT_CLIENT_QUEUE)")
+	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", DefaultClientQueue), "embedded broker: messages queued per client; fan-out waits for a client with three quarters of them unacknowledged (CHAT_MQTT_CLIENT_QUEUE)")
+	fl.IntVar(&c.ReadBuffer, "mqtt-read-buffer", envInt("CHAT_MQTT_READ_BUFFER", DefaultReadBuffer), "embedded broker: bytes of each client's read buffer (CHAT_MQTT_READ_BUFFER)")
 	fl.DurationVar(&c.SlowClientTimeout, "mqtt-slow-client-timeout", envDuration("CHAT_MQTT_SLOW_CLIENT_TIMEOUT", 10*time.Second), "embedded broker: how long fan-out waits for a full client queue before disconnecting the client (CHAT_MQTT_SLOW_CLIENT_TIMEOUT)")
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", envInt("CHAT_AUTH_FAILURES_PER_MINUTE", 30), "failed MQTT and REST authentications allowed per client address and minute; 0 = no limit (CHAT_AUTH_FAILURES_PER_MINUTE)")
 	fl.IntVar(&c.SessionQueue, "mqtt-session-queue", envInt("CHAT_MQTT_SESSION_QUEUE", 1000), "embedded broker: deliveries kept for an offline persistent session before the session is ended (CHAT_MQTT_SESSION_QUEUE)")
@@ -176,6 +191,9 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if c.ClientQueue < 16 || c.ClientQueue > 65535 {
 		return nil, errors.New("mqtt-client-queue: between 16 and 65535")
+	}
+	if c.ReadBuffer < 128 || c.ReadBuffer > 1<<20 {
+		return nil, errors.New("mqtt-read-buffer: between 128 and 1048576")
 	}
 	if c.SessionQueue < 1 || c.SessionQueue > 60000 {
 		return nil, errors.New("mqtt-session-queue: between 1 and 60000")

@@ -198,6 +198,8 @@ func TestLoadRefusesBadSettings(t *testing.T) {
 		{"zero dedup window", []string{"--dedup-window=0s"}, base, "must be positive"},
 		{"negative write wait", nil, with("CHAT_WRITE_WAIT", "-1s"), "must be positive"},
 		{"zero projector stall", []string{"--projector-stall=0s"}, base, "must be positive"},
+		{"tiny read buffer", nil, with("CHAT_MQTT_READ_BUFFER", "16"), "mqtt-read-buffer"},
+		{"tiny client queue", []string{"--mqtt-client-queue=8"}, base, "mqtt-client-queue"},
 		{"schema upper case", []string{"--db-schema=Chat"}, base, "db-schema"},
 		{"schema with dash", nil, with("CHAT_DB_SCHEMA", "chat-x"), "db-schema"},
 		{"schema with quote", []string{`--db-schema=chat";drop`}, base, "db-schema"},
@@ -329,6 +331,17 @@ func TestFlagOverridesUnparsableDurationEnvironment(t *testing.T) {
 	}
 	if _, err := config.Load("chatd", nil, func(k string) string { return env[k] }); err == nil {
 		t.Fatal("a bad CHAT_DEDUP_WINDOW without a flag was accepted")
+	}
+}
+
+func TestBrokerSizesDefaultSmallAndAreSettable(t *testing.T) {
+	c := load(t, nil, map[string]string{"CHAT_JWT_SECRET": secret32})
+	if c.ClientQueue != config.DefaultClientQueue || c.ReadBuffer != config.DefaultReadBuffer {
+		t.Fatalf("defaults: client queue %d, read buffer %d", c.ClientQueue, c.ReadBuffer)
+	}
+	c = load(t, []string{"--mqtt-read-buffer=4096"}, map[string]string{"CHAT_JWT_SECRET": secret32, "CHAT_MQTT_CLIENT_QUEUE": "512"})
+	if c.ClientQueue != 512 || c.ReadBuffer != 4096 {
+		t.Fatalf("set: client queue %d, read buffer %d", c.ClientQueue, c.ReadBuffer)
 	}
 }
 

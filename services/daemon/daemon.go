@@ -109,7 +109,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
-			MaxQueued: int32(cfg.ClientQueue), SlowClientTimeout: cfg.SlowClientTimeout,
+			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
 		}); err != nil {
 			return nil, err
