@@ -256,11 +256,11 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	var reads []db.AdvanceReadParams
 	var deliveries []db.AdvanceDeliveredParams
-	for _, k := range c.positionOrder {
-		if pos := c.positions[k]; pos.read != nil {
+	for _, pos := range c.positionRuns {
+		if pos.read != nil {
 			reads = append(reads, *pos.read)
 		}
-		if pos := c.positions[k]; pos.delivered != nil {
+		if pos.delivered != nil {
 			deliveries = append(deliveries, *pos.delivered)
 		}
 	}

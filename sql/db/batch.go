@@ -20,6 +20,7 @@ var (
 const advanceDelivered = `-- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = $1, last_delivered_message_id = $2, last_delivered_at = $3
 WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_delivered_seq < $1
+  AND joined_seq < $7
 `
 
 type AdvanceDeliveredBatchResults struct {
@@ -35,6 +36,7 @@ type AdvanceDeliveredParams struct {
 	App            string
 	ConversationID string
 	UserID         string
+	EventSeq       int64
 }
 
 func (q *Queries) AdvanceDelivered(ctx context.Context, arg []AdvanceDeliveredParams) *AdvanceDeliveredBatchResults {
@@ -47,6 +49,7 @@ func (q *Queries) AdvanceDelivered(ctx context.Context, arg []AdvanceDeliveredPa
 			a.App,
 			a.ConversationID,
 			a.UserID,
+			a.EventSeq,
 		}
 		batch.Queue(advanceDelivered, vals...)
 	}
@@ -78,6 +81,7 @@ func (b *AdvanceDeliveredBatchResults) Close() error {
 const advanceRead = `-- name: AdvanceRead :batchexec
 UPDATE participants SET last_read_seq = $1, last_read_message_id = $2, last_read_at = $3
 WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_read_seq < $1
+  AND joined_seq < $7
 `
 
 type AdvanceReadBatchResults struct {
@@ -93,9 +97,13 @@ type AdvanceReadParams struct {
 	App            string
 	ConversationID string
 	UserID         string
+	EventSeq       int64
 }
 
-// Positions only move forward, whatever order receipts are applied in.
+// Positions only move forward, whatever order receipts are applied in. A
+// receipt moves only a row that existed at its own position (@event_seq):
+// applied after the batch's joins, it must not reach the row of a rejoin
+// that came after it, whatever the batch's size.
 func (q *Queries) AdvanceRead(ctx context.Context, arg []AdvanceReadParams) *AdvanceReadBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -106,6 +114,7 @@ func (q *Queries) AdvanceRead(ctx context.Context, arg []AdvanceReadParams) *Adv
 			a.App,
 			a.ConversationID,
 			a.UserID,
+			a.EventSeq,
 		}
 		batch.Queue(advanceRead, vals...)
 	}

@@ -91,13 +91,18 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING;
 
 -- name: AdvanceRead :batchexec
--- Positions only move forward, whatever order receipts are applied in.
+-- Positions only move forward, whatever order receipts are applied in. A
+-- receipt moves only a row that existed at its own position (@event_seq):
+-- applied after the batch's joins, it must not reach the row of a rejoin
+-- that came after it, whatever the batch's size.
 UPDATE participants SET last_read_seq = @seq, last_read_message_id = @message_id, last_read_at = @at
-WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_read_seq < @seq;
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_read_seq < @seq
+  AND joined_seq < @event_seq;
 
 -- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = @seq, last_delivered_message_id = @message_id, last_delivered_at = @at
-WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq;
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq
+  AND joined_seq < @event_seq;
 
 -- name: OpenMembership :batchexec
 INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
