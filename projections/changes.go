@@ -37,7 +37,7 @@ type changes struct {
 	positionRuns []*positions
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
-	known map[msgKey]struct{}
+	known *knownMessages
 
 	// What sync reads (sync.go): the roster at the batch's position, folded
 	// as events apply, decides memberships and audiences as fan-out does.
@@ -67,7 +67,7 @@ type positions struct {
 	delivered *db.AdvanceDeliveredParams
 }
 
-func newChanges(known map[msgKey]struct{}, r *roster.Roster, apps config.Apps) *changes {
+func newChanges(known *knownMessages, r *roster.Roster, apps config.Apps) *changes {
 	return &changes{
 		known:        known,
 		members:      map[memberKey]*memberChange{},
@@ -146,7 +146,7 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 	if _, dup := c.messageIndex[k]; dup {
 		return nil
 	}
-	if _, dup := c.known[k]; dup {
+	if c.known != nil && c.known.has(k) {
 		return nil
 	}
 	c.messageIndex[k] = len(c.messages)

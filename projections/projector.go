@@ -51,7 +51,7 @@ type Projector struct {
 	effects *events.Router[*changes]
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
-	known map[msgKey]struct{}
+	known *knownMessages
 	// roster is the membership at the checkpoint, loaded from the read model
 	// by the first transaction and folded as batches apply; dropped when a
 	// transaction fails, so the next one loads it again.
@@ -65,9 +65,9 @@ func (p *Projector) bulk(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read message keys: %w", err)
 	}
-	p.known = make(map[msgKey]struct{}, len(keys))
+	p.known = newKnownMessages(len(keys))
 	for _, k := range keys {
-		p.known[msgKey{k.App, k.ID}] = struct{}{}
+		p.known.add(msgKey{k.App, k.ID})
 	}
 	return nil
 }
@@ -174,7 +174,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	}
 	if err == nil && p.known != nil && written != nil {
 		for k := range written.messageIndex { // committed: now they are known
-			p.known[k] = struct{}{}
+			p.known.add(k)
 		}
 	}
 	return err
