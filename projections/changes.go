@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"time"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
@@ -57,7 +58,14 @@ type memberKey struct{ app, conv, user string }
 // one batch gets both: the old row is deleted and the new one inserted.
 type memberChange struct {
 	removed bool
-	join    *db.UpsertParticipantParams
+	join    *participantRow
+}
+
+// participantRow is a participant as a batch leaves it.
+type participantRow struct {
+	role      string
+	joinedAt  time.Time
+	joinedSeq int64
 }
 type msgKey struct{ app, id string }
 
@@ -242,11 +250,10 @@ func (c *changes) join(e *events.Envelope, conv, user string, role events.Role) 
 	delete(c.positions, k)
 	mc := c.member(k)
 	if mc.join != nil {
-		mc.join.Role = string(role) // a member's role changes; when they joined does not
+		mc.join.role = string(role) // a member's role changes; when they joined does not
 		return
 	}
-	mc.join = &db.UpsertParticipantParams{App: e.App, ConversationID: conv, UserID: user, Role: string(role),
-		JoinedAt: e.At, JoinedSeq: int64(e.Seq)}
+	mc.join = &participantRow{role: string(role), joinedAt: e.At, joinedSeq: int64(e.Seq)}
 }
 
 func optional(s string) *string {

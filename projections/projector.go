@@ -195,22 +195,23 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.conversations) > 0 {
 		q.InsertConversation(ctx, c.conversations).Exec(keep)
 	}
-	var ups []db.UpsertParticipantParams
+	var ups db.UpsertParticipantsParams
 	var dels []db.DeleteParticipantParams
 	for _, k := range c.memberOrder {
 		mc := c.members[k]
 		if mc.removed {
 			dels = append(dels, db.DeleteParticipantParams{App: k.app, ConversationID: k.conv, UserID: k.user})
 		}
-		if mc.join != nil {
-			ups = append(ups, *mc.join)
+		if j := mc.join; j != nil {
+			ups.App, ups.ConversationID, ups.UserID = append(ups.App, k.app), append(ups.ConversationID, k.conv), append(ups.UserID, k.user)
+			ups.Role, ups.JoinedAt, ups.JoinedSeq = append(ups.Role, j.role), append(ups.JoinedAt, j.joinedAt), append(ups.JoinedSeq, j.joinedSeq)
 		}
 	}
 	if len(dels) > 0 {
 		q.DeleteParticipant(ctx, dels).Exec(keep)
 	}
-	if len(ups) > 0 {
-		q.UpsertParticipant(ctx, ups).Exec(keep)
+	if len(ups.App) > 0 && firstErr == nil {
+		keep(0, q.UpsertParticipants(ctx, ups))
 	}
 	if firstErr != nil { // the transaction is aborted: report the cause, not what follows
 		return fmt.Errorf("write read model: %w", firstErr)

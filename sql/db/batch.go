@@ -693,65 +693,6 @@ func (b *ModerateMessageBatchResults) Close() error {
 	return b.br.Close()
 }
 
-const openMembership = `-- name: OpenMembership :batchexec
-INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT DO NOTHING
-`
-
-type OpenMembershipBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type OpenMembershipParams struct {
-	App            string
-	ConversationID string
-	UserID         string
-	FromSeq        int64
-	ToSeq          *int64
-	Role           string
-}
-
-func (q *Queries) OpenMembership(ctx context.Context, arg []OpenMembershipParams) *OpenMembershipBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.App,
-			a.ConversationID,
-			a.UserID,
-			a.FromSeq,
-			a.ToSeq,
-			a.Role,
-		}
-		batch.Queue(openMembership, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &OpenMembershipBatchResults{br, len(arg), false}
-}
-
-func (b *OpenMembershipBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *OpenMembershipBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
 const scrubEdits = `-- name: ScrubEdits :batchexec
 UPDATE conversation_feed SET data = jsonb_set(data::jsonb, '{content}', '""')::json
 WHERE app = $1 AND conversation_id = $2 AND message_id = $3 AND type = 'message.edited'
@@ -860,65 +801,6 @@ func (b *SetMembershipRoleBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *SetMembershipRoleBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
-const upsertParticipant = `-- name: UpsertParticipant :batchexec
-INSERT INTO participants (app, conversation_id, user_id, role, joined_at, joined_seq)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role
-`
-
-type UpsertParticipantBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type UpsertParticipantParams struct {
-	App            string
-	ConversationID string
-	UserID         string
-	Role           string
-	JoinedAt       time.Time
-	JoinedSeq      int64
-}
-
-func (q *Queries) UpsertParticipant(ctx context.Context, arg []UpsertParticipantParams) *UpsertParticipantBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.App,
-			a.ConversationID,
-			a.UserID,
-			a.Role,
-			a.JoinedAt,
-			a.JoinedSeq,
-		}
-		batch.Queue(upsertParticipant, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &UpsertParticipantBatchResults{br, len(arg), false}
-}
-
-func (b *UpsertParticipantBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *UpsertParticipantBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
