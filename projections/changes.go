@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"time"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
@@ -28,14 +29,16 @@ type changes struct {
 	edits     []db.EditMessageParams
 	deletions []db.DeleteMessageParams
 	// receipts are every receipt's row; positions each participant's
-	// furthest read and delivered positions in the batch, applied after
-	// the participant rows (a position only ever moves forward).
-	receipts      []db.InsertReceiptParams
-	positions     map[memberKey]*positions
-	positionOrder []memberKey
+	// furthest read and delivered positions in the batch since their last
+	// join or leave in it (positionRuns, in log order, are all of them),
+	// applied after the participant rows (a position only ever moves
+	// forward, and only on a row that existed at the receipt's position).
+	receipts     []db.InsertReceiptParams
+	positions    map[memberKey]*positions
+	positionRuns []*positions
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
-	known map[msgKey]struct{}
+	known *knownMessages
 
 	// What sync reads (sync.go): the roster at the batch's position, folded
 	// as events apply, decides memberships and audiences as fan-out does.
@@ -55,7 +58,14 @@ type memberKey struct{ app, conv, user string }
 // one batch gets both: the old row is deleted and the new one inserted.
 type memberChange struct {
 	removed bool
-	join    *db.UpsertParticipantParams
+	join    *participantRow
+}
+
+// participantRow is a participant as a batch leaves it.
+type participantRow struct {
+	role      string
+	joinedAt  time.Time
+	joinedSeq int64
 }
 type msgKey struct{ app, id string }
 
@@ -65,7 +75,7 @@ type positions struct {
 	delivered *db.AdvanceDeliveredParams
 }
 
-func newChanges(known map[msgKey]struct{}, r *roster.Roster, apps config.Apps) *changes {
+func newChanges(known *knownMessages, r *roster.Roster, apps config.Apps) *changes {
 	return &changes{
 		known:        known,
 		members:      map[memberKey]*memberChange{},
@@ -133,6 +143,7 @@ func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 	mc.removed, mc.join = true, nil
 	if pos := c.positions[k]; pos != nil {
 		*pos = positions{} // they went with the row
+		delete(c.positions, k)
 	}
 	c.syncLeft(e, p)
 	return nil
@@ -143,7 +154,7 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 	if _, dup := c.messageIndex[k]; dup {
 		return nil
 	}
-	if _, dup := c.known[k]; dup {
+	if c.known != nil && c.known.has(k) {
 		return nil
 	}
 	c.messageIndex[k] = len(c.messages)
@@ -191,7 +202,7 @@ func (c *changes) deliveryReceipt(e *events.Envelope, p *events.DeliveryReceipt)
 	pos := c.receipt(e, &p.Receipt, "delivered")
 	if pos.delivered == nil || pos.delivered.Seq < int64(p.MessageSeq) {
 		pos.delivered = &db.AdvanceDeliveredParams{App: e.App, ConversationID: p.ConversationID, UserID: p.UserID,
-			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At}
+			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At, EventSeq: int64(e.Seq)}
 	}
 	return nil
 }
@@ -200,7 +211,7 @@ func (c *changes) readReceipt(e *events.Envelope, p *events.ReadReceipt) error {
 	pos := c.receipt(e, &p.Receipt, "read")
 	if pos.read == nil || pos.read.Seq < int64(p.MessageSeq) {
 		pos.read = &db.AdvanceReadParams{App: e.App, ConversationID: p.ConversationID, UserID: p.UserID,
-			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At}
+			Seq: int64(p.MessageSeq), MessageID: &p.MessageID, At: &e.At, EventSeq: int64(e.Seq)}
 	}
 	return nil
 }
@@ -216,7 +227,7 @@ func (c *changes) receipt(e *events.Envelope, r *events.Receipt, kind string) *p
 	if pos == nil {
 		pos = &positions{}
 		c.positions[k] = pos
-		c.positionOrder = append(c.positionOrder, k)
+		c.positionRuns = append(c.positionRuns, pos)
 	}
 	return pos
 }
@@ -232,13 +243,17 @@ func (c *changes) member(k memberKey) *memberChange {
 }
 
 func (c *changes) join(e *events.Envelope, conv, user string, role events.Role) {
-	mc := c.member(memberKey{e.App, conv, user})
+	k := memberKey{e.App, conv, user}
+	// A join may create the row (the member was absent before the batch):
+	// receipts before it never reach that row, those after do. Each run
+	// applies on its own (AdvanceRead's condition on the row's join).
+	delete(c.positions, k)
+	mc := c.member(k)
 	if mc.join != nil {
-		mc.join.Role = string(role) // a member's role changes; when they joined does not
+		mc.join.role = string(role) // a member's role changes; when they joined does not
 		return
 	}
-	mc.join = &db.UpsertParticipantParams{App: e.App, ConversationID: conv, UserID: user, Role: string(role),
-		JoinedAt: e.At, JoinedSeq: int64(e.Seq)}
+	mc.join = &participantRow{role: string(role), joinedAt: e.At, joinedSeq: int64(e.Seq)}
 }
 
 func optional(s string) *string {

@@ -51,7 +51,7 @@ type Projector struct {
 	effects *events.Router[*changes]
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
-	known map[msgKey]struct{}
+	known *knownMessages
 	// roster is the membership at the checkpoint, loaded from the read model
 	// by the first transaction and folded as batches apply; dropped when a
 	// transaction fails, so the next one loads it again.
@@ -65,9 +65,9 @@ func (p *Projector) bulk(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read message keys: %w", err)
 	}
-	p.known = make(map[msgKey]struct{}, len(keys))
+	p.known = newKnownMessages(len(keys))
 	for _, k := range keys {
-		p.known[msgKey{k.App, k.ID}] = struct{}{}
+		p.known.add(msgKey{k.App, k.ID})
 	}
 	return nil
 }
@@ -174,7 +174,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	}
 	if err == nil && p.known != nil && written != nil {
 		for k := range written.messageIndex { // committed: now they are known
-			p.known[k] = struct{}{}
+			p.known.add(k)
 		}
 	}
 	return err
@@ -195,22 +195,23 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.conversations) > 0 {
 		q.InsertConversation(ctx, c.conversations).Exec(keep)
 	}
-	var ups []db.UpsertParticipantParams
+	var ups db.UpsertParticipantsParams
 	var dels []db.DeleteParticipantParams
 	for _, k := range c.memberOrder {
 		mc := c.members[k]
 		if mc.removed {
 			dels = append(dels, db.DeleteParticipantParams{App: k.app, ConversationID: k.conv, UserID: k.user})
 		}
-		if mc.join != nil {
-			ups = append(ups, *mc.join)
+		if j := mc.join; j != nil {
+			ups.App, ups.ConversationID, ups.UserID = append(ups.App, k.app), append(ups.ConversationID, k.conv), append(ups.UserID, k.user)
+			ups.Role, ups.JoinedAt, ups.JoinedSeq = append(ups.Role, j.role), append(ups.JoinedAt, j.joinedAt), append(ups.JoinedSeq, j.joinedSeq)
 		}
 	}
 	if len(dels) > 0 {
 		q.DeleteParticipant(ctx, dels).Exec(keep)
 	}
-	if len(ups) > 0 {
-		q.UpsertParticipant(ctx, ups).Exec(keep)
+	if len(ups.App) > 0 && firstErr == nil {
+		keep(0, q.UpsertParticipants(ctx, ups))
 	}
 	if firstErr != nil { // the transaction is aborted: report the cause, not what follows
 		return fmt.Errorf("write read model: %w", firstErr)
@@ -256,11 +257,11 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	var reads []db.AdvanceReadParams
 	var deliveries []db.AdvanceDeliveredParams
-	for _, k := range c.positionOrder {
-		if pos := c.positions[k]; pos.read != nil {
+	for _, pos := range c.positionRuns {
+		if pos.read != nil {
 			reads = append(reads, *pos.read)
 		}
-		if pos := c.positions[k]; pos.delivered != nil {
+		if pos.delivered != nil {
 			deliveries = append(deliveries, *pos.delivered)
 		}
 	}

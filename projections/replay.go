@@ -46,8 +46,9 @@ type ReplaySummary struct {
 	Position      uint64
 	Applied       int
 	Elapsed       time.Duration // the whole run
-	Applying      time.Duration // reading and applying events, the part that grows with the log
+	Applying      time.Duration // reading and applying events, then building the deferred indexes: the part that grows with the log
 	Writing       time.Duration // of which PostgreSQL transactions
+	Indexing      time.Duration // of which building the indexes deferred for the bulk load (indexes.go)
 	LiveDigest    map[string]string
 	RebuiltDigest map[string]string
 	Differences   []string
@@ -94,7 +95,20 @@ func (r *Replay) Run(ctx context.Context) (*ReplaySummary, error) {
 			return nil, err
 		}
 	}
+	if err := deferIndexes(ctx, pool); err != nil {
+		return sum, err
+	}
 	if err := r.apply(ctx, pool, until, sum); err != nil {
+		return sum, err
+	}
+	t := time.Now()
+	err = buildIndexes(ctx, pool)
+	sum.Indexing = time.Since(t)
+	sum.Applying += sum.Indexing
+	if err != nil {
+		if ctx.Err() != nil {
+			return sum, ctx.Err()
+		}
 		return sum, err
 	}
 	if r.Until == 0 {

@@ -32,7 +32,14 @@ import (
 type membershipChange struct {
 	closeAt *int64
 	role    *string
-	opened  []db.OpenMembershipParams
+	opened  []membershipRow
+}
+
+// membershipRow is a membership a batch opens; toSeq is nil while it lasts.
+type membershipRow struct {
+	fromSeq int64
+	toSeq   *int64
+	role    string
 }
 
 func (c *changes) membership(k memberKey) *membershipChange {
@@ -48,15 +55,14 @@ func (c *changes) membership(k memberKey) *membershipChange {
 // open starts user's membership at e.
 func (c *changes) open(e *events.Envelope, conv, user string, role events.Role) {
 	mc := c.membership(memberKey{e.App, conv, user})
-	mc.opened = append(mc.opened, db.OpenMembershipParams{App: e.App, ConversationID: conv, UserID: user,
-		FromSeq: int64(e.Seq), Role: string(role)})
+	mc.opened = append(mc.opened, membershipRow{fromSeq: int64(e.Seq), role: string(role)})
 }
 
 // setRole changes the role of user's open membership.
 func (c *changes) setRole(app, conv, user string, role events.Role) {
 	mc := c.membership(memberKey{app, conv, user})
-	if n := len(mc.opened); n > 0 && mc.opened[n-1].ToSeq == nil {
-		mc.opened[n-1].Role = string(role)
+	if n := len(mc.opened); n > 0 && mc.opened[n-1].toSeq == nil {
+		mc.opened[n-1].role = string(role)
 		return
 	}
 	r := string(role)
@@ -67,8 +73,8 @@ func (c *changes) setRole(app, conv, user string, role events.Role) {
 func (c *changes) close(e *events.Envelope, conv, user string) {
 	mc := c.membership(memberKey{e.App, conv, user})
 	seq := int64(e.Seq)
-	if n := len(mc.opened); n > 0 && mc.opened[n-1].ToSeq == nil {
-		mc.opened[n-1].ToSeq = &seq
+	if n := len(mc.opened); n > 0 && mc.opened[n-1].toSeq == nil {
+		mc.opened[n-1].toSeq = &seq
 		return
 	}
 	mc.closeAt = &seq
@@ -171,7 +177,7 @@ func (c *changes) receiptAudience(e *events.Envelope, r *events.Receipt) []strin
 func writeSync(ctx context.Context, q *db.Queries, c *changes, keep func(int, error)) {
 	var closes []db.CloseMembershipParams
 	var roles []db.SetMembershipRoleParams
-	var opens []db.OpenMembershipParams
+	var opens db.InsertMembershipsParams
 	for _, k := range c.membershipOrder {
 		mc := c.memberships[k]
 		if mc.closeAt != nil {
@@ -180,7 +186,14 @@ func writeSync(ctx context.Context, q *db.Queries, c *changes, keep func(int, er
 		if mc.role != nil {
 			roles = append(roles, db.SetMembershipRoleParams{Role: *mc.role, App: k.app, ConversationID: k.conv, UserID: k.user})
 		}
-		opens = append(opens, mc.opened...)
+		for _, m := range mc.opened {
+			var to int64 // 0: still open
+			if m.toSeq != nil {
+				to = *m.toSeq
+			}
+			opens.App, opens.ConversationID, opens.UserID = append(opens.App, k.app), append(opens.ConversationID, k.conv), append(opens.UserID, k.user)
+			opens.FromSeq, opens.ToSeq, opens.Role = append(opens.FromSeq, m.fromSeq), append(opens.ToSeq, to), append(opens.Role, m.role)
+		}
 	}
 	// The membership open before the batch takes its last role, then may
 	// end, before the new ones open: these statements touch the open row.
@@ -190,8 +203,8 @@ func writeSync(ctx context.Context, q *db.Queries, c *changes, keep func(int, er
 	if len(closes) > 0 {
 		q.CloseMembership(ctx, closes).Exec(keep)
 	}
-	if len(opens) > 0 {
-		q.OpenMembership(ctx, opens).Exec(keep)
+	if len(opens.App) > 0 {
+		keep(0, q.InsertMemberships(ctx, opens))
 	}
 	if len(c.feed) > 0 {
 		q.InsertFeed(ctx, c.feed).Exec(keep)

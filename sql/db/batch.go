@@ -20,6 +20,7 @@ var (
 const advanceDelivered = `-- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = $1, last_delivered_message_id = $2, last_delivered_at = $3
 WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_delivered_seq < $1
+  AND joined_seq < $7
 `
 
 type AdvanceDeliveredBatchResults struct {
@@ -35,6 +36,7 @@ type AdvanceDeliveredParams struct {
 	App            string
 	ConversationID string
 	UserID         string
+	EventSeq       int64
 }
 
 func (q *Queries) AdvanceDelivered(ctx context.Context, arg []AdvanceDeliveredParams) *AdvanceDeliveredBatchResults {
@@ -47,6 +49,7 @@ func (q *Queries) AdvanceDelivered(ctx context.Context, arg []AdvanceDeliveredPa
 			a.App,
 			a.ConversationID,
 			a.UserID,
+			a.EventSeq,
 		}
 		batch.Queue(advanceDelivered, vals...)
 	}
@@ -78,6 +81,7 @@ func (b *AdvanceDeliveredBatchResults) Close() error {
 const advanceRead = `-- name: AdvanceRead :batchexec
 UPDATE participants SET last_read_seq = $1, last_read_message_id = $2, last_read_at = $3
 WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_read_seq < $1
+  AND joined_seq < $7
 `
 
 type AdvanceReadBatchResults struct {
@@ -93,9 +97,13 @@ type AdvanceReadParams struct {
 	App            string
 	ConversationID string
 	UserID         string
+	EventSeq       int64
 }
 
-// Positions only move forward, whatever order receipts are applied in.
+// Positions only move forward, whatever order receipts are applied in. A
+// receipt moves only a row that existed at its own position (@event_seq):
+// applied after the batch's joins, it must not reach the row of a rejoin
+// that came after it, whatever the batch's size.
 func (q *Queries) AdvanceRead(ctx context.Context, arg []AdvanceReadParams) *AdvanceReadBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -106,6 +114,7 @@ func (q *Queries) AdvanceRead(ctx context.Context, arg []AdvanceReadParams) *Adv
 			a.App,
 			a.ConversationID,
 			a.UserID,
+			a.EventSeq,
 		}
 		batch.Queue(advanceRead, vals...)
 	}
@@ -684,65 +693,6 @@ func (b *ModerateMessageBatchResults) Close() error {
 	return b.br.Close()
 }
 
-const openMembership = `-- name: OpenMembership :batchexec
-INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT DO NOTHING
-`
-
-type OpenMembershipBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type OpenMembershipParams struct {
-	App            string
-	ConversationID string
-	UserID         string
-	FromSeq        int64
-	ToSeq          *int64
-	Role           string
-}
-
-func (q *Queries) OpenMembership(ctx context.Context, arg []OpenMembershipParams) *OpenMembershipBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.App,
-			a.ConversationID,
-			a.UserID,
-			a.FromSeq,
-			a.ToSeq,
-			a.Role,
-		}
-		batch.Queue(openMembership, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &OpenMembershipBatchResults{br, len(arg), false}
-}
-
-func (b *OpenMembershipBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *OpenMembershipBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
 const scrubEdits = `-- name: ScrubEdits :batchexec
 UPDATE conversation_feed SET data = jsonb_set(data::jsonb, '{content}', '""')::json
 WHERE app = $1 AND conversation_id = $2 AND message_id = $3 AND type = 'message.edited'
@@ -851,65 +801,6 @@ func (b *SetMembershipRoleBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *SetMembershipRoleBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
-const upsertParticipant = `-- name: UpsertParticipant :batchexec
-INSERT INTO participants (app, conversation_id, user_id, role, joined_at, joined_seq)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role
-`
-
-type UpsertParticipantBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type UpsertParticipantParams struct {
-	App            string
-	ConversationID string
-	UserID         string
-	Role           string
-	JoinedAt       time.Time
-	JoinedSeq      int64
-}
-
-func (q *Queries) UpsertParticipant(ctx context.Context, arg []UpsertParticipantParams) *UpsertParticipantBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.App,
-			a.ConversationID,
-			a.UserID,
-			a.Role,
-			a.JoinedAt,
-			a.JoinedSeq,
-		}
-		batch.Queue(upsertParticipant, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &UpsertParticipantBatchResults{br, len(arg), false}
-}
-
-func (b *UpsertParticipantBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *UpsertParticipantBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

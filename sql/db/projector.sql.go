@@ -50,6 +50,37 @@ func (q *Queries) GetCheckpoint(ctx context.Context, name string) (int64, error)
 	return position, err
 }
 
+const insertMemberships = `-- name: InsertMemberships :exec
+INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::bigint[]),
+       nullif(unnest($5::bigint[]), 0), unnest($6::text[])
+ON CONFLICT DO NOTHING
+`
+
+type InsertMembershipsParams struct {
+	App            []string
+	ConversationID []string
+	UserID         []string
+	FromSeq        []int64
+	ToSeq          []int64
+	Role           []string
+}
+
+// A batch's new memberships in one statement, as UpsertParticipants; a
+// to_seq of 0 is a membership still open (no event has position 0). A
+// membership repeated keeps the first row.
+func (q *Queries) InsertMemberships(ctx context.Context, arg InsertMembershipsParams) error {
+	_, err := q.db.Exec(ctx, insertMemberships,
+		arg.App,
+		arg.ConversationID,
+		arg.UserID,
+		arg.FromSeq,
+		arg.ToSeq,
+		arg.Role,
+	)
+	return err
+}
+
 const lockProjection = `-- name: LockProjection :exec
 SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || current_schema()))
 `
@@ -194,4 +225,36 @@ type StageMessagesParams struct {
 	ModerationReason *string
 	ModeratedSeq     *int64
 	ModeratedAt      *time.Time
+}
+
+const upsertParticipants = `-- name: UpsertParticipants :exec
+INSERT INTO participants (app, conversation_id, user_id, role, joined_at, joined_seq)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+       unnest($5::timestamptz[]), unnest($6::bigint[])
+ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role
+`
+
+type UpsertParticipantsParams struct {
+	App            []string
+	ConversationID []string
+	UserID         []string
+	Role           []string
+	JoinedAt       []time.Time
+	JoinedSeq      []int64
+}
+
+// A batch's participant rows in one statement, one array per column (a
+// statement per row costs PostgreSQL more than the row; the arrays, of
+// equal length, unnest side by side). A batch holds a participant at most
+// once.
+func (q *Queries) UpsertParticipants(ctx context.Context, arg UpsertParticipantsParams) error {
+	_, err := q.db.Exec(ctx, upsertParticipants,
+		arg.App,
+		arg.ConversationID,
+		arg.UserID,
+		arg.Role,
+		arg.JoinedAt,
+		arg.JoinedSeq,
+	)
+	return err
 }

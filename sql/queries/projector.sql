@@ -3,9 +3,14 @@ INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, c
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (app, id) DO NOTHING;
 
--- name: UpsertParticipant :batchexec
+-- name: UpsertParticipants :exec
+-- A batch's participant rows in one statement, one array per column (a
+-- statement per row costs PostgreSQL more than the row; the arrays, of
+-- equal length, unnest side by side). A batch holds a participant at most
+-- once.
 INSERT INTO participants (app, conversation_id, user_id, role, joined_at, joined_seq)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT unnest(@app::text[]), unnest(@conversation_id::text[]), unnest(@user_id::text[]), unnest(@role::text[]),
+       unnest(@joined_at::timestamptz[]), unnest(@joined_seq::bigint[])
 ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role;
 
 -- name: DeleteParticipant :batchexec
@@ -91,17 +96,26 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING;
 
 -- name: AdvanceRead :batchexec
--- Positions only move forward, whatever order receipts are applied in.
+-- Positions only move forward, whatever order receipts are applied in. A
+-- receipt moves only a row that existed at its own position (@event_seq):
+-- applied after the batch's joins, it must not reach the row of a rejoin
+-- that came after it, whatever the batch's size.
 UPDATE participants SET last_read_seq = @seq, last_read_message_id = @message_id, last_read_at = @at
-WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_read_seq < @seq;
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_read_seq < @seq
+  AND joined_seq < @event_seq;
 
 -- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = @seq, last_delivered_message_id = @message_id, last_delivered_at = @at
-WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq;
+WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id AND last_delivered_seq < @seq
+  AND joined_seq < @event_seq;
 
--- name: OpenMembership :batchexec
+-- name: InsertMemberships :exec
+-- A batch's new memberships in one statement, as UpsertParticipants; a
+-- to_seq of 0 is a membership still open (no event has position 0). A
+-- membership repeated keeps the first row.
 INSERT INTO memberships (app, conversation_id, user_id, from_seq, to_seq, role)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT unnest(@app::text[]), unnest(@conversation_id::text[]), unnest(@user_id::text[]), unnest(@from_seq::bigint[]),
+       nullif(unnest(@to_seq::bigint[]), 0), unnest(@role::text[])
 ON CONFLICT DO NOTHING;
 
 -- name: CloseMembership :batchexec

@@ -1,0 +1,116 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// A replay builds a fresh schema by appending rows; maintaining a B-tree row
+// by row costs a random page visit per index per row (message keys are
+// hashes), while building it once from the loaded table is a sort. So a
+// replay drops these indexes from the schema it creates, before the first
+// row, and builds them after the last event, before the swap: the model it
+// makes live, and the live projector that goes on from it, have them all.
+//
+// Only indexes no projector statement searches by are deferred: the primary
+// keys stay (conflict targets, and the key of every update by id), and so
+// does conversation_feed_by_conversation (ScrubEdits finds a deleted
+// message's edits by it).
+var deferredIndexes = []string{
+	"participants_by_user",
+	"messages_by_conversation", // unique, but its key holds the posting's own log position
+	"messages_by_decision",
+	"messages_by_sender_decision",
+	"memberships_by_user",
+	"receipts_by_position",
+	"receipts_by_event",
+}
+
+// pendingIndexes is the table, in a schema being rebuilt, of the indexes
+// dropped for the bulk load and still to build, with their definitions: an
+// interrupted replay finds them there and builds them when it finishes. It
+// exists only until they are built.
+const pendingIndexes = "replay_pending_indexes"
+
+// deferIndexes drops the deferred indexes of a schema nothing has been
+// written to yet, recording their definitions. A schema already holding
+// rows (an interrupted run resumed, or one built before indexes were
+// deferred) keeps what it has.
+func deferIndexes(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var started bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM projection_checkpoints)").Scan(&started); err != nil {
+			return fmt.Errorf("defer indexes: %w", err)
+		}
+		if started {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+pendingIndexes+
+			" (name text PRIMARY KEY, definition text NOT NULL)"); err != nil {
+			return fmt.Errorf("defer indexes: %w", err)
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO "+pendingIndexes+" (name, definition) "+
+			"SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_class c "+
+			"WHERE c.relkind = 'i' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1) "+
+			"ON CONFLICT (name) DO NOTHING", deferredIndexes)
+		if err != nil {
+			return fmt.Errorf("defer indexes: %w", err)
+		}
+		rows, err := tx.Query(ctx, "SELECT c.relname FROM pg_class c "+
+			"WHERE c.relkind = 'i' AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)", deferredIndexes)
+		if err != nil {
+			return fmt.Errorf("defer indexes: %w", err)
+		}
+		present, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("defer indexes: %w", err)
+		}
+		for _, name := range present {
+			if _, err := tx.Exec(ctx, "DROP INDEX "+pgx.Identifier{name}.Sanitize()); err != nil {
+				return fmt.Errorf("defer index %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// buildIndexes builds the indexes deferIndexes dropped, each in a
+// transaction with the removal of its record, so an interruption leaves the
+// rest to the next run; then it drops the record table.
+func buildIndexes(ctx context.Context, pool *pgxpool.Pool) error {
+	var pending bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&pending); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	rows, err := pool.Query(ctx, "SELECT name, definition FROM "+pendingIndexes+" ORDER BY name")
+	if err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	type index struct{ Name, Definition string }
+	todo, err := pgx.CollectRows(rows, pgx.RowToStructByPos[index])
+	if err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	for _, ix := range todo {
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, ix.Definition); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "DELETE FROM "+pendingIndexes+" WHERE name = $1", ix.Name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("build index %s: %w", ix.Name, err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "DROP TABLE "+pendingIndexes); err != nil {
+		return fmt.Errorf("build indexes: %w", err)
+	}
+	return nil
+}
