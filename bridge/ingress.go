@@ -59,7 +59,7 @@ func (in *Ingress) Subscribe(c paho.Client) {
 	for _, a := range in.Apps {
 		filters[CommandFilter(a.TopicPrefix)] = 1
 	}
-	tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { in.queue <- m })
+	tok := c.SubscribeMultiple(filters, in.Handle)
 	go func() {
 		tok.Wait()
 		if err := tok.Error(); err != nil {
@@ -70,6 +70,11 @@ func (in *Ingress) Subscribe(c paho.Client) {
 		in.Log.Info("bridge subscribed", "filters", len(filters))
 	}()
 }
+
+// Handle queues a command for Run. It is the subscriptions' handler and the
+// connection's default one (ClientOptions.OnMessage), which takes what the
+// persistent session delivers before Subscribe has run again.
+func (in *Ingress) Handle(_ paho.Client, m paho.Message) { in.queue <- m }
 
 // Connected reports whether the bridge holds its subscriptions.
 func (in *Ingress) Connected() bool { return in.connected.Load() }

@@ -29,7 +29,7 @@ func runIngress(t *testing.T, url string, js jetstream.JetStream, log *slog.Logg
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := bridge.Dial(ctx, bridge.ClientOptions{URL: url, ClientID: "chat-bridge", Username: "chat-bridge",
-		Password: func() string { return "bridge-pw" }, OnConnect: in.Subscribe, ManualAck: true})
+		Password: func() string { return "bridge-pw" }, OnConnect: in.Subscribe, OnMessage: in.Handle, ManualAck: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
 		ingress.Messages = messages
 		ingress.RelayLive(d.nc.Publish)
-		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
+		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe, ingress.Handle)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +162,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 				if i > 0 {
 					id = fmt.Sprintf("chat-fanout-%d", i)
 				}
-				c, err := d.dial(ctx, mqttURL, id, false, nil)
+				c, err := d.dial(ctx, mqttURL, id, false, nil, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -284,7 +284,7 @@ func redact(raw string) string {
 const fanoutConnections = 4
 
 // dial connects one of chatd's own MQTT clients.
-func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client)) (paho.Client, error) {
+func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client), onMessage paho.MessageHandler) (paho.Client, error) {
 	password := func() string { return d.cfg.MQTTPass }
 	if d.broker != nil { // the embedded broker takes a service token, minted fresh at each connect
 		password = func() string {
@@ -295,7 +295,7 @@ func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onCon
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, err := bridge.Dial(cctx, bridge.ClientOptions{URL: url, ClientID: id, Username: d.cfg.MQTTUser,
-		Password: password, OnConnect: onConnect, ManualAck: manualAck})
+		Password: password, OnConnect: onConnect, OnMessage: onMessage, ManualAck: manualAck})
 	if err != nil {
 		return nil, err
 	}
