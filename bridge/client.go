@@ -20,6 +20,12 @@ type ClientOptions struct {
 	OnConnect func(paho.Client)
 	// ManualAck leaves acknowledging received messages to the caller.
 	ManualAck bool
+	// OnMessage takes messages no subscription of this client claims: a
+	// persistent session's queued and unacknowledged messages, which the
+	// broker sends right after the connection, before OnConnect has
+	// subscribed again. Without it paho drops them unacknowledged and the
+	// broker holds them until the next reconnect.
+	OnMessage paho.MessageHandler
 }
 
 // Dial connects a paho client with a persistent session and automatic
@@ -41,6 +47,9 @@ func Dial(ctx context.Context, o ClientOptions) (paho.Client, error) {
 		SetWriteTimeout(10 * time.Second)
 	if o.OnConnect != nil {
 		opts.SetOnConnectHandler(o.OnConnect)
+	}
+	if o.OnMessage != nil {
+		opts.SetDefaultPublishHandler(o.OnMessage)
 	}
 	c := paho.NewClient(opts)
 	tok := c.Connect()

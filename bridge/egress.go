@@ -2,8 +2,12 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
+	"strings"
 	"sync"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
@@ -50,11 +54,16 @@ func (d *BrokerDeliverer) Flush(context.Context) error {
 
 // ClientDeliverer delivers through an MQTT connection (an external broker),
 // pipelining publishes and waiting for their PUBACKs at Flush. Deliveries
-// not acknowledged are published again at the next Flush.
+// not acknowledged are published again at the next Flush. Send waits for
+// the oldest PUBACK once Window publishes are unacknowledged, so a broker
+// that falls behind slows the sender instead of growing the pipeline.
 type ClientDeliverer struct {
-	C       paho.Client
+	C paho.Client
+	// Window is how many publishes may await their PUBACK (default 1024).
+	Window  int
 	mu      sync.Mutex
 	pending []pendingPub
+	settled int // pending[:settled] are known done (acknowledged or failed)
 }
 
 type pendingPub struct {
@@ -62,16 +71,31 @@ type pendingPub struct {
 	tok paho.Token // nil: to publish again
 }
 
+// windowWait bounds how long Send waits for room in the window; past it the
+// publish goes ahead and Flush waits for the rest.
+const windowWait = 10 * time.Second
+
 func (d *ClientDeliverer) Send(x Delivery) {
 	tok := d.C.Publish(x.Topic, 1, false, x.Payload)
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.pending = append(d.pending, pendingPub{x, tok})
-	d.mu.Unlock()
+	window := d.Window
+	if window <= 0 {
+		window = 1024
+	}
+	for len(d.pending)-d.settled > window {
+		if t := d.pending[d.settled].tok; t != nil && !t.WaitTimeout(windowWait) {
+			return
+		}
+		d.settled++
+	}
 }
 
 func (d *ClientDeliverer) Flush(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.settled = 0
 	for i := range d.pending {
 		if d.pending[i].tok == nil {
 			d.pending[i].tok = d.C.Publish(d.pending[i].d.Topic, 1, false, d.pending[i].d.Payload)
@@ -98,6 +122,102 @@ func (d *ClientDeliverer) Flush(ctx context.Context) error {
 	}
 	d.pending = d.pending[:0]
 	return nil
+}
+
+// SpreadDeliverer spreads deliveries over several deliverers (one MQTT
+// connection each), every user's deliveries through the same one, so a
+// user receives them in the order they were sent; the connections' writers
+// work in parallel. Send hands a delivery to its part's goroutine and
+// returns; Flush waits for every part.
+type SpreadDeliverer struct {
+	ctx   context.Context
+	parts []spreadPart
+}
+
+type spreadPart struct {
+	d     Deliverer
+	queue chan Delivery
+	idle  chan chan struct{} // Flush asks the goroutine to report an empty queue
+}
+
+// NewSpreadDeliverer runs a goroutine per part until ctx ends; Send then
+// drops deliveries (their events are not acknowledged and come again).
+func NewSpreadDeliverer(ctx context.Context, parts []Deliverer) *SpreadDeliverer {
+	s := &SpreadDeliverer{ctx: ctx, parts: make([]spreadPart, len(parts))}
+	for i, d := range parts {
+		p := spreadPart{d: d, queue: make(chan Delivery, 1024), idle: make(chan chan struct{})}
+		s.parts[i] = p
+		go p.run(ctx)
+	}
+	return s
+}
+
+func (p spreadPart) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case x := <-p.queue:
+			p.d.Send(x)
+		case done := <-p.idle:
+			// Everything queued before the request was taken first: the
+			// queue is a FIFO read by this goroutine alone.
+			for len(p.queue) > 0 {
+				p.d.Send(<-p.queue)
+			}
+			close(done)
+		}
+	}
+}
+
+func (s *SpreadDeliverer) Send(x Delivery) {
+	p := s.parts[0]
+	if len(s.parts) > 1 {
+		p = s.parts[recipientHash(x.Topic)%uint32(len(s.parts))]
+	}
+	select {
+	case p.queue <- x:
+	case <-s.ctx.Done():
+	}
+}
+
+// recipientHash hashes the user segment of {prefix}/user/{user}/{kind}
+// (the whole topic when it has no such segment).
+func recipientHash(topic string) uint32 {
+	key := topic
+	if _, rest, ok := strings.Cut(topic, "/user/"); ok {
+		key, _, _ = strings.Cut(rest, "/")
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return h.Sum32()
+}
+
+func (s *SpreadDeliverer) Flush(ctx context.Context) error {
+	errs := make([]error, len(s.parts))
+	var wg sync.WaitGroup
+	for i, p := range s.parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan struct{})
+			select {
+			case p.idle <- done:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			errs[i] = p.d.Flush(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func isDone(t paho.Token) bool {

@@ -29,6 +29,8 @@ type Ingress struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	MaxBatch int
+	// Window is how many batches may wait for the log at once (default 4).
+	Window int
 
 	queue     chan paho.Message
 	connected atomic.Bool
@@ -57,7 +59,7 @@ func (in *Ingress) Subscribe(c paho.Client) {
 	for _, a := range in.Apps {
 		filters[CommandFilter(a.TopicPrefix)] = 1
 	}
-	tok := c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) { in.queue <- m })
+	tok := c.SubscribeMultiple(filters, in.Handle)
 	go func() {
 		tok.Wait()
 		if err := tok.Error(); err != nil {
@@ -69,6 +71,11 @@ func (in *Ingress) Subscribe(c paho.Client) {
 	}()
 }
 
+// Handle queues a command for Run. It is the subscriptions' handler and the
+// connection's default one (ClientOptions.OnMessage), which takes what the
+// persistent session delivers before Subscribe has run again.
+func (in *Ingress) Handle(_ paho.Client, m paho.Message) { in.queue <- m }
+
 // Connected reports whether the bridge holds its subscriptions.
 func (in *Ingress) Connected() bool { return in.connected.Load() }
 
@@ -78,16 +85,70 @@ func (in *Ingress) Lost(_ paho.Client, err error) {
 	in.Log.Warn("bridge lost the broker, reconnecting", "err", err)
 }
 
-// Run turns queued commands into events until ctx ends.
+// Run turns queued commands into events until ctx ends, in two stages so
+// the next commands are read and sent to the log while earlier ones wait
+// for its acknowledgement: this goroutine takes queued commands in batches,
+// answers what it refuses at once (parsing, rate limits) and starts the
+// batch's appends; a second one waits for each batch's appends in arrival
+// order, decides its edits, deletes and receipts, sends its
+// command.rejected answers and only then acknowledges its messages to the
+// broker. At most Window batches are between the two.
+//
+// Appends are started in arrival order on one connection, so the log
+// stores a sender's commands in the order the broker delivered them. A
+// batch holding edits, deletes or receipts is settled before the next one
+// starts: they are decided after the sends before them are in the log, and
+// their own appends come before the sends after them. When an append fails
+// the batch is appended again (the log deduplicates): as without
+// pipelining, a retried event may then land after later ones.
 func (in *Ingress) Run(ctx context.Context) error {
-	batch := make([]paho.Message, 0, in.MaxBatch)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	window := in.Window
+	if window <= 0 {
+		window = defaultWindow
+	}
+	started := make(chan *inflight, window-1) // plus the one being settled
+	settled := make(chan error, 1)
+	go func() {
+		err := in.settleAll(ctx, started)
+		if err != nil {
+			cancel()
+		}
+		settled <- err
+	}()
+	in.read(ctx, started)
+	close(started)
+	err := <-settled
+	if errors.Is(err, context.Canceled) {
+		return nil // unacknowledged commands come again after restart
+	}
+	return err
+}
+
+// defaultWindow is how many batches may wait for the log at once.
+const defaultWindow = 4
+
+// inflight is a batch whose appends are started and not yet acknowledged.
+type inflight struct {
+	msgs    []paho.Message
+	evs     []*events.Envelope
+	actions []string
+	pending *jet.Pending // nil: the appends could not start, append again
+	decided []*Command   // edits, deletes and receipts, decided once evs are in
+	replies []Delivery
+	done    chan struct{} // closed once settled, when the next batch must wait
+}
+
+// read batches queued commands and starts their appends until ctx ends.
+func (in *Ingress) read(ctx context.Context, started chan<- *inflight) {
 	for {
-		batch = batch[:0]
+		var batch []paho.Message
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case m := <-in.queue:
-			batch = append(batch, m)
+			batch = append(make([]paho.Message, 0, min(in.MaxBatch, len(in.queue)+1)), m)
 		}
 	fill:
 		for len(batch) < in.MaxBatch {
@@ -98,63 +159,106 @@ func (in *Ingress) Run(ctx context.Context) error {
 				break fill
 			}
 		}
-		if err := in.process(ctx, batch); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil // unacknowledged commands come again after restart
+		b := in.start(batch)
+		select {
+		case started <- b:
+		case <-ctx.Done():
+			return
+		}
+		if b.done != nil {
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				return
 			}
-			return err
 		}
 	}
 }
 
-// process appends a batch, retrying until the log takes it, then answers
-// rejections and acknowledges every message in arrival order.
-func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
+// start turns a batch into events and refusals and sends its appends.
+func (in *Ingress) start(batch []paho.Message) *inflight {
 	now := in.Now()
-	var evs []*events.Envelope
-	var actions []string
-	var replies []Delivery
-	var decided []*Command
+	b := &inflight{msgs: batch}
 	for _, m := range batch {
 		cmd, action, reply := command(in.Apps, in.Limits, in.Log, m.Topic(), m.Payload(), now)
 		if reply != nil {
-			replies = append(replies, *reply)
+			b.replies = append(b.replies, *reply)
 		}
 		switch {
 		case cmd == nil:
 		case cmd.Live != nil && in.live == nil:
 			if d := rejected(in.Log, cmd.prefix, cmd.Live.App, cmd.Live.User,
 				reject(action, "", CodeUnsupported, "action %q is not available here", action), now); d != nil {
-				replies = append(replies, *d)
+				b.replies = append(b.replies, *d)
 			}
 		case cmd.Live != nil:
 			in.live.send(cmd.Live, "")
 			commandsTotal.WithLabelValues(action, "relayed").Inc()
 		case cmd.Decided != nil || cmd.Receipt != nil:
-			decided = append(decided, cmd)
+			b.decided = append(b.decided, cmd)
 		default:
-			evs = append(evs, cmd.Event)
-			actions = append(actions, action)
+			b.evs = append(b.evs, cmd.Event)
+			b.actions = append(b.actions, action)
 		}
 	}
-	if len(evs) > 0 {
-		retry := jet.Backoff{Name: "ingress", First: 20 * time.Millisecond, Max: 2 * time.Second, Log: in.Log}
-		err := retry.Retry(ctx, "append", func() error {
-			res, err := in.Append.AppendAll(ctx, evs)
-			if err == nil {
-				for i, r := range res {
-					countAppended(actions[i], r)
-				}
-			}
-			return err
-		}, "events", len(evs))
+	if len(b.evs) > 0 {
+		p, err := in.Append.Start(b.evs)
 		if err != nil {
-			return err
+			in.Log.Warn("ingress append not started, retrying", "err", err, "events", len(b.evs))
+		} else {
+			b.pending = p
 		}
 	}
+	if len(b.decided) > 0 {
+		b.done = make(chan struct{})
+	}
+	return b
+}
+
+// settleAll settles started batches in order until started is closed.
+func (in *Ingress) settleAll(ctx context.Context, started <-chan *inflight) error {
+	for b := range started {
+		if err := in.settle(ctx, b); err != nil {
+			return err
+		}
+		if b.done != nil {
+			close(b.done)
+		}
+	}
+	return nil
+}
+
+// settle waits for a batch's appends, appending again until the log takes
+// them, decides its edits, deletes and receipts, answers rejections and
+// acknowledges every message in arrival order.
+func (in *Ingress) settle(ctx context.Context, b *inflight) error {
+	if len(b.evs) > 0 {
+		var res []jet.Appended
+		var err error
+		if b.pending != nil {
+			res, err = b.pending.Wait(ctx)
+		}
+		if b.pending == nil || err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			retry := jet.Backoff{Name: "ingress", First: 20 * time.Millisecond, Max: 2 * time.Second, Log: in.Log}
+			err = retry.Retry(ctx, "append", func() error {
+				res, err = in.Append.AppendAll(ctx, b.evs)
+				return err
+			}, "events", len(b.evs))
+			if err != nil {
+				return err
+			}
+		}
+		for i, r := range res {
+			countAppended(b.actions[i], r)
+		}
+	}
+	replies := b.replies
 	// Edits, deletes and receipts are decided after the batch's sends are in the log,
 	// so one that follows its message's send in the batch finds it.
-	for _, cmd := range decided {
+	for _, cmd := range b.decided {
 		if in.Messages == nil {
 			app, actor, clientMsgID, at := cmd.origin()
 			if d := rejected(in.Log, cmd.prefix, app, actor,
@@ -180,7 +284,7 @@ func (in *Ingress) process(ctx context.Context, batch []paho.Message) error {
 			in.Log.Warn("command.rejected not delivered", "err", err)
 		}
 	}
-	for _, m := range batch {
+	for _, m := range b.msgs {
 		m.Ack()
 	}
 	return nil

@@ -128,7 +128,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
 		ingress.Messages = messages
 		ingress.RelayLive(d.nc.Publish)
-		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe)
+		c, err := d.dial(ctx, mqttURL, "chat-bridge", true, ingress.Subscribe, ingress.Handle)
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +152,27 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			out = &bridge.BrokerDeliverer{B: d.broker}
 			liveOut = func(x bridge.Delivery) { _ = d.broker.PublishLive(x.Topic, x.Payload) }
 		} else {
-			c, err := d.dial(ctx, mqttURL, "chat-fanout", false, nil)
-			if err != nil {
-				return nil, err
+			// Several connections, each user's deliveries through one of
+			// them, so their writers work in parallel and a user still
+			// receives in order.
+			parts := make([]bridge.Deliverer, fanoutConnections)
+			var first paho.Client
+			for i := range parts {
+				id := "chat-fanout"
+				if i > 0 {
+					id = fmt.Sprintf("chat-fanout-%d", i)
+				}
+				c, err := d.dial(ctx, mqttURL, id, false, nil, nil)
+				if err != nil {
+					return nil, err
+				}
+				if i == 0 {
+					first = c
+				}
+				parts[i] = d.deliverer(c)
 			}
-			out = d.deliverer(c)
-			liveOut = func(x bridge.Delivery) { c.Publish(x.Topic, 0, false, x.Payload) }
+			out = bridge.NewSpreadDeliverer(runCtx, parts)
+			liveOut = func(x bridge.Delivery) { first.Publish(x.Topic, 0, false, x.Payload) }
 		}
 		fan := fanout.New(cfg.Apps, out)
 		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"), Handler: fan}
@@ -264,8 +279,12 @@ func redact(raw string) string {
 	return u.Redacted()
 }
 
+// fanoutConnections is how many MQTT connections fan-out publishes through
+// to an external broker.
+const fanoutConnections = 4
+
 // dial connects one of chatd's own MQTT clients.
-func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client)) (paho.Client, error) {
+func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client), onMessage paho.MessageHandler) (paho.Client, error) {
 	password := func() string { return d.cfg.MQTTPass }
 	if d.broker != nil { // the embedded broker takes a service token, minted fresh at each connect
 		password = func() string {
@@ -276,7 +295,7 @@ func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onCon
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, err := bridge.Dial(cctx, bridge.ClientOptions{URL: url, ClientID: id, Username: d.cfg.MQTTUser,
-		Password: password, OnConnect: onConnect, ManualAck: manualAck})
+		Password: password, OnConnect: onConnect, OnMessage: onMessage, ManualAck: manualAck})
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,21 @@ func (a *Appender) Append(ctx context.Context, e *events.Envelope) (Appended, er
 // acknowledgement. On error some events may be stored: appending again is
 // safe because the log deduplicates by event id.
 func (a *Appender) AppendAll(ctx context.Context, evs []*events.Envelope) ([]Appended, error) {
+	p, err := a.Start(evs)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a run of appends sent to the log and not yet acknowledged.
+type Pending struct{ futures []jetstream.PubAckFuture }
+
+// Start sends events in order without waiting for the log; Wait collects
+// the acknowledgements. Runs started one after another on one Appender are
+// stored in that order. On error some events may have been sent: appending
+// them again is safe because the log deduplicates by event id.
+func (a *Appender) Start(evs []*events.Envelope) (*Pending, error) {
 	futures := make([]jetstream.PubAckFuture, len(evs))
 	for i, e := range evs {
 		m, err := Msg(e)
@@ -67,8 +82,14 @@ func (a *Appender) AppendAll(ctx context.Context, evs []*events.Envelope) ([]App
 			return nil, fmt.Errorf("append %s: %w", m.Subject, err)
 		}
 	}
-	out := make([]Appended, len(evs))
-	for i, f := range futures {
+	return &Pending{futures: futures}, nil
+}
+
+// Wait returns where each event landed, once the log has acknowledged them
+// all, or the first error.
+func (p *Pending) Wait(ctx context.Context) ([]Appended, error) {
+	out := make([]Appended, len(p.futures))
+	for i, f := range p.futures {
 		select {
 		case ack := <-f.Ok():
 			out[i] = Appended{Seq: ack.Sequence, Duplicate: ack.Duplicate}

@@ -55,6 +55,7 @@ func Mosquitto(t testing.TB, users map[string]string) string {
 		"retain_available false",
 		"max_queued_messages 0",
 		"max_inflight_messages 0",
+		"set_tcp_nodelay true", // as deploy/mosquitto/mosquitto.conf
 		"log_dest stderr",
 		"log_type error",
 		"log_type warning",
