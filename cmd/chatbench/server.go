@@ -176,7 +176,9 @@ func (s *server) startMosquitto(ctx context.Context, users []string) error {
 	conf := filepath.Join(s.dir, "mosquitto.conf")
 	lines := []string{"listener " + port + " 127.0.0.1", "allow_anonymous false", "password_file " + pw,
 		"acl_file " + filepath.Join(wd, "deploy", "mosquitto", "acl"), "persistence false",
-		"max_queued_messages 0", "max_inflight_messages 0", "max_connections -1", "log_dest stderr", "log_type error"}
+		"max_queued_messages 0", "max_inflight_messages 0", "max_connections -1", "log_dest stderr", "log_type error",
+		// As deploy/mosquitto/mosquitto.conf: no Nagle stall on small packets.
+		"set_tcp_nodelay true", "retain_available false"}
 	if os.Geteuid() == 0 {
 		lines = append(lines, "user root")
 	}
