@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,18 +58,6 @@ func (b *bench) projectorLag() (int64, error) {
 	if resp, err := http.Get("http://" + b.srv.httpAddr + "/readyz"); err == nil {
 		resp.Body.Close()
 	}
-	resp, err := http.Get("http://" + b.srv.httpAddr + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "chat_projector_lag_events "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			return int64(f), err
-		}
-	}
-	return 0, sc.Err()
+	v, err := b.metricValue("chat_projector_lag_events")
+	return int64(v), err
 }

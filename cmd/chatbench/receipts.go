@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,30 +113,23 @@ func (a *acker) stop() {
 // receiptCommands is what chatd did with the receipts it received so far:
 // appended, and all of them (appended, duplicates, refusals).
 func (b *bench) receiptCommands() (appended, all int64, err error) {
-	resp, err := http.Get("http://" + b.srv.httpAddr + "/metrics")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	err = b.scrapeMetrics(func(line string) error {
 		if !strings.HasPrefix(line, "chat_commands_total{") ||
 			!strings.Contains(line, `action="read"`) && !strings.Contains(line, `action="delivered"`) {
-			continue
+			return nil
 		}
 		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("metrics: %q", line)
+			return fmt.Errorf("metrics: %q", line)
 		}
 		all += int64(v)
 		if strings.Contains(line, `result="appended"`) {
 			appended += int64(v)
 		}
-	}
-	return appended, all, sc.Err()
+		return nil
+	})
+	return appended, all, err
 }
 
 // receiptsScenario offers the same one_to_one chat twice at rate: plain,

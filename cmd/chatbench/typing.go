@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -94,18 +91,6 @@ func (b *bench) typeAt(pairs []*conversation, rate float64, stop <-chan struct{}
 
 // liveDeliveries reads chatd's count of typing and presence deliveries.
 func (b *bench) liveDeliveries() (int64, error) {
-	resp, err := http.Get("http://" + b.srv.httpAddr + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "chat_live_deliveries_total "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			return int64(f), err
-		}
-	}
-	return 0, sc.Err()
+	v, err := b.metricValue("chat_live_deliveries_total")
+	return int64(v), err
 }
