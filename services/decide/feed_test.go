@@ -27,19 +27,7 @@ func follow(t *testing.T, d *decide.Decider) {
 		_ = d.Follow(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the feed to start", func() bool { return decide.FeedRunning(d) })
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the feed to start", func() bool { return decide.FeedRunning(d) })
 }
 
 // adds decides actor adding user as a member of c1, returning where the
@@ -88,7 +76,7 @@ func TestFedStateDecidesWithoutReadingTheLog(t *testing.T) {
 	}
 	// Elsewhere, dave joins as an admin; the feed brings it.
 	p := appendEvent(t, js, "alice", &events.MemberJoined{ConversationID: "c1", UserID: "dave", Role: events.RoleAdmin, AddedBy: "alice"})
-	waitFor(t, "the feed to fold dave's joining", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the feed to fold dave's joining", func() bool {
 		pos, fed, _ := decide.Cached(d, app, "c1")
 		return fed && pos == p
 	})
@@ -212,7 +200,7 @@ func TestConversationCreatedUnderTheFeedIsDecidedWithoutReadingTheLog(t *testing
 	d := decide.New(js, jet.NewAppender(js), 0)
 	follow(t, d)
 	created := createC1(t, js, "alice")
-	waitFor(t, "the feed to cache c1", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the feed to cache c1", func() bool {
 		pos, fed, ok := decide.Cached(d, app, "c1")
 		return ok && fed && pos == created
 	})
