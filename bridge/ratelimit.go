@@ -22,9 +22,9 @@ func NewCommandLimits(apps config.Apps) *CommandLimits {
 	return &CommandLimits{byApp: ratelimit.NewByApp(apps.CommandRates())}
 }
 
-// allow takes one of user's tokens; when none is left it says how long
+// Allow takes one of user's tokens; when none is left it says how long
 // until one is back.
-func (l *CommandLimits) allow(app, user string) (bool, time.Duration) {
+func (l *CommandLimits) Allow(app, user string) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
 	}
@@ -35,7 +35,7 @@ func (l *CommandLimits) allow(app, user string) (bool, time.Duration) {
 // command costs a token, valid or not, so a flood of bad commands is slowed
 // down like any other.
 func limited(l *CommandLimits, app, user, action string, payload []byte) *Rejection {
-	ok, wait := l.allow(app, user)
+	ok, wait := l.Allow(app, user)
 	if ok {
 		return nil
 	}

@@ -22,6 +22,8 @@ var known = newCatalogue(
 	Spec{Type: TypeReadReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ReadReceipt) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
+	Spec{Type: TypeWebhooksChanged, Version: 1, Scope: ScopeApp, Internal: true,
+		New: func() Payload { return new(WebhooksChanged) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.

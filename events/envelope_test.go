@@ -43,6 +43,8 @@ func samples() map[events.Type]events.Payload {
 		events.TypeReadReceipt: &events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
 			MessageID: "m1", MessageSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
+		events.TypeWebhooksChanged: &events.WebhooksChanged{Webhooks: []events.Webhook{{ID: "audit", URL: "https://hooks.example.com/chat",
+			Events: []string{"message.posted"}, SealedSecret: "v1.c2VhbGVk"}}},
 	}
 }
 

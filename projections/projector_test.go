@@ -44,6 +44,8 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			CreatedBy: "alice", Members: []events.Member{{UserID: "alice", Role: events.RoleAdmin}, {UserID: "bob", Role: events.RoleMember}}})
 	}
 	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
+	add(events.NewEventID(), &events.WebhooksChanged{Webhooks: []events.Webhook{{ID: "audit", URL: "https://hooks.example.com/",
+		Events: []string{"*"}, SealedSecret: "v1.c2VhbGVk"}}}) // nor this
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
 	for i := 0; len(evs) < n; i++ {

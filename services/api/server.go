@@ -18,6 +18,7 @@ import (
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/webhooks"
 )
 
 //go:embed openapi.json
@@ -53,6 +54,8 @@ type API struct {
 	Pprof bool
 	// Limits are the rate limits of writes and failed authentications.
 	Limits Limits
+	// Webhooks reads and replaces applications' webhooks.
+	Webhooks *webhooks.Admin
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
 	// it on an address of its own.
 	MetricsElsewhere bool
@@ -86,6 +89,8 @@ func (a *API) Handler() http.Handler {
 	api.Handle("DELETE /messages/{id}", user(a.deleteMessage))
 	api.Handle("GET /messages/{id}/receipts", user(reads.MessageReceipts))
 	api.Handle("GET /sync", user(a.sync))
+	api.Handle("GET /webhooks", user(a.getWebhooks))
+	api.Handle("PUT /webhooks", user(a.putWebhooks))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

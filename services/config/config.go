@@ -29,10 +29,11 @@ const (
 	RoleProjector  = "projector"
 	RoleFanout     = "fanout"
 	RoleAPI        = "api"
+	RoleWebhooks   = "webhooks"
 )
 
 // AllRoles lists the roles in start order.
-var AllRoles = []string{RoleBroker, RoleBridge, RoleModeration, RoleProjector, RoleFanout, RoleAPI}
+var AllRoles = []string{RoleBroker, RoleBridge, RoleModeration, RoleProjector, RoleFanout, RoleAPI, RoleWebhooks}
 
 // Config is everything a process needs to find its peers.
 type Config struct {
@@ -83,6 +84,21 @@ type Config struct {
 	// WSOrigins are the browser origins the embedded broker's WebSocket
 	// listener accepts ("*" any); requests without an Origin are accepted.
 	WSOrigins []string
+	// Webhooks configure how webhook deliveries are made.
+	Webhooks WebhookSettings
+}
+
+// WebhookSettings bound webhook deliveries: each is tried Attempts times,
+// waiting RetryFirst after the first failure and twice as long after each
+// next one, each attempt bounded by Timeout; then it is parked.
+type WebhookSettings struct {
+	Attempts   int
+	RetryFirst time.Duration
+	Timeout    time.Duration
+	// AllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses (off: an application admin could otherwise make chatd
+	// probe the network it runs in).
+	AllowPrivate bool
 }
 
 // HasRole reports whether this process runs role r.
@@ -167,6 +183,10 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.IntVar(&c.SessionQueue, "mqtt-session-queue", envInt("CHAT_MQTT_SESSION_QUEUE", 1000), "embedded broker: deliveries kept for an offline persistent session before the session is ended (CHAT_MQTT_SESSION_QUEUE)")
 	fl.StringVar(&origins, "mqtt-ws-origins", env("CHAT_MQTT_WS_ORIGINS", ""), "embedded broker: comma-separated browser origins allowed on the WebSocket listener, e.g. https://app.example.com, or * (CHAT_MQTT_WS_ORIGINS)")
 	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
+	fl.IntVar(&c.Webhooks.Attempts, "webhook-attempts", envInt("CHAT_WEBHOOK_ATTEMPTS", 8), "tries of one webhook delivery before it is parked (CHAT_WEBHOOK_ATTEMPTS)")
+	fl.DurationVar(&c.Webhooks.RetryFirst, "webhook-retry", envDuration("CHAT_WEBHOOK_RETRY", time.Second), "wait after a webhook delivery's first failure, doubled after each next one (CHAT_WEBHOOK_RETRY)")
+	fl.DurationVar(&c.Webhooks.Timeout, "webhook-timeout", envDuration("CHAT_WEBHOOK_TIMEOUT", 10*time.Second), "bound of one webhook request (CHAT_WEBHOOK_TIMEOUT)")
+	fl.BoolVar(&c.Webhooks.AllowPrivate, "webhook-allow-private", getenv("CHAT_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks reach loopback, private and link-local addresses (CHAT_WEBHOOK_ALLOW_PRIVATE=1)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -206,6 +226,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if c.AuthFailuresPerMinute < 0 {
 		return nil, errors.New("auth-failures-per-minute: 0 or more")
+	}
+	if c.Webhooks.Attempts < 1 || c.Webhooks.Attempts > 100 {
+		return nil, errors.New("webhook-attempts: between 1 and 100")
+	}
+	if c.Webhooks.RetryFirst <= 0 || c.Webhooks.Timeout <= 0 {
+		return nil, errors.New("webhook-retry and webhook-timeout must be positive")
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return nil, errors.New("nats-replicas: between 1 and 5")

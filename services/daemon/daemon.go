@@ -34,6 +34,8 @@ import (
 	"github.com/chatbackend/chat/services/moderation"
 	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/ratelimit"
+	"github.com/chatbackend/chat/services/servicecmd"
+	"github.com/chatbackend/chat/services/webhooks"
 	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -48,6 +50,7 @@ type Daemon struct {
 	js       jetstream.JetStream
 	pool     *pgxpool.Pool
 	decider  *decide.Decider // shared by every command-side role here
+	sealer   *webhooks.Sealer
 	broker   *bridge.Broker
 	clients  []paho.Client
 	http     *http.Server
@@ -135,6 +138,19 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		ingress.Reply = d.deliverer(c)
 		d.run(runCtx, "bridge", ingress.Run)
 	}
+	if cfg.HasRole(config.RoleBridge) {
+		// Internal services' sends over NATS, next to the clients' over MQTT.
+		sends := &servicecmd.Sends{Apps: cfg.Apps, Decider: d.decider, Limits: bridge.NewCommandLimits(cfg.Apps),
+			Log: log.With("role", "service-sends"), Now: time.Now}
+		sub, err := sends.Subscribe(d.nc)
+		if err != nil {
+			return nil, err
+		}
+		d.run(runCtx, "service sends", func(ctx context.Context) error {
+			<-ctx.Done()
+			return sub.Drain()
+		})
+	}
 	if cfg.HasRole(config.RoleModeration) {
 		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
 			Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
@@ -182,6 +198,13 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		if err := d.relayLive(runCtx, live.New(fan, liveOut, log.With("role", "live"))); err != nil {
 			return nil, err
 		}
+	}
+	if d.sealer, err = webhooks.NewSealer(cfg.JWTSecret); err != nil {
+		return nil, err
+	}
+	if cfg.HasRole(config.RoleWebhooks) {
+		m := &webhooks.Manager{JS: d.js, Sealer: d.sealer, Settings: cfg.Webhooks, Log: log.With("role", "webhooks")}
+		d.run(runCtx, "webhooks", m.Run)
 	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
 		stall = d.watchProjector(mark)
@@ -390,6 +413,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
 		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
+		Webhooks:         &webhooks.Admin{JS: d.js, Append: jet.NewAppender(d.js), Sealer: d.sealer, Now: time.Now},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,22 @@ func group(t *testing.T, c *daemontest.Chat, admin string, members ...string) st
 	t.Helper()
 	status, body := c.Do("POST", "/api/chat/conversations", c.Token("geosector", admin, "member"),
 		map[string]any{"type": "group", "title": "team", "participantIds": members})
-	if status != http.StatusCreated {
+	switch status {
+	case http.StatusCreated:
+	case http.StatusAccepted:
+		// In the log, not yet in the read model (a short CHAT_WRITE_WAIT on
+		// a busy machine): the tests that follow read it, so wait for it.
+		created := testkit.JSON[struct {
+			ID  string
+			Seq uint64
+		}](t, body)
+		testkit.Eventually(t, 30*time.Second, "the group in the read model", func() bool {
+			status, _ := c.Do("GET", "/api/chat/conversations/"+created.ID+"?minSeq="+strconv.FormatUint(created.Seq, 10),
+				c.Token("geosector", admin, "member"), nil)
+			return status == http.StatusOK
+		})
+		return created.ID
+	default:
 		t.Fatalf("create group: %d %s", status, body)
 	}
 	return testkit.JSON[struct{ ID string }](t, body).ID

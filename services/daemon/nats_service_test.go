@@ -43,25 +43,17 @@ func (s *serviceConn) refused(what string) bool {
 // with it once chatd has loaded it.
 func createService(t *testing.T, c *daemontest.Chat, svc natsauth.Service) *serviceConn {
 	t.Helper()
-	e, err := events.New(events.ServiceAccountID(svc.App, svc.Name), svc.App, time.Now(),
-		events.Actor{ID: "test", Type: events.ActorSystem}, &events.ServiceAccountCreated{Name: svc.Name})
+	s := &serviceConn{}
+	var err error
+	s.nc, err = nats.Connect(c.ServiceAccount(svc), nats.CustomInboxPrefix(svc.InboxPrefix()), nats.MaxReconnects(0),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.mu.Lock()
+			s.errs = append(s.errs, err.Error())
+			s.mu.Unlock()
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := jet.NewAppender(c.JetStream()).Append(context.Background(), e); err != nil {
-		t.Fatal(err)
-	}
-	s := &serviceConn{}
-	url := c.NATSURL(svc.User(), svc.Password(c.NATSSecret()))
-	testkit.Eventually(t, 10*time.Second, "chatd accepts the new service account", func() bool {
-		s.nc, err = nats.Connect(url, nats.CustomInboxPrefix(svc.InboxPrefix()), nats.MaxReconnects(0),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-				s.mu.Lock()
-				s.errs = append(s.errs, err.Error())
-				s.mu.Unlock()
-			}))
-		return err == nil
-	})
 	t.Cleanup(s.nc.Close)
 	if s.js, err = jetstream.New(s.nc); err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).messageDeleted)
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
-	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged) // internal: no client sees them
 	return r
 }()
 

@@ -43,7 +43,7 @@ var decides = func() *events.Router[*Service] {
 	r := events.NewRouter[*Service]("moderation")
 	events.On(r, (*Service).posted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
-		events.TypeMessageModerated, events.TypeServiceAccountCreated,
+		events.TypeMessageModerated, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
@@ -144,6 +147,30 @@ func (c *Chat) NATSURL(user, password string) string {
 	}
 	u.User = url.UserPassword(user, password)
 	return u.String()
+}
+
+// ServiceAccount records svc's account as chatctl service does and returns
+// its NATS URL once chatd accepts it.
+func (c *Chat) ServiceAccount(svc natsauth.Service) string {
+	c.t.Helper()
+	e, err := events.New(events.ServiceAccountID(svc.App, svc.Name), svc.App, time.Now(),
+		events.Actor{ID: "test", Type: events.ActorSystem}, &events.ServiceAccountCreated{Name: svc.Name})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := jet.NewAppender(c.JetStream()).Append(context.Background(), e); err != nil {
+		c.t.Fatal(err)
+	}
+	u := c.NATSURL(svc.User(), svc.Password(c.NATSSecret()))
+	testkit.Eventually(c.t, 10*time.Second, "chatd accepts the new service account", func() bool {
+		nc, err := nats.Connect(u, nats.CustomInboxPrefix(svc.InboxPrefix()), nats.MaxReconnects(0))
+		if err != nil {
+			return false
+		}
+		nc.Close()
+		return true
+	})
+	return u
 }
 
 // NATSSecret is chatd's NATS password, generated into its data directory.
