@@ -24,6 +24,8 @@ var known = newCatalogue(
 		New: func() Payload { return new(ServiceAccountCreated) }},
 	Spec{Type: TypeWebhooksChanged, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(WebhooksChanged) }},
+	Spec{Type: TypeModerationRulesChanged, Version: 1, Scope: ScopeApp, Internal: true,
+		New: func() Payload { return new(ModerationRulesChanged) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.

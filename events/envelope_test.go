@@ -45,6 +45,8 @@ func samples() map[events.Type]events.Payload {
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
 		events.TypeWebhooksChanged: &events.WebhooksChanged{Webhooks: []events.Webhook{{ID: "audit", URL: "https://hooks.example.com/chat",
 			Events: []string{"message.posted"}, SealedSecret: "v1.c2VhbGVk"}}},
+		events.TypeModerationRulesChanged: &events.ModerationRulesChanged{Rules: events.ModerationRules{Enabled: true,
+			BadWords: []string{"idiot"}, BadWordsAction: events.ActionReject, FloodWindowSeconds: 10}},
 	}
 }
 

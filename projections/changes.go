@@ -99,7 +99,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged) // internal: not in the read model
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: not in the read model
+		events.TypeModerationRulesChanged) // read from the log by GET /moderation/rules
 	return r
 }()
 

@@ -43,7 +43,7 @@ func TestProjectorParksAnEventWhoseEffectPanicsAndGoesOn(t *testing.T) {
 		return c.messagePosted(e, p)
 	})
 	events.On(r, (*changes).messageModerated)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged)
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
 
 	mark := NewWatermark(0)
 	ctx, cancel := context.WithCancel(context.Background())

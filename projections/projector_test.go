@@ -46,6 +46,8 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
 	add(events.NewEventID(), &events.WebhooksChanged{Webhooks: []events.Webhook{{ID: "audit", URL: "https://hooks.example.com/",
 		Events: []string{"*"}, SealedSecret: "v1.c2VhbGVk"}}}) // nor this
+	add(events.NewEventID(), &events.ModerationRulesChanged{Rules: events.ModerationRules{Enabled: true,
+		BadWordsAction: events.ActionReject, FloodWindowSeconds: 10}}) // nor this
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
 	for i := 0; len(evs) < n; i++ {

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatbackend/chat/events"
@@ -54,6 +55,8 @@ type API struct {
 	Pprof bool
 	// Limits are the rate limits of writes and failed authentications.
 	Limits Limits
+	// JS reads documents the log holds whole (moderation rules).
+	JS jetstream.JetStream
 	// Webhooks reads and replaces applications' webhooks.
 	Webhooks *webhooks.Admin
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
@@ -91,6 +94,8 @@ func (a *API) Handler() http.Handler {
 	api.Handle("GET /sync", user(a.sync))
 	api.Handle("GET /webhooks", user(a.getWebhooks))
 	api.Handle("PUT /webhooks", user(a.putWebhooks))
+	api.Handle("GET /moderation/rules", user(a.getModerationRules))
+	api.Handle("PUT /moderation/rules", user(a.putModerationRules))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -9,12 +9,12 @@ import (
 )
 
 // requireAdmin refuses callers who do not administer their application
-// (its admin roles, or a service of it).
+// (its admin roles, or a service of it): webhooks, moderation rules.
 func requireAdmin(c *httpx.Caller) error {
 	if c.IsService() || c.App.IsAdminRole(c.Role) {
 		return nil
 	}
-	return httpx.Errorf(http.StatusForbidden, "forbidden", "only the application's admins manage its webhooks")
+	return httpx.Errorf(http.StatusForbidden, "forbidden", "only the application's admins and services may do this")
 }
 
 func (a *API) getWebhooks(w http.ResponseWriter, r *http.Request) {

@@ -28,10 +28,55 @@ type App struct {
 	Limits     Limits   `yaml:"limits"`
 }
 
-// Moderation holds the automatic rules.
+// Moderation holds the automatic rules an application starts with: chatd
+// records them in the log once (ModerationRulesChanged), and from then on
+// the log decides (PUT /moderation/rules changes them). See
+// events.ModerationRules for their meaning.
 type Moderation struct {
-	Enabled  bool     `yaml:"enabled"`
-	BadWords []string `yaml:"badWords"`
+	Enabled             bool     `yaml:"enabled"`
+	BadWords            []string `yaml:"badWords"`
+	BadWordsAction      string   `yaml:"badWordsAction"`
+	FloodLimit          int      `yaml:"floodLimit"`
+	FloodWindowSeconds  int      `yaml:"floodWindowSeconds"`
+	URLLimit            int      `yaml:"urlLimit"`
+	RepetitionThreshold float64  `yaml:"repetitionThreshold"`
+	MaxLength           int      `yaml:"maxLength"`
+	ContentTypes        []string `yaml:"contentTypes"`
+	HoldAll             bool     `yaml:"holdAll"`
+}
+
+// Rules is the file's rules as the log's document, defaults filled in.
+func (m Moderation) Rules() events.ModerationRules {
+	r := events.ModerationRules{Enabled: m.Enabled, BadWords: slices.Clone(m.BadWords), BadWordsAction: m.BadWordsAction,
+		FloodLimit: m.FloodLimit, FloodWindowSeconds: m.FloodWindowSeconds, URLLimit: m.URLLimit,
+		RepetitionThreshold: m.RepetitionThreshold, MaxLength: m.MaxLength, ContentTypes: slices.Clone(m.ContentTypes), HoldAll: m.HoldAll}
+	return DefaultRules(r)
+}
+
+// CheckHoldable refuses rules that hold messages for review: held
+// messages would stay pending, as no review queue releases them yet.
+func CheckHoldable(r events.ModerationRules) error {
+	if r.HoldAll || r.BadWordsAction == events.ActionHold {
+		return errors.New("holding messages for review (holdAll, badWordsAction hold) is not available yet: there is no review queue")
+	}
+	return nil
+}
+
+// DefaultRules fills the fields a rules document may leave out.
+func DefaultRules(r events.ModerationRules) events.ModerationRules {
+	if r.BadWordsAction == "" {
+		r.BadWordsAction = events.ActionReject
+	}
+	if r.FloodWindowSeconds == 0 {
+		r.FloodWindowSeconds = events.DefaultFloodSpan
+	}
+	if r.BadWords == nil {
+		r.BadWords = []string{}
+	}
+	if r.ContentTypes == nil {
+		r.ContentTypes = []string{}
+	}
+	return r
 }
 
 // Limits bound what one client may send.
@@ -195,6 +240,13 @@ func LoadApps(path string) (Apps, error) {
 			if a.Moderation.BadWords[i] == "" {
 				return nil, errors.New("application " + name + ": empty bad word")
 			}
+		}
+		rules := a.Moderation.Rules()
+		if err := rules.Validate(); err != nil {
+			return nil, fmt.Errorf("application %q: moderation: %w", name, err)
+		}
+		if err := CheckHoldable(rules); err != nil {
+			return nil, fmt.Errorf("application %q: moderation: %w", name, err)
 		}
 	}
 	return apps, nil

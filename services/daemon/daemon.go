@@ -152,6 +152,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		})
 	}
 	if cfg.HasRole(config.RoleModeration) {
+		// The configured rules go into the log once; from then on the log
+		// decides (PUT /moderation/rules).
+		if err := moderation.SeedRules(ctx, d.js, cfg.Apps, time.Now()); err != nil {
+			return nil, err
+		}
 		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
 			Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
 		d.run(runCtx, "moderation", dur.Run)
@@ -413,6 +418,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
 		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
+		JS:               d.js,
 		Webhooks:         &webhooks.Admin{JS: d.js, Append: jet.NewAppender(d.js), Sealer: d.sealer, Now: time.Now},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	var err error

@@ -256,3 +256,25 @@ func LastSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	}
 	return info.State.LastSeq, nil
 }
+
+// LastOn is the newest event stored under subject and its position, or nil
+// and 0 when there is none: the current state of a document each event
+// replaces whole (an application's webhooks, its moderation rules).
+func LastOn(ctx context.Context, js jetstream.JetStream, subject string) (*events.Envelope, uint64, error) {
+	stream, err := js.Stream(ctx, events.Stream)
+	if err != nil {
+		return nil, 0, err
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("last event on %s: %w", subject, err)
+	}
+	e, err := events.Decode(m.Data)
+	if err != nil {
+		return nil, 0, err
+	}
+	return e, m.Sequence, nil
+}

@@ -1,15 +1,14 @@
 // Package moderation decides every posted message: membership and reply
 // permission at the message's position in the log, then the application's
-// automatic rules. Decisions depend only on the log and the configuration, so a
-// replay reproduces them (DESIGN invariant 6).
+// automatic rules in force there (rules are events too), with what they
+// remember of the sender in event time. Decisions depend only on the log, so
+// a replay reproduces them (DESIGN invariant 6).
 package moderation
 
 import (
-	"strings"
-	"unicode"
+	"time"
 
 	"github.com/chatbackend/chat/events"
-	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/roster"
 )
 
@@ -20,18 +19,17 @@ type Decision struct {
 }
 
 // Decide is the pure rule: conv is the conversation as of the message's
-// position (nil when it does not exist).
-func Decide(app *config.App, conv *roster.Conversation, m *events.MessagePosted) Decision {
+// position (nil when it does not exist), rules the application's rules in
+// force there, sender what they remember of the sender, at the event's
+// time.
+func Decide(rules *Rules, sender *Sender, conv *roster.Conversation, m *events.MessagePosted, at time.Time) Decision {
 	if conv == nil {
 		return Decision{events.StatusRejected, events.ReasonNotMember}
 	}
 	if ok, reason := conv.CanPost(m.SenderID); !ok {
 		return Decision{events.StatusRejected, reason}
 	}
-	if app != nil && app.Moderation.Enabled && containsBadWord(m.Content, app.Moderation.BadWords) {
-		return Decision{events.StatusRejected, events.ReasonBadWords}
-	}
-	return Decision{Status: events.StatusApproved}
+	return rules.Check(sender, m, at)
 }
 
 // DecideReply refines an approval of a reply: replyTo must name a message
@@ -45,22 +43,4 @@ func DecideReply(d Decision, conv, repliedIn *roster.Conversation, m *events.Mes
 		return Decision{events.StatusRejected, events.ReasonReplyNotFound}
 	}
 	return d
-}
-
-// containsBadWord matches whole words, case-insensitively, so "Scunthorpe"
-// style substrings do not trip the filter.
-func containsBadWord(content string, words []string) bool {
-	if len(words) == 0 {
-		return false
-	}
-	for _, w := range strings.FieldsFunc(strings.ToLower(content), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
-	}) {
-		for _, bad := range words {
-			if w == bad {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -23,6 +23,11 @@ type Service struct {
 	// deduplication window) is ignored, so no message is ever decided,
 	// delivered or counted twice.
 	seen map[string]*roster.Conversation
+	// rules are each application's rules in force at the position folded
+	// (the configured ones until the log records some); senders what the
+	// rules remember of each sender, by app/sender.
+	rules   map[string]*Rules
+	senders map[string]*Sender
 	// folded is the last position folded into the state; out holds decisions
 	// not yet in the log. A retried Handle skips what it folded already and
 	// appends out again, so state advances exactly once per event.
@@ -34,7 +39,8 @@ type Service struct {
 
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
-	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{}}
+	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{},
+		rules: map[string]*Rules{}, senders: map[string]*Sender{}}
 }
 
 // decides declares what moderation does with each event type. Membership
@@ -42,6 +48,7 @@ func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
 var decides = func() *events.Router[*Service] {
 	r := events.NewRouter[*Service]("moderation")
 	events.On(r, (*Service).posted)
+	events.On(r, (*Service).rulesChanged)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeMessageModerated, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
 		// Decided on the command side, at the conversation's position
@@ -78,12 +85,20 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	}
 	conv := s.roster.Get(e.App, m.ConversationID)
 	s.seen[key] = conv
-	if s.restoring || m.Imported {
+	if m.Imported {
 		return nil
 	}
-	d := Decide(s.apps[e.App], conv, m)
-	if m.ReplyTo != "" {
-		d = DecideReply(d, conv, s.seen[e.App+"/"+m.ReplyTo], m)
+	rules, sender := s.rulesOf(e.App), s.senderOf(e.App, m.SenderID)
+	var d Decision
+	if !s.restoring {
+		d = Decide(rules, sender, conv, m, e.At)
+		if m.ReplyTo != "" {
+			d = DecideReply(d, conv, s.seen[e.App+"/"+m.ReplyTo], m)
+		}
+	}
+	sender.Record(m.Content, e.At, rules)
+	if s.restoring {
+		return nil
 	}
 	mod := &events.MessageModerated{
 		MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,
@@ -98,6 +113,37 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	}
 	s.out = append(s.out, de)
 	return nil
+}
+
+// rulesChanged puts an application's new rules in force from here on.
+func (s *Service) rulesChanged(e *events.Envelope, p *events.ModerationRulesChanged) error {
+	s.rules[e.App] = Compile(p.Rules)
+	return nil
+}
+
+// rulesOf is app's rules in force: the configured ones until the log
+// records some (chatd records them at start, see SeedRules).
+func (s *Service) rulesOf(app string) *Rules {
+	r := s.rules[app]
+	if r == nil {
+		doc := events.ModerationRules{BadWordsAction: events.ActionReject, FloodWindowSeconds: events.DefaultFloodSpan}
+		if a := s.apps[app]; a != nil {
+			doc = a.Moderation.Rules()
+		}
+		r = Compile(doc)
+		s.rules[app] = r
+	}
+	return r
+}
+
+func (s *Service) senderOf(app, user string) *Sender {
+	k := app + "/" + user
+	sd := s.senders[k]
+	if sd == nil {
+		sd = &Sender{}
+		s.senders[k] = sd
+	}
+	return sd
 }
 
 // Handle decides each new message at its position and appends the decisions.

@@ -37,7 +37,7 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).joined)
 	events.On(r, (*Roster).left)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
-		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged)
+		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
 	return r
 }()
 

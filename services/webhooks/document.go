@@ -2,12 +2,12 @@ package webhooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
 )
 
 // Subject is where app's WebhooksChanged events are stored.
@@ -20,22 +20,12 @@ var allChanges = events.SubjectRoot + ".*.app." + events.TypeWebhooksChanged.Dot
 // of the change that set them (0: never configured). The log is read, not
 // the read model: a PUT is visible to the next GET at once.
 func Current(ctx context.Context, js jetstream.JetStream, app string) (*events.WebhooksChanged, uint64, error) {
-	stream, err := js.Stream(ctx, events.Stream)
-	if err != nil {
-		return nil, 0, fmt.Errorf("webhooks: %w", err)
+	e, seq, err := jet.LastOn(ctx, js, Subject(app))
+	if err != nil || e == nil {
+		return &events.WebhooksChanged{}, 0, err
 	}
-	m, err := stream.GetLastMsgForSubject(ctx, Subject(app))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return &events.WebhooksChanged{}, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("webhooks of %s: %w", app, err)
-	}
-	doc, err := decodeChange(m.Data)
-	if err != nil {
-		return nil, 0, err
-	}
-	return doc, m.Sequence, nil
+	doc, err := asChange(e)
+	return doc, seq, err
 }
 
 func decodeChange(data []byte) (*events.WebhooksChanged, error) {
@@ -43,6 +33,10 @@ func decodeChange(data []byte) (*events.WebhooksChanged, error) {
 	if err != nil {
 		return nil, err
 	}
+	return asChange(e)
+}
+
+func asChange(e *events.Envelope) (*events.WebhooksChanged, error) {
 	p, err := e.Payload()
 	if err != nil {
 		return nil, err
