@@ -173,7 +173,9 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 	reason := optional(p.Reason)
 	if i, ok := c.messageIndex[msgKey{e.App, p.MessageID}]; ok {
 		m := &c.messages[i]
-		if m.ModeratedSeq == nil { // the first decision stands
+		// The first decision stands, unless it held the message for
+		// review: the review's replaces it.
+		if m.ModeratedSeq == nil || m.ModerationStatus == string(events.StatusPending) {
 			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq, m.ModeratedAt = string(p.Status), reason, &seq, &e.At
 		}
 		return nil

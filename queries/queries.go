@@ -248,3 +248,20 @@ func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
 	}
 	return v, nil
 }
+
+// After is a page of a list in log order: at most Limit items after the
+// position After (the seq of the last item of the previous page).
+type After struct {
+	Limit int64
+	After int64
+}
+
+// PageAfter reads limit and after from the request.
+func PageAfter(r *http.Request) (After, error) {
+	limit, err := pageLimit(r)
+	if err != nil {
+		return After{}, err
+	}
+	after, err := intParam(r, "after", 0, 0, 1<<62)
+	return After{Limit: limit, After: after}, err
+}

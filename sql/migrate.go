@@ -8,6 +8,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -76,12 +77,18 @@ func Migrate(ctx context.Context, conn *pgx.Conn, schema string) error {
 			return fmt.Errorf("migrate %s: %w", schema, err)
 		}
 	}
-	var current int
-	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+	// Every migration not applied yet, in order: one written on a branch
+	// merged after a later-numbered one still runs.
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", schema, err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
 		return fmt.Errorf("migrate %s: %w", schema, err)
 	}
 	for _, m := range ms {
-		if m.Version <= current {
+		if slices.Contains(applied, int32(m.Version)) {
 			continue
 		}
 		if _, err := tx.Exec(ctx, m.SQL); err != nil {

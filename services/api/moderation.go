@@ -2,12 +2,17 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/moderation"
+	"github.com/chatbackend/chat/services/wire"
+	"github.com/chatbackend/chat/sql/db"
 )
 
 // getModerationRules answers the rules in force, read from the log.
@@ -44,10 +49,6 @@ func (a *API) putModerationRules(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("%v", err))
 		return
 	}
-	if err := config.CheckHoldable(doc); err != nil {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "unsupported", "%v", err))
-		return
-	}
 	_, err := moderation.PutRules(r.Context(), a.JS, caller.App, actorOf(caller), doc, a.Now())
 	switch {
 	case errors.Is(err, moderation.ErrBusy):
@@ -56,5 +57,74 @@ func (a *API) putModerationRules(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 	default:
 		httpx.WriteJSON(w, http.StatusOK, doc)
+	}
+}
+
+// moderationQueue lists the application's messages held for review, oldest
+// first, paged with limit and after (the seq of the last one seen).
+func (a *API) moderationQueue(w http.ResponseWriter, r *http.Request) {
+	caller := httpx.CallerOf(r)
+	if err := requireAdmin(caller); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	page, err := queries.PageAfter(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	rows, err := a.Store.Q.ModerationQueue(r.Context(), db.ModerationQueueParams{
+		App: caller.App.Name, After: page.After, MaxRows: int32(page.Limit + 1)})
+	if err != nil {
+		httpx.WriteError(w, r, fmt.Errorf("moderation queue: %w", err))
+		return
+	}
+	more := int64(len(rows)) > page.Limit
+	if more {
+		rows = rows[:page.Limit]
+	}
+	out := make([]wire.Message, len(rows))
+	for i, m := range rows {
+		out[i] = queries.MessageOf(m)
+	}
+	resp := map[string]any{"messages": out, "hasMore": more}
+	if more {
+		resp["next"] = out[len(out)-1].Seq
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+}
+
+// reviewMessage approves or rejects a held message: a MessageModerated
+// decided at its conversation's position, once per message. The sender gets
+// moderation.result; an approved message then reaches the members.
+func (a *API) reviewMessage(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		caller := httpx.CallerOf(r)
+		if err := requireAdmin(caller); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		out, err := a.Messages.Review(r.Context(), decide.MessageCommand{App: caller.App.Name, Actor: actorOf(caller),
+			MessageID: r.PathValue("messageId"), At: a.Now()}, approve)
+		if err != nil {
+			httpx.WriteError(w, r, refusal(err))
+			return
+		}
+		if len(out.Events) == 0 {
+			// Reviewed already by this very command's twin: the log has it.
+			httpx.WriteError(w, r, httpx.Errorf(http.StatusConflict, "conflict", "the message was reviewed already"))
+			return
+		}
+		if !a.projected(w, r, out) {
+			return
+		}
+		p, err := out.Events[0].Payload()
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		d := p.(*events.MessageModerated)
+		httpx.WriteJSON(w, http.StatusOK, wire.ModerationResult{ClientMsgID: d.ClientMsgID, MessageID: d.MessageID,
+			ConversationID: d.ConversationID, Status: string(d.Status), Reason: d.Reason})
 	}
 }

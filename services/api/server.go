@@ -96,6 +96,9 @@ func (a *API) Handler() http.Handler {
 	api.Handle("PUT /webhooks", user(a.putWebhooks))
 	api.Handle("GET /moderation/rules", user(a.getModerationRules))
 	api.Handle("PUT /moderation/rules", user(a.putModerationRules))
+	api.Handle("GET /moderation/queue", user(a.moderationQueue))
+	api.Handle("POST /moderation/queue/{messageId}/approve", user(a.reviewMessage(true)))
+	api.Handle("POST /moderation/queue/{messageId}/reject", user(a.reviewMessage(false)))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")
@@ -133,7 +136,7 @@ func MetricsHandler() http.Handler {
 // database error.
 func pathIDs(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		for _, name := range []string{"id", "userId"} {
+		for _, name := range []string{"id", "userId", "messageId"} {
 			if v := r.PathValue(name); v != "" && !events.ValidID(v) {
 				httpx.WriteError(w, r, badRequest("%s in the path: must match ^[A-Za-z0-9_-]{1,64}$", name))
 				return

@@ -53,15 +53,6 @@ func (m Moderation) Rules() events.ModerationRules {
 	return DefaultRules(r)
 }
 
-// CheckHoldable refuses rules that hold messages for review: held
-// messages would stay pending, as no review queue releases them yet.
-func CheckHoldable(r events.ModerationRules) error {
-	if r.HoldAll || r.BadWordsAction == events.ActionHold {
-		return errors.New("holding messages for review (holdAll, badWordsAction hold) is not available yet: there is no review queue")
-	}
-	return nil
-}
-
 // DefaultRules fills the fields a rules document may leave out.
 func DefaultRules(r events.ModerationRules) events.ModerationRules {
 	if r.BadWordsAction == "" {
@@ -243,9 +234,6 @@ func LoadApps(path string) (Apps, error) {
 		}
 		rules := a.Moderation.Rules()
 		if err := rules.Validate(); err != nil {
-			return nil, fmt.Errorf("application %q: moderation: %w", name, err)
-		}
-		if err := CheckHoldable(rules); err != nil {
 			return nil, fmt.Errorf("application %q: moderation: %w", name, err)
 		}
 	}

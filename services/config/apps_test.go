@@ -160,3 +160,14 @@ func TestLoadAppsReportsAMissingFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The example in deploy/ is what operators copy: it must load as it is.
+func TestTheExampleApplicationsFileLoads(t *testing.T) {
+	apps, err := config.LoadApps("../../deploy/config/applications.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apps["geosector"] == nil || apps["resalice"] == nil {
+		t.Fatalf("applications: %v", apps)
+	}
+}

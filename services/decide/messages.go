@@ -52,6 +52,18 @@ func (ms *Messages) Delete(ctx context.Context, c MessageCommand) (Outcome, erro
 	})
 }
 
+// Review decides and appends a moderator's approving or rejecting a message
+// held for review. Its event id is ReviewID: one review per message.
+func (ms *Messages) Review(ctx context.Context, c MessageCommand, approve bool) (Outcome, error) {
+	c.EventID = ReviewID(c.MessageID)
+	return ms.do(ctx, c, func(s *State) (events.Payload, error) {
+		return ReviewMessage(s, c.MessageID, approve)
+	})
+}
+
+// ReviewID is the id of the review of message id.
+func ReviewID(messageID string) string { return "review-" + messageID }
+
 func (ms *Messages) do(ctx context.Context, c MessageCommand, rule func(*State) (events.Payload, error)) (Outcome, error) {
 	conv, err := ms.Locate(ctx, c.App, c.MessageID)
 	if errors.Is(err, ErrUnknownMessage) {

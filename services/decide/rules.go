@@ -181,3 +181,24 @@ func (m *Message) posting() events.Posting {
 	return events.Posting{ClientMsgID: m.ClientMsgID, SenderID: m.SenderID, SenderType: m.SenderType,
 		ContentType: m.ContentType, AttachmentID: m.Attachment, ReplyTo: m.ReplyTo, PostedAt: m.PostedAt, PostedSeq: m.PostedSeq}
 }
+
+// ReviewMessage decides a moderator's review of a message held for it:
+// approved, or rejected with reason manual. Only a held message may be
+// reviewed, once.
+func ReviewMessage(s *State, messageID string, approve bool) (*events.MessageModerated, error) {
+	m := s.Messages[messageID]
+	switch {
+	case s.Conversation() == nil || m == nil:
+		return nil, refuse(CodeNotFound, "no such message")
+	case !m.DeletedAt.IsZero():
+		return nil, refuse(CodeGone, "the message was deleted")
+	case m.Status != events.StatusPending:
+		return nil, refuse(CodeConflict, "the message is not held for review: it is %s", m.Status)
+	}
+	d := &events.MessageModerated{MessageID: m.ID, ConversationID: s.ID, SenderID: m.SenderID, ClientMsgID: m.ClientMsgID,
+		Status: events.StatusApproved, PostedSeq: m.PostedSeq}
+	if !approve {
+		d.Status, d.Reason = events.StatusRejected, events.ReasonManual
+	}
+	return d, nil
+}

@@ -25,7 +25,7 @@ type State struct {
 	// read and delivered are each member's receipt positions: the position
 	// of the last message they read, or received.
 	read, delivered map[string]uint64
-	// done holds the ids of the edits and deletes already in the log, so a
+	// done holds the ids of the edits, deletes and reviews already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
 	done map[string]struct{}
 }
@@ -109,9 +109,12 @@ func (s *State) posted(e *events.Envelope, p *events.MessagePosted) error {
 	return nil
 }
 
-func (s *State) moderated(_ *events.Envelope, p *events.MessageModerated) error {
-	if m := s.Messages[p.MessageID]; m != nil && m.Status == "" {
-		m.Status = p.Status // the first decision stands
+func (s *State) moderated(e *events.Envelope, p *events.MessageModerated) error {
+	s.done[e.ID] = struct{}{}
+	// The first decision stands, unless it held the message for review:
+	// the review's decides.
+	if m := s.Messages[p.MessageID]; m != nil && (m.Status == "" || m.Status == events.StatusPending) {
+		m.Status = p.Status
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ type Service struct {
 	// lock; its own reads need no lock.
 	rosterMu sync.RWMutex
 	// messages holds every message seen, by app/id: the posting while it
-	// awaits its decision, nil once decided. Repeats of either event (a retry
+	// awaits its decision (or, held, its review), nil once decided. Repeats of either event (a retry
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
 	folded   uint64
@@ -183,7 +183,9 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 	if post == nil {
 		return nil // decided before (a repeat), or never posted
 	}
-	s.messages[key] = nil
+	if p.Status != events.StatusPending {
+		s.messages[key] = nil // decided: a repeat of a decision changes nothing
+	}
 	if p.Status == events.StatusApproved {
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			s.send(e, c.MemberIDs(), bridge.KindMessages, "message.new",

@@ -637,7 +637,7 @@ func (b *InsertReceiptBatchResults) Close() error {
 
 const moderateMessage = `-- name: ModerateMessage :batchexec
 UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5, moderated_at = $6
-WHERE app = $1 AND id = $2 AND moderated_seq IS NULL
+WHERE app = $1 AND id = $2 AND (moderated_seq IS NULL OR moderation_status = 'pending')
 `
 
 type ModerateMessageBatchResults struct {
@@ -655,6 +655,8 @@ type ModerateMessageParams struct {
 	ModeratedAt      *time.Time
 }
 
+// The first decision stands, unless it held the message for review: the
+// review's replaces it.
 func (q *Queries) ModerateMessage(ctx context.Context, arg []ModerateMessageParams) *ModerateMessageBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

@@ -29,8 +29,10 @@ SET moderation_status = excluded.moderation_status, moderation_reason = excluded
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 
 -- name: ModerateMessage :batchexec
+-- The first decision stands, unless it held the message for review: the
+-- review's replaces it.
 UPDATE messages SET moderation_status = $3, moderation_reason = $4, moderated_seq = $5, moderated_at = $6
-WHERE app = $1 AND id = $2 AND moderated_seq IS NULL;
+WHERE app = $1 AND id = $2 AND (moderated_seq IS NULL OR moderation_status = 'pending');
 
 -- name: LockProjection :exec
 -- Taken by every projector transaction; replay's swap takes it to pause the
