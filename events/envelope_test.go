@@ -43,6 +43,11 @@ func samples() map[events.Type]events.Payload {
 		events.TypeReadReceipt: &events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
 			MessageID: "m1", MessageSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
+		events.TypeConversationUpdated: &events.ConversationUpdated{ConversationID: "c1", Kind: events.KindGroup,
+			Title: "Équipe terrain", Settings: events.Settings{"color": "#f80", "muteAll": false, "slowMode": 30.0},
+			ReplyPermission: events.ReplyAdminsOnly, Pinned: true, CreatedBy: "alice", CreatedAt: at, UpdatedBy: "alice"},
+		events.TypeParticipantUpdated: &events.ParticipantUpdated{ConversationID: "c1", UserID: "bob", Role: events.RoleReadOnly,
+			CanReply: new(bool), UpdatedBy: "alice"},
 	}
 }
 

@@ -48,6 +48,8 @@ type changes struct {
 	membershipOrder []memberKey
 	feed            []db.InsertFeedParams
 	scrubs          []db.ScrubEditsParams
+
+	conversationChanges // admins' changes and last messages (conversations.go)
 }
 
 type memberKey struct{ app, conv, user string }
@@ -59,6 +61,9 @@ type memberKey struct{ app, conv, user string }
 type memberChange struct {
 	removed bool
 	join    *participantRow
+	// update is the participant's role and reply override an admin set
+	// last, applied after the row is written; a leave drops it.
+	update *db.UpdateParticipantParams
 }
 
 // participantRow is a participant as a batch leaves it.
@@ -99,6 +104,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
+	events.On(r, (*changes).conversationUpdated)
+	events.On(r, (*changes).participantUpdated)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()
@@ -140,7 +147,7 @@ func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 	k := memberKey{e.App, p.ConversationID, p.UserID}
 	mc := c.member(k)
-	mc.removed, mc.join = true, nil
+	mc.removed, mc.join, mc.update = true, nil, nil
 	if pos := c.positions[k]; pos != nil {
 		*pos = positions{} // they went with the row
 		delete(c.positions, k)
@@ -175,8 +182,10 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 		if m.ModeratedSeq == nil { // the first decision stands
 			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq, m.ModeratedAt = string(p.Status), reason, &seq, &e.At
 		}
+		c.approved(e, p)
 		return nil
 	}
+	c.approved(e, p)
 	c.moderations = append(c.moderations, db.ModerateMessageParams{
 		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
 		ModeratedAt: &e.At,
@@ -249,6 +258,9 @@ func (c *changes) join(e *events.Envelope, conv, user string, role events.Role) 
 	// applies on its own (AdvanceRead's condition on the row's join).
 	delete(c.positions, k)
 	mc := c.member(k)
+	if mc.update != nil {
+		mc.update.Role = string(role) // applied after the row: it must carry the last role
+	}
 	if mc.join != nil {
 		mc.join.role = string(role) // a member's role changes; when they joined does not
 		return

@@ -271,6 +271,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(deliveries) > 0 {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
+	writeConversations(ctx, q, c, keep)
 	writeSync(ctx, q, c, keep)
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)

@@ -95,6 +95,9 @@ func (c *changes) addFeed(e *events.Envelope, conv, typ string, messageID *strin
 		At: e.At, MessageID: messageID, Data: bridge.EncodeData(data), Audience: recorded(who)})
 }
 
+// allMembers is the audience of a delivery to every member at its position.
+var allMembers = roster.Audience{All: true}
+
 // recorded is an audience as stored: nil for every member, else the users,
 // sorted so a replay writes the same row.
 func recorded(who roster.Audience) []string {
@@ -117,7 +120,7 @@ func (c *changes) syncCreated(e *events.Envelope, p *events.ConversationCreated)
 	for _, m := range p.Members {
 		c.open(e, p.ConversationID, m.UserID, m.Role)
 	}
-	c.addFeed(e, p.ConversationID, "conversation.created", nil, p, roster.Audience{All: true})
+	c.addFeed(e, p.ConversationID, "conversation.created", nil, p, allMembers)
 }
 
 func (c *changes) syncJoined(e *events.Envelope, p *events.MemberJoined) {

@@ -43,6 +43,7 @@ var decides = func() *events.Router[*Service] {
 	r := events.NewRouter[*Service]("moderation")
 	events.On(r, (*Service).posted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
+		events.TypeConversationUpdated, events.TypeParticipantUpdated,
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.

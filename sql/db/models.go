@@ -17,6 +17,11 @@ type Conversation struct {
 	CreatedBy       string
 	CreatedAt       time.Time
 	CreatedSeq      int64
+	Settings        []byte
+	Pinned          bool
+	ClosedAt        *time.Time
+	UpdatedAt       *time.Time
+	LastMessageSeq  int64
 }
 
 type ConversationFeed struct {
@@ -96,6 +101,7 @@ type Participant struct {
 	LastDeliveredSeq       int64
 	LastDeliveredMessageID *string
 	LastDeliveredAt        *time.Time
+	CanReply               *bool
 }
 
 type ProjectionCheckpoint struct {
