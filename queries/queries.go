@@ -48,15 +48,15 @@ type Conversation struct {
 
 // Participant is one member of a conversation.
 type Participant struct {
-	UserID   string `json:"userId"`
-	Role     string `json:"role"`
-	CanReply bool   `json:"canReply"`
-	// CanReplyOverride is what an admin set for this participant (true or
-	// false wins over role and permission), null when nothing is set.
-	CanReplyOverride  *bool     `json:"canReplyOverride"`
+	UserID            string    `json:"userId"`
+	Role              string    `json:"role"`
+	CanReply          bool      `json:"canReply"`
 	LastReadMessageID *string   `json:"lastReadMessageId"`
 	ViaTarget         bool      `json:"viaTarget"`
 	JoinedAt          time.Time `json:"joinedAt"`
+	// CanReplyOverride is what an admin set for this participant (true or
+	// false wins over role and permission), null when nothing is set.
+	CanReplyOverride *bool `json:"canReplyOverride"`
 }
 
 // Member returns the caller's participation, ErrNotFound when the
