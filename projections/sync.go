@@ -17,8 +17,9 @@ import (
 // the read model says who received each delivery:
 //
 //   - memberships: each user's membership intervals, join to leave inclusive;
-//   - conversation_feed: conversation.created, member.joined, member.left,
-//     message.edited and message.deleted, with their data as delivered;
+//   - conversation_feed: conversation.created, conversation.updated,
+//     member.joined, member.updated, member.left, message.edited and
+//     message.deleted, with their data as delivered;
 //   - receipts and messages carry their deliveries' positions and times
 //     (message.new and moderation.result are derived from a message's row).
 //

@@ -126,10 +126,10 @@ func TestOneToOneWithAnIDInAnotherCasingIsAnotherConversation(t *testing.T) {
 
 type convView struct {
 	ID, Type, Title, ReplyPermission, Role string
-	CanReply, Pinned, Closed                bool
-	UnreadCount                             int64
-	Settings                                map[string]any
-	LastMessage                             *struct{ ID, Content string }
+	CanReply, Pinned, Closed               bool
+	UnreadCount                            int64
+	Settings                               map[string]any
+	LastMessage                            *struct{ ID, Content string }
 }
 
 func conversationOf(t *testing.T, c *daemontest.Chat, user, conv string) convView {

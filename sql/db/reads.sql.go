@@ -316,9 +316,8 @@ type SyncFeedRow struct {
 	Data []byte
 }
 
-// A user's conversation deliveries after since (conversation.created,
-// member.*, message.edited, message.deleted), while a member and in the
-// audience.
+// A user's conversation deliveries after since (conversation.*, member.*,
+// message.edited, message.deleted), while a member and in the audience.
 func (q *Queries) SyncFeed(ctx context.Context, arg SyncFeedParams) ([]SyncFeedRow, error) {
 	rows, err := q.db.Query(ctx, syncFeed,
 		arg.Since,

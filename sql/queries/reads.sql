@@ -71,9 +71,8 @@ ORDER BY moderated_seq
 LIMIT @max_rows;
 
 -- name: SyncFeed :many
--- A user's conversation deliveries after since (conversation.created,
--- member.*, message.edited, message.deleted), while a member and in the
--- audience.
+-- A user's conversation deliveries after since (conversation.*, member.*,
+-- message.edited, message.deleted), while a member and in the audience.
 SELECT f.seq, f.type, f.at, f.data
 FROM memberships ms
 CROSS JOIN LATERAL (
