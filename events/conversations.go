@@ -160,7 +160,8 @@ const (
 // rule reads them.
 type Settings map[string]any
 
-func (s Settings) validate() error {
+// Validate checks the document's bounds and value types.
+func (s Settings) Validate() error {
 	if len(s) > MaxSettings {
 		return fmt.Errorf("settings: %d keys, at most %d", len(s), MaxSettings)
 	}
@@ -224,7 +225,7 @@ func (e *ConversationUpdated) Validate() error {
 	if err := checkText("title", e.Title); err != nil {
 		return err
 	}
-	return e.Settings.validate()
+	return e.Settings.Validate()
 }
 
 // ParticipantUpdated records a participant's standing after an admin

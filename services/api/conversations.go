@@ -95,6 +95,12 @@ func (a *API) updateConversation(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, badRequest("title: at most %d bytes", events.MaxTitleBytes))
 		return
 	}
+	if req.Settings != nil {
+		if err := req.Settings.Validate(); err != nil {
+			httpx.WriteError(w, r, badRequest("%v", err))
+			return
+		}
+	}
 	a.changeConversation(w, r, func(u *events.ConversationUpdated) {
 		if req.Title != nil {
 			u.Title = *req.Title

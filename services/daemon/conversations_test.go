@@ -374,6 +374,23 @@ func TestAdministrationEndpointsRefuseBadInput(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, status, body, tc.status, tc.code)
 		}
 	}
+	big := []byte(`{"title":"` + strings.Repeat("a", 100<<10) + `"}`)
+	for _, ep := range []struct{ method, path string }{
+		{"PUT", conv}, {"PUT", conv + "/pin"}, {"PUT", conv + "/reply-permission"}, {"PUT", conv + "/participants/bob"}, {"DELETE", conv},
+	} {
+		path := "/api/chat/conversations/" + ep.path
+		if status, body := c.Do(ep.method, path, "", map[string]any{"pinned": true}); status != 401 || !contains(body, "unauthenticated") {
+			t.Errorf("%s %s without a token: %d %s", ep.method, path, status, body)
+		}
+		if status, body := c.Do(ep.method, path, c.Token("geosector", "alice", "member")+"x", nil); status != 401 || !contains(body, "unauthenticated") {
+			t.Errorf("%s %s with a bad token: %d %s", ep.method, path, status, body)
+		}
+		if ep.method == "PUT" {
+			if status, body := c.Do(ep.method, path, alice, big); status != 413 || !contains(body, "too_large") {
+				t.Errorf("%s %s oversized: %d %s", ep.method, path, status, body)
+			}
+		}
+	}
 	if got := c.LastSeq(); got != before {
 		t.Fatalf("refused requests appended %d events", got-before)
 	}
