@@ -2,6 +2,7 @@ package decide
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/chatbackend/chat/events"
@@ -137,6 +138,19 @@ func UpdateParticipant(s *State, actor, target string, ch ParticipantChange) (*e
 }
 
 func equalOverride(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+// losesEveryAdmin reports whether giving users another role than admin
+// leaves a conversation with members and no admin, when it had one.
+func losesEveryAdmin(c *roster.Conversation, users []string) bool {
+	admins := 0
+	for id, role := range c.Members {
+		if role == events.RoleAdmin && !slices.Contains(users, id) {
+			admins++
+		}
+	}
+	had := slices.ContainsFunc(users, func(u string) bool { return c.Members[u] == events.RoleAdmin })
+	return had && admins == 0 && len(c.Members) > 1
+}
 
 // lastAdmin reports whether user is the only admin of a conversation that
 // has other members: taking their role away would leave those members

@@ -215,3 +215,18 @@ func TestClosedConversationRefusesEditsAndDeletions(t *testing.T) {
 		t.Errorf("read receipt in a closed conversation: %v", err)
 	}
 }
+
+// Adding a participant again with another role is a role change too: the
+// last admin cannot make themself a member that way either.
+func TestAddingTheLastAdminAgainAsMemberIsRefused(t *testing.T) {
+	if _, err := decide.AddMembers(fold(t, group()...), "alice", []string{"alice"}, events.RoleMember, 10); code(err) != decide.CodeConflict {
+		t.Fatalf("the last admin re-added as member: %q, want conflict", code(err))
+	}
+	twoAdmins := append(group(), &events.ParticipantUpdated{ConversationID: "c1", UserID: "bob", Role: events.RoleAdmin, UpdatedBy: "alice"})
+	if got, err := decide.AddMembers(fold(t, twoAdmins...), "alice", []string{"alice"}, events.RoleMember, 10); err != nil || len(got) != 1 {
+		t.Fatalf("one of two admins re-added as member: %v, %v", got, err)
+	}
+	if _, err := decide.AddMembers(fold(t, twoAdmins...), "alice", []string{"alice", "bob"}, events.RoleReadOnly, 10); code(err) != decide.CodeConflict {
+		t.Fatalf("both admins re-added as read_only: %q, want conflict", code(err))
+	}
+}

@@ -79,6 +79,9 @@ func AddMembers(s *State, actor string, users []string, role events.Role, max in
 		}
 		add = append(add, u)
 	}
+	if role != events.RoleAdmin && losesEveryAdmin(c, add) {
+		return nil, refuse(CodeConflict, "that would leave the conversation without an admin: make another participant admin first")
+	}
 	if len(c.Members)+newcomers > max {
 		return nil, refuse(CodeConflict, "a conversation has at most %d members (maxGroupMembers): it has %d, adding %d would exceed it",
 			max, len(c.Members), newcomers)
