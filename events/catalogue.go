@@ -20,6 +20,8 @@ var known = newCatalogue(
 	Spec{Type: TypeMessageDeleted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(MessageDeleted) }},
 	Spec{Type: TypeDeliveryReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(DeliveryReceipt) }},
 	Spec{Type: TypeReadReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ReadReceipt) }},
+	Spec{Type: TypeConversationUpdated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ConversationUpdated) }},
+	Spec{Type: TypeParticipantUpdated, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ParticipantUpdated) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
 	Spec{Type: TypeWebhooksChanged, Version: 1, Scope: ScopeApp, Internal: true,

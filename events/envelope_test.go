@@ -47,6 +47,11 @@ func samples() map[events.Type]events.Payload {
 			Events: []string{"message.posted"}, SealedSecret: "v1.c2VhbGVk"}}},
 		events.TypeModerationRulesChanged: &events.ModerationRulesChanged{Rules: events.ModerationRules{Enabled: true,
 			BadWords: []string{"idiot"}, BadWordsAction: events.ActionReject, FloodWindowSeconds: 10}},
+		events.TypeConversationUpdated: &events.ConversationUpdated{ConversationID: "c1", Kind: events.KindGroup,
+			Title: "Équipe terrain", Settings: events.Settings{"color": "#f80", "muteAll": false, "slowMode": 30.0},
+			ReplyPermission: events.ReplyAdminsOnly, Pinned: true, CreatedBy: "alice", CreatedAt: at, UpdatedBy: "alice"},
+		events.TypeParticipantUpdated: &events.ParticipantUpdated{ConversationID: "c1", UserID: "bob", Role: events.RoleReadOnly,
+			CanReply: new(bool), UpdatedBy: "alice"},
 	}
 }
 

@@ -22,6 +22,9 @@ type changes struct {
 	messages      []db.InsertMessageParams
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
+	// held are every hold of a message (sync owes the sender a result for
+	// each one a later decision replaced).
+	held []db.InsertHeldDecisionParams
 	// edits and deletions apply after the rows above, each in log order.
 	// An edit never follows a deletion in the log (services/decide refuses
 	// it), and the statements keep a tombstone a tombstone regardless, so
@@ -48,6 +51,8 @@ type changes struct {
 	membershipOrder []memberKey
 	feed            []db.InsertFeedParams
 	scrubs          []db.ScrubEditsParams
+
+	conversationChanges // admins' changes and last messages (conversations.go)
 }
 
 type memberKey struct{ app, conv, user string }
@@ -59,6 +64,9 @@ type memberKey struct{ app, conv, user string }
 type memberChange struct {
 	removed bool
 	join    *participantRow
+	// update is the participant's role and reply override an admin set
+	// last, applied after the row is written; a leave drops it.
+	update *db.UpdateParticipantParams
 }
 
 // participantRow is a participant as a batch leaves it.
@@ -99,6 +107,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
+	events.On(r, (*changes).conversationUpdated)
+	events.On(r, (*changes).participantUpdated)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: not in the read model
 		events.TypeModerationRulesChanged) // read from the log by GET /moderation/rules
 	return r
@@ -141,7 +151,7 @@ func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 func (c *changes) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 	k := memberKey{e.App, p.ConversationID, p.UserID}
 	mc := c.member(k)
-	mc.removed, mc.join = true, nil
+	mc.removed, mc.join, mc.update = true, nil, nil
 	if pos := c.positions[k]; pos != nil {
 		*pos = positions{} // they went with the row
 		delete(c.positions, k)
@@ -171,6 +181,9 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerated) error {
 	seq := int64(e.Seq)
 	reason := optional(p.Reason)
+	if p.Status == events.StatusPending {
+		c.held = append(c.held, db.InsertHeldDecisionParams{App: e.App, MessageID: p.MessageID, Seq: seq, At: e.At, Reason: reason})
+	}
 	if i, ok := c.messageIndex[msgKey{e.App, p.MessageID}]; ok {
 		m := &c.messages[i]
 		// The first decision stands, unless it held the message for
@@ -178,8 +191,10 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 		if m.ModeratedSeq == nil || m.ModerationStatus == string(events.StatusPending) {
 			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq, m.ModeratedAt = string(p.Status), reason, &seq, &e.At
 		}
+		c.approved(e, p)
 		return nil
 	}
+	c.approved(e, p)
 	c.moderations = append(c.moderations, db.ModerateMessageParams{
 		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
 		ModeratedAt: &e.At,
@@ -252,6 +267,9 @@ func (c *changes) join(e *events.Envelope, conv, user string, role events.Role) 
 	// applies on its own (AdvanceRead's condition on the row's join).
 	delete(c.positions, k)
 	mc := c.member(k)
+	if mc.update != nil {
+		mc.update.Role = string(role) // applied after the row: it must carry the last role
+	}
 	if mc.join != nil {
 		mc.join.role = string(role) // a member's role changes; when they joined does not
 		return

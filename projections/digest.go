@@ -19,6 +19,7 @@ var Tables = []struct{ Name, Order string }{
 	{"receipts", "app, conversation_id, user_id, kind, seq"},
 	{"memberships", "app, conversation_id, user_id, from_seq"},
 	{"conversation_feed", "app, seq"},
+	{"held_decisions", "app, message_id, seq"},
 	{"projection_checkpoints", "name"},
 }
 

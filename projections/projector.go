@@ -246,6 +246,9 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.moderations) > 0 {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)
 	}
+	if len(c.held) > 0 {
+		q.InsertHeldDecision(ctx, c.held).Exec(keep)
+	}
 	if len(c.edits) > 0 {
 		q.EditMessage(ctx, c.edits).Exec(keep)
 	}
@@ -271,6 +274,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(deliveries) > 0 {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
+	writeConversations(ctx, q, c, keep)
 	writeSync(ctx, q, c, keep)
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)

@@ -39,6 +39,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	}
 	users := []string{"alice", "bob", "carol", "dave", "erin"}
 	convs := []string{"c1", "c2", "c3"}
+	perms := []events.ReplyPermission{events.ReplyAll, events.ReplyAdminsOnly, events.ReplySenderOnly, events.ReplyNone}
 	for _, c := range convs {
 		add("conv-"+c, &events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 			CreatedBy: "alice", Members: []events.Member{{UserID: "alice", Role: events.RoleAdmin}, {UserID: "bob", Role: events.RoleMember}}})
@@ -85,6 +86,23 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 				add(fmt.Sprint("read-", i), &events.ReadReceipt{Receipt: rc})
 			} else {
 				add(fmt.Sprint("delivered-", i), &events.DeliveryReceipt{Receipt: rc})
+			}
+		case k == 9 && r.IntN(6) == 0:
+			// An admin's change of the conversation (closing it, now and
+			// then) or of a participant, member or not at this position.
+			if r.IntN(2) == 0 {
+				add(events.NewEventID(), &events.ConversationUpdated{ConversationID: c, Kind: events.KindGroup,
+					Title: fmt.Sprint("title ", i), Settings: events.Settings{"n": float64(i), "on": r.IntN(2) == 0},
+					ReplyPermission: perms[r.IntN(len(perms))], Pinned: r.IntN(2) == 0, Closed: r.IntN(5) == 0,
+					CreatedBy: "alice", CreatedAt: at, UpdatedBy: "alice"})
+			} else {
+				var can *bool
+				if v := r.IntN(3); v < 2 {
+					b := v == 0
+					can = &b
+				}
+				add(events.NewEventID(), &events.ParticipantUpdated{ConversationID: c, UserID: users[r.IntN(len(users))],
+					Role: []events.Role{events.RoleAdmin, events.RoleMember, events.RoleReadOnly}[r.IntN(3)], CanReply: can, UpdatedBy: "alice"})
 			}
 		default:
 			m := posted[r.IntN(len(posted))]

@@ -17,8 +17,9 @@ import (
 // the read model says who received each delivery:
 //
 //   - memberships: each user's membership intervals, join to leave inclusive;
-//   - conversation_feed: conversation.created, member.joined, member.left,
-//     message.edited and message.deleted, with their data as delivered;
+//   - conversation_feed: conversation.created, conversation.updated,
+//     member.joined, member.updated, member.left, message.edited and
+//     message.deleted, with their data as delivered;
 //   - receipts and messages carry their deliveries' positions and times
 //     (message.new and moderation.result are derived from a message's row).
 //
@@ -95,6 +96,9 @@ func (c *changes) addFeed(e *events.Envelope, conv, typ string, messageID *strin
 		At: e.At, MessageID: messageID, Data: bridge.EncodeData(data), Audience: recorded(who)})
 }
 
+// allMembers is the audience of a delivery to every member at its position.
+var allMembers = roster.Audience{All: true}
+
 // recorded is an audience as stored: nil for every member, else the users,
 // sorted so a replay writes the same row.
 func recorded(who roster.Audience) []string {
@@ -117,7 +121,7 @@ func (c *changes) syncCreated(e *events.Envelope, p *events.ConversationCreated)
 	for _, m := range p.Members {
 		c.open(e, p.ConversationID, m.UserID, m.Role)
 	}
-	c.addFeed(e, p.ConversationID, "conversation.created", nil, p, roster.Audience{All: true})
+	c.addFeed(e, p.ConversationID, "conversation.created", nil, p, allMembers)
 }
 
 func (c *changes) syncJoined(e *events.Envelope, p *events.MemberJoined) {

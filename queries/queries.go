@@ -4,6 +4,7 @@ package queries
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +41,9 @@ type Conversation struct {
 	Role            string        `json:"role"`
 	CanReply        bool          `json:"canReply"`
 	Pinned          bool          `json:"pinned"`
+	Closed          bool          `json:"closed"`
+	// Settings are the admins' client preferences, as stored.
+	Settings json.RawMessage `json:"settings"`
 }
 
 // Participant is one member of a conversation.
@@ -50,6 +54,9 @@ type Participant struct {
 	LastReadMessageID *string   `json:"lastReadMessageId"`
 	ViaTarget         bool      `json:"viaTarget"`
 	JoinedAt          time.Time `json:"joinedAt"`
+	// CanReplyOverride is what an admin set for this participant (true or
+	// false wins over role and permission), null when nothing is set.
+	CanReplyOverride *bool `json:"canReplyOverride"`
 }
 
 // Member returns the caller's participation, ErrNotFound when the
@@ -72,9 +79,9 @@ func (s Store) Member(ctx context.Context, app, conv, user string) (db.Conversat
 	return c, p, nil
 }
 
-// Summary is the caller's view of one conversation.
-func Summary(c db.Conversation, role string, unread int64, last *wire.Message, user string) Conversation {
-	can, _ := roster.CanPost(events.Role(role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == user)
+// Summary is the caller's view of one conversation, p their participation.
+func Summary(c db.Conversation, p db.Participant, unread int64, last *wire.Message) Conversation {
+	can, _ := roster.Allowed(roster.Post, standing(c.ReplyPermission, c.CreatedBy, c.ClosedAt, p.UserID, p.Role, p.CanReply))
 	activity := c.CreatedAt
 	if last != nil {
 		activity = last.CreatedAt
@@ -82,8 +89,15 @@ func Summary(c db.Conversation, role string, unread int64, last *wire.Message, u
 	return Conversation{
 		ID: c.ID, Type: c.Kind, Title: c.Title, ReplyPermission: c.ReplyPermission, CreatedBy: c.CreatedBy,
 		CreatedAt: c.CreatedAt, LastActivityAt: activity, LastMessage: last, UnreadCount: unread,
-		Role: role, CanReply: can,
+		Role: p.Role, CanReply: can, Pinned: c.Pinned, Closed: c.ClosedAt != nil, Settings: c.Settings,
 	}
+}
+
+// standing is a participant's standing as the read model holds it, for
+// the canReply it shows (decisions use the log's, services/decide).
+func standing(perm, createdBy string, closedAt *time.Time, user, role string, override *bool) roster.Standing {
+	return roster.Standing{Member: true, Role: events.Role(role), Creator: user == createdBy, CanReply: override,
+		Perm: events.ReplyPermission(perm), Closed: closedAt != nil}
 }
 
 // MessageOf turns a row into the message object.
@@ -104,54 +118,15 @@ func (s Store) Participants(ctx context.Context, c db.Conversation) ([]Participa
 	}
 	out := make([]Participant, len(rows))
 	for i, p := range rows {
-		can, _ := roster.CanPost(events.Role(p.Role), events.ReplyPermission(c.ReplyPermission), c.CreatedBy == p.UserID)
-		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, LastReadMessageID: p.LastReadMessageID,
-			JoinedAt: p.JoinedAt}
+		can, _ := roster.Allowed(roster.Post, standing(c.ReplyPermission, c.CreatedBy, c.ClosedAt, p.UserID, p.Role, p.CanReply))
+		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, CanReplyOverride: p.CanReply,
+			LastReadMessageID: p.LastReadMessageID, JoinedAt: p.JoinedAt}
 	}
 	return out, nil
 }
 
 // Handlers serve the read endpoints.
 type Handlers struct{ Store Store }
-
-// Conversations answers GET /conversations.
-func (h Handlers) Conversations(w http.ResponseWriter, r *http.Request) {
-	caller := httpx.CallerOf(r)
-	limit, err := pageLimit(r)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	rows, err := h.Store.Q.ListConversationsForUser(r.Context(), db.ListConversationsForUserParams{
-		App: caller.App.Name, UserID: caller.User(), Limit: int32(limit + 1)})
-	if err != nil {
-		httpx.WriteError(w, r, fmt.Errorf("list conversations: %w", err))
-		return
-	}
-	more := int64(len(rows)) > limit
-	if more {
-		rows = rows[:limit]
-	}
-	ids := make([]string, len(rows))
-	for i, row := range rows {
-		ids[i] = row.Conversation.ID
-	}
-	lasts, err := h.Store.Q.LastMessages(r.Context(), db.LastMessagesParams{App: caller.App.Name, ConversationIds: ids})
-	if err != nil {
-		httpx.WriteError(w, r, fmt.Errorf("last messages: %w", err))
-		return
-	}
-	byConv := make(map[string]*wire.Message, len(lasts))
-	for _, m := range lasts {
-		wm := MessageOf(m)
-		byConv[m.ConversationID] = &wm
-	}
-	out := make([]Conversation, len(rows))
-	for i, row := range rows {
-		out[i] = Summary(row.Conversation, row.MyRole, row.UnreadCount, byConv[row.Conversation.ID], caller.User())
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out, "hasMore": more})
-}
 
 // Conversation answers GET /conversations/{id}.
 func (h Handlers) Conversation(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +136,7 @@ func (h Handlers) Conversation(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, Summary(c, p.Role, 0, nil, caller.User()))
+	httpx.WriteJSON(w, http.StatusOK, Summary(c, p, 0, nil))
 }
 
 // Participants answers GET /conversations/{id}/participants (members only).

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chatbackend/chat/bridge"
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/projections"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/wire"
@@ -111,6 +112,22 @@ func syncIn(ctx context.Context, q *db.Queries, app, user string, since uint64, 
 	}
 	if len(results) > 0 {
 		cut(len(results), results[len(results)-1].ModeratedSeq)
+	}
+	// The holds a later decision replaced: each was a moderation.result.
+	held, err := q.SyncHeldResults(ctx, db.SyncHeldResultsParams{App: app, UserID: user, Since: since64, MaxRows: int32(n)})
+	if err != nil {
+		return SyncPage{}, fmt.Errorf("sync held results: %w", err)
+	}
+	for _, h := range held {
+		r := wire.ModerationResult{ClientMsgID: h.ClientMsgID, MessageID: h.ID, ConversationID: h.ConversationID,
+			Status: string(events.StatusPending)}
+		if h.Reason != nil {
+			r.Reason = *h.Reason
+		}
+		all = append(all, delivery{seq: uint64(h.Seq), ord: 1, out: bridge.Outbound{Type: "moderation.result", At: h.At, Data: r}})
+	}
+	if len(held) > 0 {
+		cut(len(held), held[len(held)-1].Seq)
 	}
 	feed, err := q.SyncFeed(ctx, db.SyncFeedParams{App: app, UserID: user, Since: since64, MaxRows: int32(n)})
 	if err != nil {

@@ -29,8 +29,8 @@ func (c *capture) Send(d bridge.Delivery)      { c.got = append(c.got, d) }
 func (c *capture) Flush(context.Context) error { return nil }
 
 // churn builds a random history as the log can hold it: conversations
-// created along the way, members joining (again, with another role),
-// leaving, messages posted (some twice) and decided (some twice), edited and
+// created along the way, changed by admins, members joining (again, with
+// another role), changed by admins, leaving, messages posted (some twice) and decided (some twice), edited and
 // deleted once approved, read and delivered receipts moving forward. With
 // small audience bounds most conversations are "large": member events and
 // receipts go to a subset.
@@ -76,6 +76,21 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 	for i := 0; len(out) < n; i++ {
 		c, u := convs[r.IntN(len(convs))], users[r.IntN(len(users))]
 		switch k := r.IntN(20); {
+		case k == 19:
+			// An admin's change of the conversation or of a participant
+			// (who may not be a member at this position).
+			if r.IntN(2) == 0 {
+				add(&events.ConversationUpdated{ConversationID: c, Kind: events.KindGroup, Title: fmt.Sprintf("title <%d> & \u2028", i),
+					Settings: events.Settings{"n": float64(i)}, ReplyPermission: events.ReplyAdminsOnly, Pinned: r.IntN(2) == 0,
+					Closed: r.IntN(4) == 0, CreatedBy: "u0", CreatedAt: at, UpdatedBy: "u0"})
+			} else {
+				var can *bool
+				if v := r.IntN(3); v < 2 {
+					b := v == 0
+					can = &b
+				}
+				add(&events.ParticipantUpdated{ConversationID: c, UserID: u, Role: roles[r.IntN(len(roles))], CanReply: can, UpdatedBy: "u0"})
+			}
 		case k == 0 && len(convs) < 4:
 			create()
 		case k < 4:
@@ -205,7 +220,7 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if len(types) < 8 {
+		if len(types) < 8 || types["conversation.updated"] == 0 || types["member.updated"] == 0 {
 			t.Fatalf("seed %d: the history exercises only %v", seed, types)
 		}
 		deleted := map[string]bool{}

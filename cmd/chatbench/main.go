@@ -32,6 +32,8 @@ type options struct {
 	verbose       bool
 	profile       bool
 	replayOnly    bool
+	listOnly      bool
+	listConvs     int // conversation list scenario: the user's conversations
 	clients       int
 	pairs         int
 	groups        int
@@ -86,6 +88,8 @@ func main() {
 	fl.BoolVar(&o.quick, "quick", false, "a smaller run, under a minute, for development")
 	fl.BoolVar(&o.verbose, "v", false, "print progress of long steps")
 	fl.BoolVar(&o.replayOnly, "replay-only", false, "run only the replay scenario (and the COPY baseline)")
+	fl.BoolVar(&o.listOnly, "list-only", false, "run only the conversation list scenario (GET /conversations p99)")
+	fl.IntVar(&o.listConvs, "list-conversations", 1000, "conversation list scenario: how many conversations the user is in")
 	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
 	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
 	fl.IntVar(&o.repeat, "repeat", 0, "run the latency scenarios (raw relays, steady chat, one_to_one) this many times and report the median run's figures (default 3, 1 with --quick)")
@@ -127,6 +131,9 @@ func (o *options) defaults() {
 	}
 	if o.repeat <= 0 {
 		o.repeat = repeat
+	}
+	if o.listOnly { // the list's user and the other member of each conversation
+		o.clients = o.listConvs + 1
 	}
 }
 
@@ -193,6 +200,14 @@ func run(ctx context.Context, o *options) error {
 	}
 	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
 		rss1/1024, b.report.rssPerClient)
+	if o.listOnly {
+		r, err := b.listScenario(o.listConvs, 500)
+		if err != nil {
+			return fmt.Errorf("conversation list: %w", err)
+		}
+		fmt.Println(r.line())
+		return nil
+	}
 
 	// PostgreSQL may still be flushing what an earlier run wrote: start the
 	// live scenarios on a quiet server so they measure this run alone.
@@ -300,6 +315,12 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	b.logf("  last delivery after %v", b.report.announce)
+
+	b.logf("conversation list: one user in %d conversations", o.listConvs)
+	if b.report.list, err = b.listScenario(min(o.listConvs, o.clients-1), 1000); err != nil {
+		return fmt.Errorf("conversation list: %w", err)
+	}
+	b.logf("  %s", b.report.list.line())
 
 	// The bulk baselines and the replay write a lot to disk: they come last so
 	// the background flushing they cause does not weigh on the live scenarios.

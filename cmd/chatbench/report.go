@@ -45,6 +45,7 @@ type report struct {
 	announce        []time.Duration
 
 	replay      *replayResult
+	list        *listResult
 	genCPUTotal time.Duration
 }
 
@@ -119,6 +120,10 @@ func (r *report) markdown() string {
 	}
 	row(fmt.Sprintf("announcement to %d recipients, last delivery (median of %d)", r.announceRecipients(), len(r.announce)),
 		ms(annMed), "", "", "< 120 ms", annMed > 0 && annMed < 120*time.Millisecond)
+	if l := r.list; l != nil {
+		row(fmt.Sprintf("GET /conversations p99, first page of a user in %d conversations (%d requests)", l.conversations, l.requests),
+			ms(l.p99), ms(l.median)+" (median)", "", "< 20 ms", l.p99 < 20*time.Millisecond)
+	}
 	if r.replay != nil {
 		row(fmt.Sprintf("replay of %d events into PostgreSQL, events/s", r.replay.events), fmt.Sprintf("%.0f", r.replay.rate),
 			fmt.Sprintf("%.0f rows/s (COPY)", r.copyRate), ratio(r.replay.rate, r.copyRate), "ratio ≥ 0.5 and ≥ 100,000/s",

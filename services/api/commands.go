@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/decide"
@@ -95,16 +93,8 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		cc.ConversationID = events.OneToOneID(caller.App.Name, caller.User(), others[0])
 		cc.ReplyPermission = events.ReplyAll
 		cc.Members = []events.Member{{UserID: caller.User(), Role: events.RoleMember}, {UserID: others[0], Role: events.RoleMember}}
-		// The id is derived from the pair: an existing one is the answer.
-		existing, err := a.Store.Q.GetConversation(r.Context(), db.GetConversationParams{App: caller.App.Name, ID: cc.ConversationID})
-		if err == nil {
-			httpx.WriteJSON(w, http.StatusOK, queries.Summary(existing, string(events.RoleMember), 0, nil, caller.User()))
-			return
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			httpx.WriteError(w, r, fmt.Errorf("read conversation: %w", err))
-			return
-		}
+		a.createOneToOne(w, r, caller, cc)
+		return
 	case events.KindGroup:
 		if len(others)+1 > caller.App.Limits.MaxGroupMembers {
 			httpx.WriteError(w, r, badRequest("participantIds: at most %d members", caller.App.Limits.MaxGroupMembers))
@@ -141,7 +131,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusCreated, queries.Summary(c, p.Role, 0, nil, caller.User()))
+	httpx.WriteJSON(w, http.StatusCreated, queries.Summary(c, p, 0, nil))
 }
 
 type addParticipantsRequest struct {
@@ -266,6 +256,7 @@ var refusalStatus = map[string]int{
 	decide.CodeGone:           http.StatusGone,
 	decide.CodeInvalidPayload: http.StatusBadRequest,
 	decide.CodeTooLarge:       http.StatusRequestEntityTooLarge,
+	decide.CodeClosed:         http.StatusConflict,
 }
 
 // refusal turns a decision's refusal into its HTTP error; a command that

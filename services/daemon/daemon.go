@@ -553,6 +553,10 @@ func (d *Daemon) NATSURL() string {
 	return redact(d.nc.ConnectedUrl())
 }
 
+// AcceptsNATSUser reports whether the embedded NATS server has loaded user
+// (a service account followed from the log).
+func (d *Daemon) AcceptsNATSUser(user string) bool { return d.ns != nil && d.ns.HasUser(user) }
+
 // JetStream is the daemon's JetStream context (for tools and tests).
 func (d *Daemon) JetStream() jetstream.JetStream { return d.js }
 

@@ -85,9 +85,9 @@ func TestWrongMethodAnswers405WithAllow(t *testing.T) {
 	for _, tc := range []struct{ method, path, allow string }{
 		{"PUT", "/api/chat/conversations", "GET, HEAD, POST"},
 		{"DELETE", "/api/chat/conversations", "GET, HEAD, POST"},
-		{"POST", "/api/chat/conversations/" + conv, "GET, HEAD"},
+		{"POST", "/api/chat/conversations/" + conv, "DELETE, GET, HEAD, PUT"},
 		{"PATCH", "/api/chat/conversations/" + conv + "/participants", "GET, HEAD, POST"},
-		{"GET", "/api/chat/conversations/" + conv + "/participants/bob", "DELETE"},
+		{"GET", "/api/chat/conversations/" + conv + "/participants/bob", "DELETE, PUT"},
 		{"POST", "/api/chat/openapi.json", "GET, HEAD"},
 		{"POST", "/healthz", "GET, HEAD"},
 		{"DELETE", "/metrics", "GET, HEAD"},

@@ -74,7 +74,7 @@ var matrixCells = []struct {
 	{"typing", "sender", ""},
 	{"typing", "member", ""},
 	{"typing", "admin", ""},
-	{"typing", "read_only", ""}, // the contract does not keep read_only members from typing
+	{"typing", "read_only", "reply_not_allowed"}, // typing follows posting (roster.Allowed)
 	{"typing", "non-member", "not_member"},
 }
 
@@ -215,11 +215,11 @@ func (m *matrixChat) live(t *testing.T, action, actor, code string) {
 	user := matrixActors[actor]
 	cl := m.clients[user]
 	// A focus is shown by the typing it lets through: each focus cell has
-	// another member type, a different one each time (typing is rate
-	// limited per connection).
+	// another member who may type do so, none more than twice (typing is
+	// rate limited per connection; rita, read_only, may not type).
 	typist := user
 	if action == "focus" {
-		typist = map[string]string{"alice": "bob", "bob": "carol", "carol": "rita", "rita": "alice", "dave": "bob"}[user]
+		typist = map[string]string{"alice": "bob", "bob": "carol", "carol": "alice", "rita": "alice", "dave": "bob"}[user]
 	}
 	counts := func() map[string]int {
 		out := map[string]int{}

@@ -25,7 +25,7 @@ func TestModerationRulesAreEventsInForceFromTheirPosition(t *testing.T) {
 	conv := group(t, c, "alice", "bob")
 	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
 	send(alice, conv, "before", "tu es nul, crétin")
-	alice.Until("the first message approved", func() bool { return moderated(alice, "before") == "approved" })
+	alice.Until("the first message approved", func() bool { return resultOf(alice, "before") == "approved" })
 
 	status, body = c.Do("PUT", "/api/chat/moderation/rules", admin, map[string]any{
 		"enabled": true, "badWords": []string{"crétin"}, "urlLimit": 1})
@@ -36,19 +36,19 @@ func TestModerationRulesAreEventsInForceFromTheirPosition(t *testing.T) {
 	send(alice, conv, "links", "https://a.example https://b.example")
 	send(alice, conv, "fine", "idiot is no longer on the list")
 	alice.Until("three decisions", func() bool {
-		return moderated(alice, "after") != "" && moderated(alice, "links") != "" && moderated(alice, "fine") != ""
+		return resultOf(alice, "after") != "" && resultOf(alice, "links") != "" && resultOf(alice, "fine") != ""
 	})
 	for id, want := range map[string]string{"after": "rejected bad_words", "links": "rejected too_many_urls", "fine": "approved"} {
-		if got := moderated(alice, id); got != want {
+		if got := resultOf(alice, id); got != want {
 			t.Errorf("%s: %q, want %q", id, got, want)
 		}
 	}
 	bob.Until("the approved messages", func() bool { return len(bob.Of("message.new")) == 2 })
 }
 
-// moderated is "status reason" of clientMsgID's moderation.result to cl
+// resultOf is "status reason" of clientMsgID's moderation.result to cl
 // ("approved" alone), empty before it arrives.
-func moderated(cl *testkit.Client, clientMsgID string) string {
+func resultOf(cl *testkit.Client, clientMsgID string) string {
 	for _, m := range cl.Of("moderation.result") {
 		var r struct{ ClientMsgID, Status, Reason string }
 		if json.Unmarshal(m.Data, &r) == nil && r.ClientMsgID == clientMsgID {
@@ -113,9 +113,9 @@ func TestHeldMessagesWaitForAReview(t *testing.T) {
 	send(alice, conv, "held2", "encore un crétin")
 	send(alice, conv, "plain", "hello")
 	alice.Until("three decisions", func() bool {
-		return moderated(alice, "held") != "" && moderated(alice, "held2") != "" && moderated(alice, "plain") != ""
+		return resultOf(alice, "held") != "" && resultOf(alice, "held2") != "" && resultOf(alice, "plain") != ""
 	})
-	if got := moderated(alice, "held"); got != "pending bad_words" {
+	if got := resultOf(alice, "held"); got != "pending bad_words" {
 		t.Fatalf("held: %q", got)
 	}
 	// Held messages are the sender's and the moderators' only.

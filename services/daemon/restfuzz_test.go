@@ -21,24 +21,31 @@ func FuzzRESTBodies(f *testing.F) {
 	if status != http.StatusCreated {
 		f.Fatalf("create group: %d %s", status, body)
 	}
-	paths := []string{"/api/chat/conversations", "/api/chat/conversations/" + testkit.JSON[struct{ ID string }](f, body).ID + "/participants"}
+	conv := "/api/chat/conversations/" + testkit.JSON[struct{ ID string }](f, body).ID
+	writes := []struct{ method, path string }{
+		{"POST", "/api/chat/conversations"}, {"POST", conv + "/participants"},
+		{"PUT", conv}, {"PUT", conv + "/pin"}, {"PUT", conv + "/reply-permission"}, {"PUT", conv + "/participants/bob"},
+	}
 	for _, seed := range []string{
 		`{"type":"group","participantIds":["carol"]}`, `{"type":"one_to_one","participantIds":["dave"]}`,
 		`{"userId":"erin"}`, `{"userIds":["frank","grace"],"role":"read_only"}`,
 		`{"type":"group","type":"one_to_one"}`, `{"TYPE":"group"}`, `{"userId":"a","userId":"b"}`, `{"participantIds":"x"}`,
 		`{"title":"` + "\x00" + `"}`, `[]`, `null`, ``, `{"userIds":[null]}`, `{"role":{"a":1,"a":2}}`,
+		`{"title":"t","settings":{"a":1,"b":"x","c":true}}`, `{"settings":{"a":{"b":1}}}`, `{"settings":{"a b":1}}`,
+		`{"pinned":true}`, `{"pinned":"yes"}`, `{"replyPermission":"none"}`, `{"replyPermission":"all","replyPermission":"none"}`,
+		`{"role":"read_only","canReply":null}`, `{"canReply":false}`, `{"canReply":1}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, path := range paths {
+		for _, w := range writes {
 			before, err := jet.LastSeq(context.Background(), c.JetStream())
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := call(t, c.HTTPAddr(), "POST", path, alice, "application/json", string(body))
+			a := call(t, c.HTTPAddr(), w.method, w.path, alice, "application/json", string(body))
 			if a.status >= 500 {
-				t.Fatalf("POST %s %q: %d %s", path, body, a.status, a.body)
+				t.Fatalf("%s %s %q: %d %s", w.method, w.path, body, a.status, a.body)
 			}
 			if a.status < 400 {
 				continue
@@ -48,7 +55,7 @@ func FuzzRESTBodies(f *testing.F) {
 				t.Fatal(err)
 			}
 			if after != before {
-				t.Fatalf("POST %s %q refused with %d but appended %d events", path, body, a.status, after-before)
+				t.Fatalf("%s %s %q refused with %d but appended %d events", w.method, w.path, body, a.status, after-before)
 			}
 		}
 	})

@@ -18,6 +18,7 @@ const (
 	CodeInvalidPayload  = "invalid_payload"
 	CodeTooLarge        = "too_large"
 	CodeReplyNotAllowed = "reply_not_allowed"
+	CodeClosed          = roster.CodeClosed
 )
 
 // Refusal is a command the state forbids: nothing is appended, the caller
@@ -54,12 +55,12 @@ func member(s *State, actor string) (*roster.Conversation, events.Role, *Refusal
 // (those not already there with that role, in order, each once), or why not.
 // A conversation holds at most max members.
 func AddMembers(s *State, actor string, users []string, role events.Role, max int) ([]string, error) {
-	c, mine, r := member(s, actor)
+	c, _, r := member(s, actor)
 	if r != nil {
 		return nil, r
 	}
-	if mine != events.RoleAdmin {
-		return nil, refuse(CodeForbidden, "only conversation admins add participants")
+	if r := allowed(c, actor, roster.Administer, "only conversation admins add participants"); r != nil {
+		return nil, r
 	}
 	var add []string
 	seen := map[string]bool{}
@@ -78,21 +79,36 @@ func AddMembers(s *State, actor string, users []string, role events.Role, max in
 		}
 		add = append(add, u)
 	}
+	if role != events.RoleAdmin && losesEveryAdmin(c, add) {
+		return nil, refuse(CodeConflict, "that would leave the conversation without an admin: make another participant admin first")
+	}
 	if len(c.Members)+newcomers > max {
-		return nil, refuse(CodeInvalidPayload, "a conversation has at most %d members", max)
+		return nil, refuse(CodeConflict, "a conversation has at most %d members (maxGroupMembers): it has %d, adding %d would exceed it",
+			max, len(c.Members), newcomers)
 	}
 	return add, nil
 }
 
 // RemoveMember decides the actor's removing target: a member leaves, an
-// admin removes anyone.
+// admin removes anyone. The last admin of a conversation with other
+// members leaves only after making another one admin.
 func RemoveMember(s *State, actor, target string) error {
-	c, mine, r := member(s, actor)
+	c, _, r := member(s, actor)
 	if r != nil {
 		return r
 	}
-	if target != actor && mine != events.RoleAdmin {
-		return refuse(CodeForbidden, "only conversation admins remove other participants")
+	if target == actor {
+		if r := allowed(c, actor, roster.Leave, "you may not leave"); r != nil {
+			return r
+		}
+		if c.Members[actor] == events.RoleAdmin && lastAdmin(c, actor) {
+			return refuse(CodeConflict, "you are the last admin: make another participant admin first "+
+				"(PUT /conversations/%s/participants/{userId} {\"role\":\"admin\"}), then leave", s.ID)
+		}
+		return nil
+	}
+	if r := allowed(c, actor, roster.Administer, "only conversation admins remove other participants"); r != nil {
+		return r
 	}
 	if !c.IsMember(target) {
 		return refuse(CodeNotFound, "%s is not a participant", target)
@@ -156,8 +172,8 @@ func EditMessage(s *State, actor, messageID, clientMsgID, content string) (*even
 	if m.SenderID != actor {
 		return nil, refuse(CodeForbidden, "only its author edits a message")
 	}
-	if ok, reason := s.Conversation().CanPost(actor); !ok {
-		return nil, refuse(reason, "you may no longer post in this conversation")
+	if r := allowed(s.Conversation(), actor, roster.EditOwn, "you may no longer post in this conversation"); r != nil {
+		return nil, r
 	}
 	return &events.MessageEdited{MessageID: m.ID, ConversationID: s.ID, ClientMsgID: clientMsgID,
 		Content: content, Message: m.posting()}, nil
@@ -170,8 +186,12 @@ func DeleteMessage(s *State, actor, messageID, clientMsgID string) (*events.Mess
 	if r != nil {
 		return nil, r
 	}
-	if m.SenderID != actor && s.Conversation().Members[actor] != events.RoleAdmin {
-		return nil, refuse(CodeForbidden, "only its author or a conversation admin deletes a message")
+	a := roster.DeleteOwn
+	if m.SenderID != actor {
+		a = roster.DeleteOthers
+	}
+	if r := allowed(s.Conversation(), actor, a, "only its author or a conversation admin deletes a message"); r != nil {
+		return nil, r
 	}
 	return &events.MessageDeleted{MessageID: m.ID, ConversationID: s.ID, ClientMsgID: clientMsgID,
 		DeletedBy: actor, Message: m.posting()}, nil

@@ -76,7 +76,7 @@ func TestAddMembersDecidesOnTheFoldedState(t *testing.T) {
 		{"non-member may not add", group(), "mallory", []string{"carol"}, events.RoleMember, 10, nil, decide.CodeNotMember},
 		{"unknown conversation", nil, "alice", []string{"carol"}, events.RoleMember, 10, nil, decide.CodeNotFound},
 		{"one_to_one is fixed", dm, "alice", []string{"carol"}, events.RoleMember, 10, nil, decide.CodeConflict},
-		{"beyond the member limit", group(), "alice", []string{"carol", "dave"}, events.RoleMember, 4, nil, decide.CodeInvalidPayload},
+		{"beyond the member limit", group(), "alice", []string{"carol", "dave"}, events.RoleMember, 4, nil, decide.CodeConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := decide.AddMembers(fold(t, tc.log...), tc.actor, tc.users, tc.role, tc.max)

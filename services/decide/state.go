@@ -16,6 +16,9 @@ type State struct {
 	Pos uint64
 	// roster holds this one conversation; Conversation reads it.
 	roster *roster.Roster
+	// Profile is what the roster does not keep: the attributes a
+	// conversation.updated repeats.
+	Profile Profile
 	// Messages are the conversation's messages by id. Their content is not
 	// kept: no decision needs it.
 	Messages map[string]*Message
@@ -72,7 +75,9 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).deliveryReceipt)
 	events.On(r, (*State).readReceipt)
 	events.On(r, (*State).left)
-	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
+	events.On(r, (*State).created)
+	events.On(r, (*State).updated)
+	r.Ignore(events.TypeMemberJoined, events.TypeParticipantUpdated, // folded by the roster
 		events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
 	return r
 }()

@@ -90,6 +90,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).messageDeleted)
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
+	events.On(r, (*Service).conversationUpdated)
+	events.On(r, (*Service).participantUpdated)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: no client sees them
 		events.TypeModerationRulesChanged)
 	return r

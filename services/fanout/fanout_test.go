@@ -55,6 +55,17 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 	for i := 0; len(out) < n; i++ {
 		c, u := convs[r.IntN(created)], users[r.IntN(len(users))]
 		switch k := r.IntN(20); {
+		case k == 19:
+			// An admin's change: of the conversation (closed now and then),
+			// or of a participant, who may not be a member at this position.
+			if r.IntN(2) == 0 {
+				add(&events.ConversationUpdated{ConversationID: c, Kind: events.KindGroup, Title: fmt.Sprint("t", i),
+					ReplyPermission: events.ReplyAdminsOnly, Pinned: r.IntN(2) == 0, Closed: r.IntN(4) == 0, CreatedBy: "u0", UpdatedBy: "u0"})
+			} else {
+				can := r.IntN(2) == 0
+				add(&events.ParticipantUpdated{ConversationID: c, UserID: u, Role: []events.Role{events.RoleAdmin, events.RoleMember,
+					events.RoleReadOnly}[r.IntN(3)], CanReply: &can, UpdatedBy: "u0"})
+			}
 		case k == 0 && created < len(convs):
 			add(&events.ConversationCreated{ConversationID: convs[created], Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 				CreatedBy: "u0", Members: some(2)})
@@ -202,6 +213,17 @@ func (m *leakModel) fold(e *events.Envelope) {
 		}
 		m.entitle("member.left", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
 		delete(ms, p.UserID)
+	case *events.ConversationUpdated:
+		if m.members[p.ConversationID] != nil {
+			m.entitle("conversation.updated", e.Seq, m.all(p.ConversationID)...)
+		}
+	case *events.ParticipantUpdated:
+		ms := m.members[p.ConversationID]
+		if _, ok := ms[p.UserID]; !ok {
+			return
+		}
+		ms[p.UserID] = p.Role
+		m.entitle("member.updated", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
 	case *events.MessagePosted:
 		m.posted[p.MessageID] = true
 	case *events.MessageModerated:
@@ -233,6 +255,7 @@ var kindOf = map[string]string{
 	"message.new": "messages", "message.edited": "messages", "message.deleted": "messages",
 	"read.receipt": "receipts", "delivery.receipt": "receipts",
 	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
+	"conversation.updated": "conversations", "member.updated": "conversations",
 	"moderation.result": "moderation",
 }
 
@@ -354,6 +377,10 @@ func conversationOf(p events.Payload) string {
 	case *events.ReadReceipt:
 		return p.ConversationID
 	case *events.DeliveryReceipt:
+		return p.ConversationID
+	case *events.ConversationUpdated:
+		return p.ConversationID
+	case *events.ParticipantUpdated:
 		return p.ConversationID
 	}
 	return ""

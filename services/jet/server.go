@@ -80,3 +80,15 @@ func (e *Embedded) SetUsers(users []*server.User) error {
 	e.opts.Users = users
 	return nil
 }
+
+// HasUser reports whether the server accepts user, once SetUsers returned.
+func (e *Embedded) HasUser(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, u := range e.opts.Users {
+		if u.Username == name {
+			return true
+		}
+	}
+	return false
+}

@@ -42,7 +42,7 @@ type Deliver func(bridge.Delivery)
 var (
 	signalsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "chat_live_signals_total",
-		Help: "Live signals routed by the relay, by kind and result (delivered, not_member, unknown, bad).",
+		Help: "Live signals routed by the relay, by kind and result (delivered, unknown, bad, or the refusal code: not_member, reply_not_allowed, closed).",
 	}, []string{"kind", "result"})
 	liveDeliveries = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chat_live_deliveries_total",
@@ -102,27 +102,30 @@ func (r *Relay) Handle(body []byte) {
 	}
 }
 
-// admit reports whether s's sender is a member of its conversation. A
-// conversation the log has not created drops the signal; a non-member is
-// answered not_member.
-func (r *Relay) admit(s *bridge.LiveSignal) bool {
-	var known, member bool
+// admit reports whether s's sender may do a in its conversation (the
+// permission matrix, roster.Allowed: focus is reading, typing follows
+// posting). A conversation the log has not created drops the signal; a
+// refusal is answered with its code.
+func (r *Relay) admit(s *bridge.LiveSignal, a roster.Action) bool {
+	var known, ok bool
+	var code string
 	r.members.View(func(ro *roster.Roster) {
 		if c := ro.Get(s.App, s.ConversationID); c != nil {
-			known, member = true, c.IsMember(s.User)
+			known = true
+			ok, code = c.Can(s.User, a)
 		}
 	})
 	switch {
 	case !known:
 		signalsTotal.WithLabelValues(s.Kind, "unknown").Inc()
-	case !member:
-		r.notMember(s)
+	case !ok:
+		r.refuse(s, code)
 	}
-	return member
+	return ok
 }
 
 func (r *Relay) typing(s *bridge.LiveSignal) {
-	if !r.admit(s) {
+	if !r.admit(s, roster.Type) {
 		return
 	}
 	var to []string
@@ -153,7 +156,7 @@ type presenceData struct {
 }
 
 func (r *Relay) focus(s *bridge.LiveSignal) {
-	if !r.admit(s) {
+	if !r.admit(s, roster.Read) {
 		return
 	}
 	ck, k := connKey{s.App, s.User, s.Conn}, convKey{s.App, s.ConversationID}
@@ -243,9 +246,14 @@ func (r *Relay) send(s *bridge.LiveSignal, to []string, kind, typ string, data a
 	liveDeliveries.Add(float64(len(to)))
 }
 
-// notMember answers a non-member's typing or focus.
-func (r *Relay) notMember(s *bridge.LiveSignal) {
-	signalsTotal.WithLabelValues(s.Kind, "not_member").Inc()
+// refuse answers a typing or focus the permission matrix refuses, with its
+// code: not_member, reply_not_allowed or closed.
+func (r *Relay) refuse(s *bridge.LiveSignal, code string) {
+	signalsTotal.WithLabelValues(s.Kind, code).Inc()
+	msg := "not a member of conversation " + s.ConversationID
+	if code != events.ReasonNotMember {
+		msg = "you may not post, so not type, in conversation " + s.ConversationID
+	}
 	r.deliver(bridge.NewDelivery(s.Prefix, s.User, bridge.KindErrors, bridge.Outbound{Type: "command.rejected", At: s.At,
-		Data: bridge.Rejection{Action: s.Kind, Code: events.ReasonNotMember, Message: "not a member of conversation " + s.ConversationID}}))
+		Data: bridge.Rejection{Action: s.Kind, Code: code, Message: msg}}))
 }

@@ -50,6 +50,7 @@ var decides = func() *events.Router[*Service] {
 	events.On(r, (*Service).posted)
 	events.On(r, (*Service).rulesChanged)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
+		events.TypeConversationUpdated, events.TypeParticipantUpdated,
 		events.TypeMessageModerated, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.

@@ -15,6 +15,10 @@ type Conversation struct {
 	ReplyPermission events.ReplyPermission
 	CreatedBy       string
 	Members         map[string]events.Role
+	// CanReply holds the members' reply overrides (nil until one is set).
+	CanReply map[string]bool
+	// Closed is set once an admin closed the conversation.
+	Closed bool
 }
 
 // Roster maps conversations to their members.
@@ -36,6 +40,8 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).created)
 	events.On(r, (*Roster).joined)
 	events.On(r, (*Roster).left)
+	events.On(r, (*Roster).updated)
+	events.On(r, (*Roster).participantUpdated)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
 		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
 	return r
@@ -71,7 +77,33 @@ func (r *Roster) joined(e *events.Envelope, p *events.MemberJoined) error {
 func (r *Roster) left(e *events.Envelope, p *events.MemberLeft) error {
 	if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
 		delete(c.Members, p.UserID)
+		delete(c.CanReply, p.UserID)
 	}
+	return nil
+}
+
+func (r *Roster) updated(e *events.Envelope, p *events.ConversationUpdated) error {
+	if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
+		c.ReplyPermission = p.ReplyPermission
+		c.Closed = c.Closed || p.Closed // a closed conversation stays closed
+	}
+	return nil
+}
+
+func (r *Roster) participantUpdated(e *events.Envelope, p *events.ParticipantUpdated) error {
+	c := r.convs[Key{e.App, p.ConversationID}]
+	if c == nil || !c.IsMember(p.UserID) {
+		return nil
+	}
+	c.Members[p.UserID] = p.Role
+	if p.CanReply == nil {
+		delete(c.CanReply, p.UserID)
+		return nil
+	}
+	if c.CanReply == nil {
+		c.CanReply = map[string]bool{}
+	}
+	c.CanReply[p.UserID] = *p.CanReply
 	return nil
 }
 
@@ -81,30 +113,9 @@ func (c *Conversation) IsMember(user string) bool {
 	return ok
 }
 
-// CanPost decides whether user may post, and if not, the moderation reason.
-func (c *Conversation) CanPost(user string) (bool, string) {
-	role, ok := c.Members[user]
-	if !ok {
-		return false, events.ReasonNotMember
-	}
-	return CanPost(role, c.ReplyPermission, user == c.CreatedBy)
-}
-
-// CanPost is the reply rule for a member with role in a conversation with
-// permission perm; creator says whether the member created it.
-func CanPost(role events.Role, perm events.ReplyPermission, creator bool) (bool, string) {
-	switch {
-	case role == events.RoleAdmin:
-		return true, ""
-	case role == events.RoleReadOnly:
-		return false, events.ReasonReplyNotAllowed
-	case perm == events.ReplyAll || perm == "":
-		return true, ""
-	case perm == events.ReplySenderOnly && creator:
-		return true, ""
-	}
-	return false, events.ReasonReplyNotAllowed
-}
+// CanPost decides whether user may post, and if not, the moderation reason
+// (Allowed's Post cell).
+func (c *Conversation) CanPost(user string) (bool, string) { return c.Can(user, Post) }
 
 // MemberIDs lists the members, in no particular order.
 func (c *Conversation) MemberIDs() []string {

@@ -182,43 +182,6 @@ func TestUndecodableEventsAreIgnored(t *testing.T) {
 	}
 }
 
-func TestCanPostForEveryRoleAndReplyPermission(t *testing.T) {
-	roles := []events.Role{events.RoleAdmin, events.RoleMember, events.RoleReadOnly}
-	perms := []events.ReplyPermission{events.ReplyAll, events.ReplyAdminsOnly, events.ReplySenderOnly, events.ReplyNone, ""}
-	// allowed[role][perm][creator]
-	allowed := map[events.Role]map[events.ReplyPermission][2]bool{
-		events.RoleAdmin: {
-			events.ReplyAll: {true, true}, events.ReplyAdminsOnly: {true, true}, events.ReplySenderOnly: {true, true},
-			events.ReplyNone: {true, true}, "": {true, true},
-		},
-		events.RoleMember: {
-			events.ReplyAll: {true, true}, events.ReplyAdminsOnly: {false, false}, events.ReplySenderOnly: {false, true},
-			events.ReplyNone: {false, false}, "": {true, true},
-		},
-		events.RoleReadOnly: {
-			events.ReplyAll: {false, false}, events.ReplyAdminsOnly: {false, false}, events.ReplySenderOnly: {false, false},
-			events.ReplyNone: {false, false}, "": {false, false},
-		},
-	}
-	for _, role := range roles {
-		for _, perm := range perms {
-			for i, creator := range []bool{false, true} {
-				want := allowed[role][perm][i]
-				ok, reason := roster.CanPost(role, perm, creator)
-				if ok != want {
-					t.Errorf("CanPost(%s, %q, creator=%v) = %v, want %v", role, perm, creator, ok, want)
-				}
-				if ok && reason != "" {
-					t.Errorf("CanPost(%s, %q, creator=%v) allowed with reason %q", role, perm, creator, reason)
-				}
-				if !ok && reason != events.ReasonReplyNotAllowed {
-					t.Errorf("CanPost(%s, %q, creator=%v) reason = %q, want %q", role, perm, creator, reason, events.ReasonReplyNotAllowed)
-				}
-			}
-		}
-	}
-}
-
 func TestConversationCanPostRefusesNonMembersAndUsesCreator(t *testing.T) {
 	r := roster.New()
 	r.Apply(env(t, "geosector", created("c1", events.ReplySenderOnly, member("alice"), member("bob"))))

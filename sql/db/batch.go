@@ -483,6 +483,62 @@ func (b *InsertFeedBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const insertHeldDecision = `-- name: InsertHeldDecision :batchexec
+INSERT INTO held_decisions (app, message_id, seq, at, reason) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING
+`
+
+type InsertHeldDecisionBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type InsertHeldDecisionParams struct {
+	App       string
+	MessageID string
+	Seq       int64
+	At        time.Time
+	Reason    *string
+}
+
+func (q *Queries) InsertHeldDecision(ctx context.Context, arg []InsertHeldDecisionParams) *InsertHeldDecisionBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.MessageID,
+			a.Seq,
+			a.At,
+			a.Reason,
+		}
+		batch.Queue(insertHeldDecision, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &InsertHeldDecisionBatchResults{br, len(arg), false}
+}
+
+func (b *InsertHeldDecisionBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *InsertHeldDecisionBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const insertMessage = `-- name: InsertMessage :batchexec
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
@@ -803,6 +859,130 @@ func (b *SetMembershipRoleBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *SetMembershipRoleBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const updateConversation = `-- name: UpdateConversation :batchexec
+UPDATE conversations
+SET title = $1, settings = $2, reply_permission = $3, pinned = $4,
+    closed_at = CASE WHEN $5::boolean THEN coalesce(closed_at, $6::timestamptz) ELSE closed_at END,
+    updated_at = $6::timestamptz
+WHERE app = $7 AND id = $8
+`
+
+type UpdateConversationBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type UpdateConversationParams struct {
+	Title           string
+	Settings        []byte
+	ReplyPermission string
+	Pinned          bool
+	Closed          bool
+	At              time.Time
+	App             string
+	ID              string
+}
+
+// A conversation's shared attributes after an admin's change (the event
+// carries them all). A closed conversation stays closed, since its first
+// closing.
+func (q *Queries) UpdateConversation(ctx context.Context, arg []UpdateConversationParams) *UpdateConversationBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Title,
+			a.Settings,
+			a.ReplyPermission,
+			a.Pinned,
+			a.Closed,
+			a.At,
+			a.App,
+			a.ID,
+		}
+		batch.Queue(updateConversation, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &UpdateConversationBatchResults{br, len(arg), false}
+}
+
+func (b *UpdateConversationBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *UpdateConversationBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const updateParticipant = `-- name: UpdateParticipant :batchexec
+UPDATE participants SET role = $1, can_reply = $2
+WHERE app = $3 AND conversation_id = $4 AND user_id = $5
+`
+
+type UpdateParticipantBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type UpdateParticipantParams struct {
+	Role           string
+	CanReply       *bool
+	App            string
+	ConversationID string
+	UserID         string
+}
+
+func (q *Queries) UpdateParticipant(ctx context.Context, arg []UpdateParticipantParams) *UpdateParticipantBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Role,
+			a.CanReply,
+			a.App,
+			a.ConversationID,
+			a.UserID,
+		}
+		batch.Queue(updateParticipant, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &UpdateParticipantBatchResults{br, len(arg), false}
+}
+
+func (b *UpdateParticipantBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *UpdateParticipantBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

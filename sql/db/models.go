@@ -17,6 +17,11 @@ type Conversation struct {
 	CreatedBy       string
 	CreatedAt       time.Time
 	CreatedSeq      int64
+	Settings        []byte
+	Pinned          bool
+	ClosedAt        *time.Time
+	UpdatedAt       *time.Time
+	LastMessageSeq  int64
 }
 
 type ConversationFeed struct {
@@ -28,6 +33,14 @@ type ConversationFeed struct {
 	MessageID      *string
 	Data           []byte
 	Audience       []string
+}
+
+type HeldDecision struct {
+	App       string
+	MessageID string
+	Seq       int64
+	At        time.Time
+	Reason    *string
 }
 
 type Membership struct {
@@ -96,6 +109,7 @@ type Participant struct {
 	LastDeliveredSeq       int64
 	LastDeliveredMessageID *string
 	LastDeliveredAt        *time.Time
+	CanReply               *bool
 }
 
 type ProjectionCheckpoint struct {

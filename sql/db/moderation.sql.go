@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const moderationQueue = `-- name: ModerationQueue :many
@@ -53,6 +54,65 @@ func (q *Queries) ModerationQueue(ctx context.Context, arg ModerationQueueParams
 			&i.DeletedAt,
 			&i.ModeratedAt,
 			&i.OriginalContent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const syncHeldResults = `-- name: SyncHeldResults :many
+SELECT m.id, m.client_msg_id, m.conversation_id, h.reason, h.seq, h.at
+FROM held_decisions h
+JOIN messages m ON m.app = h.app AND m.id = h.message_id
+WHERE h.app = $1 AND m.sender_id = $2 AND h.seq > $3::bigint AND h.seq < m.moderated_seq
+ORDER BY h.seq
+LIMIT $4
+`
+
+type SyncHeldResultsParams struct {
+	App     string
+	UserID  string
+	Since   int64
+	MaxRows int32
+}
+
+type SyncHeldResultsRow struct {
+	ID             string
+	ClientMsgID    string
+	ConversationID string
+	Reason         *string
+	Seq            int64
+	At             time.Time
+}
+
+// moderation.result pending for a sender after since, of the holds a later
+// decision replaced (the message's row gives its last decision).
+func (q *Queries) SyncHeldResults(ctx context.Context, arg SyncHeldResultsParams) ([]SyncHeldResultsRow, error) {
+	rows, err := q.db.Query(ctx, syncHeldResults,
+		arg.App,
+		arg.UserID,
+		arg.Since,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SyncHeldResultsRow{}
+	for rows.Next() {
+		var i SyncHeldResultsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ClientMsgID,
+			&i.ConversationID,
+			&i.Reason,
+			&i.Seq,
+			&i.At,
 		); err != nil {
 			return nil, err
 		}

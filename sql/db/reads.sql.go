@@ -11,7 +11,7 @@ import (
 )
 
 const getConversation = `-- name: GetConversation :one
-SELECT app, id, kind, title, reply_permission, created_by, created_at, created_seq FROM conversations WHERE app = $1 AND id = $2
+SELECT app, id, kind, title, reply_permission, created_by, created_at, created_seq, settings, pinned, closed_at, updated_at, last_message_seq FROM conversations WHERE app = $1 AND id = $2
 `
 
 type GetConversationParams struct {
@@ -31,6 +31,11 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 		&i.CreatedBy,
 		&i.CreatedAt,
 		&i.CreatedSeq,
+		&i.Settings,
+		&i.Pinned,
+		&i.ClosedAt,
+		&i.UpdatedAt,
+		&i.LastMessageSeq,
 	)
 	return i, err
 }
@@ -72,7 +77,7 @@ func (q *Queries) GetMessage(ctx context.Context, arg GetMessageParams) (Message
 }
 
 const getParticipant = `-- name: GetParticipant :one
-SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
+SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at, can_reply FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3
 `
 
 type GetParticipantParams struct {
@@ -97,127 +102,9 @@ func (q *Queries) GetParticipant(ctx context.Context, arg GetParticipantParams) 
 		&i.LastDeliveredSeq,
 		&i.LastDeliveredMessageID,
 		&i.LastDeliveredAt,
+		&i.CanReply,
 	)
 	return i, err
-}
-
-const lastMessages = `-- name: LastMessages :many
-SELECT DISTINCT ON (m.conversation_id) m.app, m.id, m.conversation_id, m.client_msg_id, m.sender_id, m.sender_type, m.content, m.content_type, m.attachment_id, m.reply_to, m.created_at, m.seq, m.moderation_status, m.moderation_reason, m.moderated_seq, m.edited_at, m.deleted_at, m.moderated_at, m.original_content
-FROM messages m
-WHERE m.app = $1 AND m.conversation_id = ANY($2::text[]) AND m.moderation_status = 'approved'
-ORDER BY m.conversation_id, m.seq DESC
-`
-
-type LastMessagesParams struct {
-	App             string
-	ConversationIds []string
-}
-
-func (q *Queries) LastMessages(ctx context.Context, arg LastMessagesParams) ([]Message, error) {
-	rows, err := q.db.Query(ctx, lastMessages, arg.App, arg.ConversationIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []Message{}
-	for rows.Next() {
-		var i Message
-		if err := rows.Scan(
-			&i.App,
-			&i.ID,
-			&i.ConversationID,
-			&i.ClientMsgID,
-			&i.SenderID,
-			&i.SenderType,
-			&i.Content,
-			&i.ContentType,
-			&i.AttachmentID,
-			&i.ReplyTo,
-			&i.CreatedAt,
-			&i.Seq,
-			&i.ModerationStatus,
-			&i.ModerationReason,
-			&i.ModeratedSeq,
-			&i.EditedAt,
-			&i.DeletedAt,
-			&i.ModeratedAt,
-			&i.OriginalContent,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listConversationsForUser = `-- name: ListConversationsForUser :many
-SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created_at, c.created_seq, p.role AS my_role, p.last_read_seq,
-       coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
-       (SELECT count(*) FROM messages m
-         WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-           AND m.deleted_at IS NULL AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
-FROM participants p
-JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
-LEFT JOIN LATERAL (
-    SELECT m.created_at FROM messages m
-    WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-    ORDER BY m.seq DESC LIMIT 1
-) last ON true
-WHERE p.app = $1 AND p.user_id = $2
-ORDER BY last_activity_at DESC, c.id
-LIMIT $3
-`
-
-type ListConversationsForUserParams struct {
-	App    string
-	UserID string
-	Limit  int32
-}
-
-type ListConversationsForUserRow struct {
-	Conversation   Conversation
-	MyRole         string
-	LastReadSeq    int64
-	LastActivityAt time.Time
-	UnreadCount    int64
-}
-
-// The caller's conversations, most recent activity first: the time of the
-// newest approved message, or the conversation's creation.
-func (q *Queries) ListConversationsForUser(ctx context.Context, arg ListConversationsForUserParams) ([]ListConversationsForUserRow, error) {
-	rows, err := q.db.Query(ctx, listConversationsForUser, arg.App, arg.UserID, arg.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []ListConversationsForUserRow{}
-	for rows.Next() {
-		var i ListConversationsForUserRow
-		if err := rows.Scan(
-			&i.Conversation.App,
-			&i.Conversation.ID,
-			&i.Conversation.Kind,
-			&i.Conversation.Title,
-			&i.Conversation.ReplyPermission,
-			&i.Conversation.CreatedBy,
-			&i.Conversation.CreatedAt,
-			&i.Conversation.CreatedSeq,
-			&i.MyRole,
-			&i.LastReadSeq,
-			&i.LastActivityAt,
-			&i.UnreadCount,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const listMessages = `-- name: ListMessages :many
@@ -288,7 +175,7 @@ func (q *Queries) ListMessages(ctx context.Context, arg ListMessagesParams) ([]M
 }
 
 const listParticipants = `-- name: ListParticipants :many
-SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id
+SELECT app, conversation_id, user_id, role, joined_at, joined_seq, last_read_seq, last_read_message_id, last_read_at, last_delivered_seq, last_delivered_message_id, last_delivered_at, can_reply FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id
 `
 
 type ListParticipantsParams struct {
@@ -318,6 +205,7 @@ func (q *Queries) ListParticipants(ctx context.Context, arg ListParticipantsPara
 			&i.LastDeliveredSeq,
 			&i.LastDeliveredMessageID,
 			&i.LastDeliveredAt,
+			&i.CanReply,
 		); err != nil {
 			return nil, err
 		}
@@ -428,9 +316,8 @@ type SyncFeedRow struct {
 	Data []byte
 }
 
-// A user's conversation deliveries after since (conversation.created,
-// member.*, message.edited, message.deleted), while a member and in the
-// audience.
+// A user's conversation deliveries after since (conversation.*, member.*,
+// message.edited, message.deleted), while a member and in the audience.
 func (q *Queries) SyncFeed(ctx context.Context, arg SyncFeedParams) ([]SyncFeedRow, error) {
 	rows, err := q.db.Query(ctx, syncFeed,
 		arg.Since,

@@ -7,31 +7,6 @@ SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id =
 -- name: ListParticipants :many
 SELECT * FROM participants WHERE app = $1 AND conversation_id = $2 ORDER BY joined_seq, user_id;
 
--- name: ListConversationsForUser :many
--- The caller's conversations, most recent activity first: the time of the
--- newest approved message, or the conversation's creation.
-SELECT sqlc.embed(c), p.role AS my_role, p.last_read_seq,
-       coalesce(last.created_at, c.created_at)::timestamptz AS last_activity_at,
-       (SELECT count(*) FROM messages m
-         WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-           AND m.deleted_at IS NULL AND m.sender_id <> p.user_id AND m.seq > p.last_read_seq)::bigint AS unread_count
-FROM participants p
-JOIN conversations c ON c.app = p.app AND c.id = p.conversation_id
-LEFT JOIN LATERAL (
-    SELECT m.created_at FROM messages m
-    WHERE m.app = c.app AND m.conversation_id = c.id AND m.moderation_status = 'approved'
-    ORDER BY m.seq DESC LIMIT 1
-) last ON true
-WHERE p.app = $1 AND p.user_id = $2
-ORDER BY last_activity_at DESC, c.id
-LIMIT $3;
-
--- name: LastMessages :many
-SELECT DISTINCT ON (m.conversation_id) m.*
-FROM messages m
-WHERE m.app = $1 AND m.conversation_id = ANY(@conversation_ids::text[]) AND m.moderation_status = 'approved'
-ORDER BY m.conversation_id, m.seq DESC;
-
 -- name: ListMessages :many
 -- History of one conversation, newest first: approved messages, plus the
 -- viewer's own messages whatever their status.
@@ -96,9 +71,8 @@ ORDER BY moderated_seq
 LIMIT @max_rows;
 
 -- name: SyncFeed :many
--- A user's conversation deliveries after since (conversation.created,
--- member.*, message.edited, message.deleted), while a member and in the
--- audience.
+-- A user's conversation deliveries after since (conversation.*, member.*,
+-- message.edited, message.deleted), while a member and in the audience.
 SELECT f.seq, f.type, f.at, f.data
 FROM memberships ms
 CROSS JOIN LATERAL (

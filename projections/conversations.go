@@ -1,0 +1,87 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/wire"
+	"github.com/chatbackend/chat/sql/db"
+)
+
+// conversationChanges is a batch's effect on conversations beyond their
+// creation: admins' changes, each applied in log order (rare, and a closing
+// keeps the time of the first), and the position of each conversation's
+// newest approved message, by which GET /conversations orders; both after
+// the rows they change (conversations, participants, decisions).
+type conversationChanges struct {
+	updates   []db.UpdateConversationParams
+	approvals db.AdvanceLastMessageParams
+}
+
+func (c *changes) conversationUpdated(e *events.Envelope, p *events.ConversationUpdated) error {
+	settings := p.Settings
+	if settings == nil {
+		settings = events.Settings{}
+	}
+	doc, err := json.Marshal(settings) // keys sorted: a replay writes the same document
+	if err != nil {
+		return err
+	}
+	c.updates = append(c.updates, db.UpdateConversationParams{App: e.App, ID: p.ConversationID, Title: p.Title,
+		Settings: doc, ReplyPermission: string(p.ReplyPermission), Pinned: p.Pinned, Closed: p.Closed, At: e.At})
+	if c.roster.Get(e.App, p.ConversationID) != nil {
+		c.addFeed(e, p.ConversationID, "conversation.updated", nil, wire.ConversationUpdated(p), allMembers)
+		_ = c.roster.Apply(e)
+	}
+	return nil
+}
+
+// participantUpdated records a participant's role and reply override, on
+// the row the batch leaves for them (see memberChange.update).
+func (c *changes) participantUpdated(e *events.Envelope, p *events.ParticipantUpdated) error {
+	conv := c.roster.Get(e.App, p.ConversationID)
+	if conv == nil || !conv.IsMember(p.UserID) {
+		return nil // the roster ignores it: no such participant at this position
+	}
+	mc := c.member(memberKey{e.App, p.ConversationID, p.UserID})
+	mc.update = &db.UpdateParticipantParams{App: e.App, ConversationID: p.ConversationID, UserID: p.UserID,
+		Role: string(p.Role), CanReply: p.CanReply}
+	if mc.join != nil {
+		mc.join.role = string(p.Role)
+	}
+	upTo, _ := c.limits(e.App)
+	c.addFeed(e, p.ConversationID, "member.updated", nil, wire.ParticipantUpdated(p), conv.ToldOfMember(p.UserID, upTo))
+	c.setRole(e.App, p.ConversationID, p.UserID, p.Role)
+	_ = c.roster.Apply(e)
+	return nil
+}
+
+// approved records an approval, for the conversation's last message
+// (AdvanceLastMessage tells whether it is the decision that stood).
+func (c *changes) approved(e *events.Envelope, p *events.MessageModerated) {
+	if p.Status == events.StatusApproved {
+		a := &c.approvals
+		a.App, a.ID, a.ModeratedSeq = append(a.App, e.App), append(a.ID, p.MessageID), append(a.ModeratedSeq, int64(e.Seq))
+	}
+}
+
+// writeConversations sends the batch's conversation changes, after the
+// conversation and participant rows they change.
+func writeConversations(ctx context.Context, q *db.Queries, c *changes, keep func(int, error)) {
+	if len(c.updates) > 0 {
+		q.UpdateConversation(ctx, c.updates).Exec(keep)
+	}
+	var ups []db.UpdateParticipantParams
+	for _, k := range c.memberOrder {
+		if u := c.members[k].update; u != nil {
+			ups = append(ups, *u)
+		}
+	}
+	if len(ups) > 0 {
+		q.UpdateParticipant(ctx, ups).Exec(keep)
+	}
+	if len(c.approvals.App) > 0 {
+		keep(0, q.AdvanceLastMessage(ctx, c.approvals))
+	}
+}
