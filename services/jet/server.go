@@ -4,6 +4,7 @@
 package jet
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -19,8 +20,51 @@ import (
 // without users: every connection authenticates (DESIGN: NATS is never open).
 type Embedded struct {
 	*server.Server
-	mu   sync.Mutex
-	opts *server.Options // as configured; the server adjusts its own copy
+	users *userTable
+}
+
+// userTable authenticates each connection against users that can change
+// while the server runs. The server asks it at every CONNECT, so adding a
+// user needs no reload of the server's options (nats-server reauthorises
+// every connection during a reload, and a client connecting meanwhile
+// races with it).
+type userTable struct {
+	mu     sync.RWMutex
+	byName map[string]*server.User
+}
+
+func newUserTable(users []*server.User) *userTable {
+	t := &userTable{}
+	t.set(users)
+	return t
+}
+
+func (t *userTable) set(users []*server.User) {
+	byName := make(map[string]*server.User, len(users))
+	for _, u := range users {
+		byName[u.Username] = u
+	}
+	t.mu.Lock()
+	t.byName = byName
+	t.mu.Unlock()
+}
+
+func (t *userTable) get(name string) *server.User {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.byName[name]
+}
+
+// Check accepts a client whose user and password match a user's, giving
+// the connection that user's permissions.
+func (t *userTable) Check(c server.ClientAuthentication) bool {
+	o := c.GetOpts()
+	u := t.get(o.Username)
+	if u == nil || o.Username == "" || subtle.ConstantTimeCompare([]byte(o.Password), []byte(u.Password)) != 1 {
+		return false
+	}
+	c.RegisterUser(u)
+	return true
 }
 
 // StartEmbedded runs a NATS server with JetStream on addr ("host:port"), storing
@@ -50,9 +94,9 @@ func StartEmbedded(addr, dataDir string, users []*server.User) (*Embedded, error
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: 8 << 20,
-		Users:      users,
 	}
-	e := &Embedded{opts: opts.Clone()}
+	e := &Embedded{users: newUserTable(users)}
+	opts.CustomClientAuthentication = e.users
 	if e.Server, err = server.NewServer(opts); err != nil {
 		return nil, fmt.Errorf("nats server: %w", err)
 	}
@@ -64,31 +108,15 @@ func StartEmbedded(addr, dataDir string, users []*server.User) (*Embedded, error
 	return e, nil
 }
 
-// SetUsers replaces the accepted users while the server runs. Connections of
-// users that remain are kept.
+// SetUsers replaces the accepted users while the server runs. Connections
+// already made are kept; the next CONNECT of each user meets the new list.
 func (e *Embedded) SetUsers(users []*server.User) error {
 	if len(users) == 0 {
 		return errors.New("nats server: no users; it would accept anyone")
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	o := e.opts.Clone()
-	o.Users = users
-	if err := e.ReloadOptions(o); err != nil {
-		return fmt.Errorf("nats server: load users: %w", err)
-	}
-	e.opts.Users = users
+	e.users.set(users)
 	return nil
 }
 
-// HasUser reports whether the server accepts user, once SetUsers returned.
-func (e *Embedded) HasUser(name string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, u := range e.opts.Users {
-		if u.Username == name {
-			return true
-		}
-	}
-	return false
-}
+// HasUser reports whether the server accepts user.
+func (e *Embedded) HasUser(name string) bool { return e.users.get(name) != nil }
