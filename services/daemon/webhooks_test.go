@@ -197,12 +197,7 @@ func TestWebhooksBadInputAppendsNothing(t *testing.T) {
 		return []map[string]any{w}
 	}
 	before := c.LastSeq()
-	for _, tc := range []struct {
-		name, token string
-		body        any
-		status      int
-		code        string
-	}{
+	expectRefusals(t, c, "PUT", "/api/chat/webhooks", []refusal{
 		{"a member", c.Token("geosector", "alice", "member"), []any{good}, 403, "forbidden"},
 		{"no token", "", []any{good}, 401, "unauthenticated"},
 		{"an object", admin, good, 400, "invalid_payload"},
@@ -217,15 +212,8 @@ func TestWebhooksBadInputAppendsNothing(t *testing.T) {
 		{"unknown field", admin, with("retries", 3), 400, "invalid_payload"},
 		{"same id twice", admin, []any{good, good}, 400, "invalid_payload"},
 		{"huge", admin, with("url", "https://hooks.example.com/"+strings.Repeat("a", 2<<20)), 413, "too_large"},
-	} {
-		status, body := c.Do("PUT", "/api/chat/webhooks", tc.token, tc.body)
-		if status != tc.status || !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
-			t.Errorf("%s: %d %s, want %d %s", tc.name, status, body, tc.status, tc.code)
-		}
-	}
-	if status, body := c.Do("GET", "/api/chat/webhooks", c.Token("geosector", "alice", "member"), nil); status != 403 {
-		t.Errorf("a member's GET: %d %s", status, body)
-	}
+	})
+	expectRefusals(t, c, "GET", "/api/chat/webhooks", []refusal{{"a member", c.Token("geosector", "alice", "member"), nil, 403, "forbidden"}})
 	if after := c.LastSeq(); after != before {
 		t.Fatalf("refused writes appended %d events", after-before)
 	}
@@ -312,4 +300,23 @@ func webhookConsumers(t *testing.T, c *daemontest.Chat) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// refusal is a request expected to be refused with status and code.
+type refusal struct {
+	name, token string
+	body        any
+	status      int
+	code        string
+}
+
+// expectRefusals sends each case to path and checks its refusal.
+func expectRefusals(t *testing.T, c *daemontest.Chat, method, path string, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		status, body := c.Do(method, path, tc.token, tc.body)
+		if status != tc.status || !strings.Contains(string(body), `"code":"`+tc.code+`"`) {
+			t.Errorf("%s %s, %s: %d %s, want %d %s", method, path, tc.name, status, body, tc.status, tc.code)
+		}
+	}
 }
