@@ -48,6 +48,9 @@ type changes struct {
 	membershipOrder []memberKey
 	feed            []db.InsertFeedParams
 	scrubs          []db.ScrubEditsParams
+
+	// groupWrites are the group and user-room effects, in log order (groups.go).
+	groupWrites []groupWrite
 }
 
 type memberKey struct{ app, conv, user string }
@@ -99,6 +102,14 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
+	events.On(r, (*changes).groupCreated)
+	events.On(r, (*changes).groupUpdated)
+	events.On(r, (*changes).groupJoinRequested)
+	events.On(r, (*changes).groupJoinRefused)
+	events.On(r, (*changes).groupMemberJoined)
+	events.On(r, (*changes).groupMemberLeft)
+	events.On(r, (*changes).settingsChanged)
+	events.On(r, (*changes).notificationsRead)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()
@@ -127,12 +138,15 @@ func (c *changes) conversationCreated(e *events.Envelope, p *events.Conversation
 	for _, m := range p.Members {
 		c.join(e, p.ConversationID, m.UserID, m.Role)
 	}
+	c.notifyCreated(e, p)
 	c.syncCreated(e, p)
+	c.groupConversation(e, p)
 	return nil
 }
 
 func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error {
 	c.join(e, p.ConversationID, p.UserID, p.Role)
+	c.notifyJoined(e, p)
 	c.syncJoined(e, p)
 	return nil
 }

@@ -391,6 +391,8 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
+	// Groups and the user room are decided at their own positions in the log.
+	a.Groups, a.Room = decide.NewGroups(d.js, jet.NewAppender(d.js), 0), decide.NewUserRoom(d.js, jet.NewAppender(d.js))
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
 		return err

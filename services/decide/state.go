@@ -28,6 +28,8 @@ type State struct {
 	// done holds the ids of the edits and deletes already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
 	done map[string]struct{}
+	// Group is the group (team) the conversation belongs to, if any.
+	Group string
 }
 
 // Message is what decisions need about one message.
@@ -72,8 +74,10 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).deliveryReceipt)
 	events.On(r, (*State).readReceipt)
 	events.On(r, (*State).left)
-	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
-		events.TypeServiceAccountCreated)
+	events.On(r, (*State).created)
+	r.Ignore(events.TypeMemberJoined, // folded by the roster
+		events.TypeServiceAccountCreated, events.TypeSettingsChanged, events.TypeNotificationsRead)
+	r.Ignore(events.GroupTypes...) // a group's own state: GroupState
 	return r
 }()
 
@@ -152,6 +156,14 @@ func (s *State) left(_ *events.Envelope, p *events.MemberLeft) error {
 	if p.ConversationID == s.ID {
 		delete(s.read, p.UserID)
 		delete(s.delivered, p.UserID)
+	}
+	return nil
+}
+
+// created notes the conversation's group; its members are the roster's.
+func (s *State) created(_ *events.Envelope, p *events.ConversationCreated) error {
+	if p.ConversationID == s.ID && s.Group == "" {
+		s.Group = p.GroupID
 	}
 	return nil
 }
