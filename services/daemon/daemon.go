@@ -111,6 +111,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
+			Clients: decide.NewClients(d.js, appender),
 		}); err != nil {
 			return nil, err
 		}

@@ -114,42 +114,51 @@ func (d *Groups) entry(app, group string) *groupEntry {
 
 // catchUp folds the events stored under filter after g's position.
 func (d *Groups) catchUp(ctx context.Context, g *GroupState, filter string) error {
-	logFoldsMetric.Inc()
 	stream, err := d.eventStream(ctx)
 	if err != nil {
 		return err
 	}
+	return readAfter(ctx, d.js, stream, filter, func() uint64 { return g.Pos },
+		func(seq uint64, subject string, data []byte) { foldGroup(g, seq, subject, data) })
+}
+
+// readAfter folds the events stored under filter after pos() up to the
+// last one there: up to 16 with single requests, the rest with an ordered
+// consumer. fold must advance pos past each event it is given.
+func readAfter(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, filter string,
+	pos func() uint64, fold func(seq uint64, subject string, data []byte)) error {
+	logFoldsMetric.Inc()
 	last, err := lastSeq(ctx, stream, filter)
 	if err != nil {
 		return err
 	}
-	for i := 0; i < fetchAtMost && g.Pos < last; i++ {
-		m, err := stream.GetMsg(ctx, g.Pos+1, jetstream.WithGetMsgSubject(filter))
+	for i := 0; i < fetchAtMost && pos() < last; i++ {
+		m, err := stream.GetMsg(ctx, pos()+1, jetstream.WithGetMsgSubject(filter))
 		if err != nil {
-			return fmt.Errorf("read %s from %d: %w", filter, g.Pos+1, err)
+			return fmt.Errorf("read %s from %d: %w", filter, pos()+1, err)
 		}
-		foldGroup(g, m.Sequence, m.Subject, m.Data)
+		fold(m.Sequence, m.Subject, m.Data)
 	}
-	if g.Pos >= last {
+	if pos() >= last {
 		return nil
 	}
-	cons, err := d.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{filter},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       g.Pos + 1,
+		OptStartSeq:       pos() + 1,
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, g.Pos+1, err)
+		return fmt.Errorf("read %s from %d: %w", filter, pos()+1, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, g.Pos+1, err)
+		return fmt.Errorf("read %s from %d: %w", filter, pos()+1, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	for g.Pos < last {
+	for pos() < last {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -161,7 +170,7 @@ func (d *Groups) catchUp(ctx context.Context, g *GroupState, filter string) erro
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filter, err)
 		}
-		foldGroup(g, md.Sequence.Stream, m.Subject(), m.Data())
+		fold(md.Sequence.Stream, m.Subject(), m.Data())
 	}
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 // groups created (some twice), renamed, asked to join (some twice, some by
 // members), requests refused, members added (with a request or without,
 // some as admins, some twice, some by themselves) and removed, settings
-// changed (muting a conversation, turning notifications off) and
-// notifications marked read. Property tests of fan-out, sync and replay
+// changed (muting a conversation, turning notifications off),
+// notifications marked read and clients seen. Property tests of fan-out, sync and replay
 // mix it into their histories.
 type RoomChurn struct{ groups int }
 
@@ -47,6 +47,8 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		add(&events.GroupMemberJoined{GroupID: g, UserID: u, Role: role, By: by})
 	case k == 7:
 		add(&events.GroupMemberLeft{GroupID: g, UserID: u, By: u})
+	case k == 8 && r.IntN(4) == 0: // internal: told to no one
+		add(&events.ClientSeen{UserID: u, Client: events.ClientHash(fmt.Sprint("device ", r.IntN(3)))})
 	case k == 8:
 		set := events.DefaultSettings()
 		if r.IntN(2) == 0 {
