@@ -26,7 +26,7 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		return
 	}
 	g := ids[r.IntN(c.groups)]
-	switch k := r.IntN(10); {
+	switch k := r.IntN(11); {
 	case k == 0:
 		add(&events.GroupCreated{GroupID: g, Name: "again", CreatedBy: u}) // a repeat changes nothing
 	case k == 1:
@@ -47,8 +47,6 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		add(&events.GroupMemberJoined{GroupID: g, UserID: u, Role: role, By: by})
 	case k == 7:
 		add(&events.GroupMemberLeft{GroupID: g, UserID: u, By: u})
-	case k == 8 && r.IntN(4) == 0: // internal: told to no one
-		add(&events.ClientSeen{UserID: u, Client: events.ClientHash(fmt.Sprint("device ", r.IntN(3)))})
 	case k == 8:
 		set := events.DefaultSettings()
 		if r.IntN(2) == 0 {
@@ -56,8 +54,10 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		}
 		set.Notifications.Enabled = r.IntN(4) != 0
 		add(&events.SettingsChanged{UserID: u, Settings: set})
-	default:
+	case k == 9:
 		add(&events.NotificationsRead{UserID: u, UpTo: uint64(1 + r.IntN(100))})
+	default: // internal: told to no one
+		add(&events.ClientSeen{UserID: u, Client: events.ClientHash(fmt.Sprint("device ", r.IntN(3)))})
 	}
 }
 
