@@ -12,11 +12,11 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatbackend/chat/services/config"
-	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/ratelimit"
 )
 
@@ -100,9 +100,9 @@ type BrokerOptions struct {
 	// AuthFailures limits failed authentications by client address (nil:
 	// no limit).
 	AuthFailures *ratelimit.Limiter
-	// Clients decides whether a connection comes from a client its user
-	// never used, for the security alert (nil: no such alert).
-	Clients *decide.Clients
+	// ClientsSeen records the clients each user connected from, for the
+	// security alert on a new one (jet.ClientsSeenConfig; nil: no such alert).
+	ClientsSeen jetstream.KeyValue
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -151,7 +151,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	})
 	h := newAuthHook(srv, o.Secret, o.Apps)
 	h.authFailures = o.AuthFailures
-	h.alerts = newSecurityAlerts(srv, o.Apps, o.Clients, log.With("component", "security-alerts"))
+	h.alerts = newSecurityAlerts(srv, o.Apps, o.ClientsSeen, log.With("component", "security-alerts"))
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}

@@ -2,6 +2,10 @@ package bridge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -9,13 +13,13 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/config"
-	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/ratelimit"
 )
 
@@ -61,18 +65,19 @@ var (
 	}, []string{"kind"})
 	alertsLost = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "chat_security_connects_unchecked_total",
-		Help: "Connections whose client was not checked for newness: the queue of connections to check was full, or the log failed.",
+		Help: "Connections whose client was not checked for newness: the queue of connections to check was full, or the bucket failed.",
 	})
 )
 
-// securityAlerts sends the alerts. New clients are checked on the log
-// (decide.Clients) by one goroutine, off the connection's path.
+// securityAlerts sends the alerts. New clients are checked against the
+// clients seen (a JetStream key-value bucket, jet.ClientsSeenConfig) by one
+// goroutine, off the connection's path.
 type securityAlerts struct {
-	srv     *mqtt.Server
-	apps    config.Apps
-	clients *decide.Clients // nil: no new-client alerts
-	limit   *ratelimit.Limiter
-	log     *slog.Logger
+	srv   *mqtt.Server
+	apps  config.Apps
+	seen  jetstream.KeyValue // nil: no new-client alerts
+	limit *ratelimit.Limiter
+	log   *slog.Logger
 
 	connects chan connected
 	stop     context.CancelFunc
@@ -84,13 +89,13 @@ type connected struct {
 	at                  time.Time
 }
 
-func newSecurityAlerts(srv *mqtt.Server, apps config.Apps, clients *decide.Clients, log *slog.Logger) *securityAlerts {
-	s := &securityAlerts{srv: srv, apps: apps, clients: clients, log: log,
+func newSecurityAlerts(srv *mqtt.Server, apps config.Apps, seen jetstream.KeyValue, log *slog.Logger) *securityAlerts {
+	s := &securityAlerts{srv: srv, apps: apps, seen: seen, log: log,
 		limit:    ratelimit.New(ratelimit.Rate{PerSecond: 1 / AlertEvery.Seconds(), Burst: AlertBurst}, time.Now),
 		connects: make(chan connected, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	if clients != nil {
+	if seen != nil {
 		s.done.Add(1)
 		go func() {
 			defer s.done.Done()
@@ -125,7 +130,7 @@ func (s *securityAlerts) send(app, user string, a SecurityAlert) {
 
 // connectedFrom queues a successful connection for the new-client check.
 func (s *securityAlerts) connectedFrom(app, user, clientID string) {
-	if s.clients == nil {
+	if s.seen == nil {
 		return
 	}
 	select {
@@ -142,7 +147,7 @@ func (s *securityAlerts) checkClients(ctx context.Context) {
 			return
 		case c := <-s.connects:
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			isNew, err := s.clients.Seen(cctx, c.app, c.user, c.clientID, c.at)
+			isNew, err := s.newClient(cctx, c)
 			cancel()
 			switch {
 			case err != nil:
@@ -153,6 +158,35 @@ func (s *securityAlerts) checkClients(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// newClient records c's client among its user's and reports whether it is
+// one they never used while they had used others. Each key is created
+// once: whichever chatd creates it first knows it is new.
+func (s *securityAlerts) newClient(ctx context.Context, c connected) (bool, error) {
+	at := []byte(c.at.UTC().Format(time.RFC3339))
+	user := c.app + "." + c.user
+	_, err := s.seen.Create(ctx, user+"."+clientKey(c.clientID), at)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record client of %s: %w", user, err)
+	}
+	_, err = s.seen.Create(ctx, user+".first", at)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return true, nil // they had connected before, from another client
+	}
+	if err != nil {
+		return false, fmt.Errorf("record first client of %s: %w", user, err)
+	}
+	return false, nil
+}
+
+// clientKey names an MQTT client id (any text) as a key token.
+func clientKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:16])
 }
 
 // refused tells the user named by a refused CONNECT, in the application

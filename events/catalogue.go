@@ -30,7 +30,6 @@ var known = newCatalogue(
 	Spec{Type: TypeGroupMemberLeft, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupMemberLeft) }},
 	Spec{Type: TypeSettingsChanged, Version: 1, Scope: ScopeUser, New: func() Payload { return new(SettingsChanged) }},
 	Spec{Type: TypeNotificationsRead, Version: 1, Scope: ScopeUser, New: func() Payload { return new(NotificationsRead) }},
-	Spec{Type: TypeClientSeen, Version: 1, Scope: ScopeUser, Internal: true, New: func() Payload { return new(ClientSeen) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.

@@ -50,7 +50,6 @@ func samples() map[events.Type]events.Payload {
 		events.TypeGroupMemberJoined:     &events.GroupMemberJoined{GroupID: "g1", UserID: "bob", Role: events.RoleMember, By: "alice"},
 		events.TypeGroupMemberLeft:       &events.GroupMemberLeft{GroupID: "g1", UserID: "bob", By: "bob"},
 		events.TypeNotificationsRead:     &events.NotificationsRead{UserID: "bob", UpTo: 42},
-		events.TypeClientSeen:            &events.ClientSeen{UserID: "bob", Client: events.ClientHash("phone 1")},
 		events.TypeSettingsChanged: &events.SettingsChanged{UserID: "bob", Settings: events.Settings{
 			MutedConversations: []string{"c1", "c2"}, Notifications: events.Notifications{Enabled: true}}},
 	}

@@ -110,7 +110,7 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).groupMemberLeft)
 	events.On(r, (*changes).settingsChanged)
 	events.On(r, (*changes).notificationsRead)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeClientSeen) // internal: not in the read model
+	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()
 

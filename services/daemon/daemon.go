@@ -107,11 +107,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	}
 	mqttURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
+		clientsSeen, err := d.js.CreateOrUpdateKeyValue(ctx, jet.ClientsSeenConfig(jet.StreamOptions{Replicas: cfg.NATSReplicas}))
+		if err != nil {
+			return nil, fmt.Errorf("declare bucket of clients seen: %w", err)
+		}
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
-			Clients: decide.NewClients(d.js, appender),
+			ClientsSeen: clientsSeen,
 		}); err != nil {
 			return nil, err
 		}

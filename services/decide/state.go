@@ -76,7 +76,7 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).left)
 	events.On(r, (*State).created)
 	r.Ignore(events.TypeMemberJoined, // folded by the roster
-		events.TypeServiceAccountCreated, events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeClientSeen)
+		events.TypeServiceAccountCreated, events.TypeSettingsChanged, events.TypeNotificationsRead)
 	r.Ignore(events.GroupTypes...) // a group's own state: GroupState
 	return r
 }()

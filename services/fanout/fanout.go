@@ -101,7 +101,7 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).groupJoinRequested)
 	events.On(r, (*Service).groupJoinRefused)
 	events.On(r, (*Service).notificationsRead)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeClientSeen) // internal: no client sees them
+	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
 	return r
 }()
 

@@ -47,7 +47,7 @@ var decides = func() *events.Router[*Service] {
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt,
-		events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeClientSeen)
+		events.TypeSettingsChanged, events.TypeNotificationsRead)
 	r.Ignore(events.GroupTypes...) // groups hold no messages
 	return r
 }()

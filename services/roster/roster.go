@@ -48,7 +48,7 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).groupJoinRefused)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
 		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated,
-		events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeClientSeen)
+		events.TypeSettingsChanged, events.TypeNotificationsRead)
 	return r
 }()
 

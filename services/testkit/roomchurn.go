@@ -11,8 +11,8 @@ import (
 // groups created (some twice), renamed, asked to join (some twice, some by
 // members), requests refused, members added (with a request or without,
 // some as admins, some twice, some by themselves) and removed, settings
-// changed (muting a conversation, turning notifications off),
-// notifications marked read and clients seen. Property tests of fan-out, sync and replay
+// changed (muting a conversation, turning notifications off) and
+// notifications marked read. Property tests of fan-out, sync and replay
 // mix it into their histories.
 type RoomChurn struct{ groups int }
 
@@ -26,7 +26,7 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		return
 	}
 	g := ids[r.IntN(c.groups)]
-	switch k := r.IntN(11); {
+	switch k := r.IntN(10); {
 	case k == 0:
 		add(&events.GroupCreated{GroupID: g, Name: "again", CreatedBy: u}) // a repeat changes nothing
 	case k == 1:
@@ -54,10 +54,8 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 		}
 		set.Notifications.Enabled = r.IntN(4) != 0
 		add(&events.SettingsChanged{UserID: u, Settings: set})
-	case k == 9:
+	default:
 		add(&events.NotificationsRead{UserID: u, UpTo: uint64(1 + r.IntN(100))})
-	default: // internal: told to no one
-		add(&events.ClientSeen{UserID: u, Client: events.ClientHash(fmt.Sprint("device ", r.IntN(3)))})
 	}
 }
 
