@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/services/auth"
+	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/testkit"
 )
@@ -82,4 +83,26 @@ func TestSecurityAlertsTellTheUserOfNewClientsAndRefusedTokensWithinALimit(t *te
 func clientID(cl *testkit.Client) string {
 	r := cl.Paho().OptionsReader()
 	return r.ClientID()
+}
+
+// When the server ends a session of bob's (its queue passed the limit while
+// he was away), his other device hears of it.
+func TestEndedSessionIsToldToTheUsersOtherDevices(t *testing.T) {
+	c := daemontest.Chatd(t, func(cfg *config.Config) { cfg.SessionQueue = 5 })
+	alice, carol := connect(t, c, "alice"), connect(t, c, "carol")
+	conv := group(t, c, "alice", "bob", "carol")
+	away, err := dialPersistent(t, c, "bob", "bob-tablet", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	away.away()
+	phone := connect(t, c, "bob")
+	sendAndWait(t, alice, carol, conv, "over-", 8)
+	got := phone.WaitType("security.alert", `"kind":"session_ended"`)
+	if a := testkit.JSON[bridge.SecurityAlert](t, got.Data); a.ClientID != "bob-tablet" || a.Reason == "" {
+		t.Fatalf("alert: %+v", a)
+	}
+	if n := len(alice.Of("security.alert")) + len(carol.Of("security.alert")); n != 0 {
+		t.Fatalf("others got %d of bob's alerts", n)
+	}
 }

@@ -189,16 +189,20 @@ func foldGroup(g *GroupState, seq uint64, subject string, data []byte) {
 	_ = g.Apply(e)
 }
 
+// eventStream is the event log's handle, looked up once.
 func (d *Groups) eventStream(ctx context.Context) (jetstream.Stream, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stream != nil {
-		return d.stream, nil
+	s := d.stream
+	d.mu.Unlock()
+	if s != nil {
+		return s, nil
 	}
 	s, err := d.js.Stream(ctx, events.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", events.Stream, err)
 	}
+	d.mu.Lock()
 	d.stream = s
+	d.mu.Unlock()
 	return s, nil
 }
