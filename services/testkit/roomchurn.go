@@ -14,9 +14,9 @@ import (
 // changed (muting a conversation, turning notifications off) and
 // notifications marked read. Property tests of fan-out, sync and replay
 // mix it into their histories.
-type RoomChurn struct{ groups int }
+type RoomChurn struct{ groups, convs int }
 
-// Step adds one such event about user u, with conv a conversation of the
+// Step adds one such event (or creates a conversation in a group) about user u, with conv a conversation of the
 // history, through add.
 func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string) {
 	ids := []string{"g0", "g1"}
@@ -27,8 +27,12 @@ func (c *RoomChurn) Step(r *rand.Rand, add func(events.Payload), u, conv string)
 	}
 	g := ids[r.IntN(c.groups)]
 	switch k := r.IntN(10); {
-	case k == 0:
+	case k == 0 && r.IntN(2) == 0:
 		add(&events.GroupCreated{GroupID: g, Name: "again", CreatedBy: u}) // a repeat changes nothing
+	case k == 0: // a conversation of the group
+		c.convs++
+		add(&events.ConversationCreated{ConversationID: fmt.Sprint("gc", c.convs), Kind: events.KindGroup,
+			ReplyPermission: events.ReplyAll, CreatedBy: u, GroupID: g, Members: []events.Member{{UserID: u, Role: events.RoleAdmin}}})
 	case k == 1:
 		add(&events.GroupUpdated{GroupID: g, Name: fmt.Sprint("renamed <", r.IntN(100), "> & \u2028"), By: u})
 	case k < 4:
