@@ -38,11 +38,14 @@ const KindSecurity = "security"
 
 // Alert kinds.
 const (
-	AlertNewClient     = "new_client"
-	AlertAuthRefused   = "auth_refused"
-	AlertSessionEnded  = "session_ended"
-	maxAlertClientText = 128
+	AlertNewClient    = "new_client"
+	AlertAuthRefused  = "auth_refused"
+	AlertSessionEnded = "session_ended"
 )
+
+// maxAlertClientText bounds the client id an alert repeats: MQTT allows
+// 65535 bytes.
+const maxAlertClientText = 128
 
 // AlertBurst and AlertEvery shape each user's alerts.
 const (

@@ -312,3 +312,37 @@ func TestGroupPresenceStopsAtRemoval(t *testing.T) {
 		t.Fatalf("bob got alice's presence %d times after his removal", n)
 	}
 }
+
+func TestGroupListPagesByID(t *testing.T) {
+	c := daemontest.Chatd(t)
+	alice := c.Token("geosector", "alice", "member")
+	made := map[string]bool{team(t, c, "alice"): true, team(t, c, "alice"): true, team(t, c, "alice"): true}
+	team(t, c, "bob") // not alice's
+	type page struct {
+		Groups  []struct{ ID, Role string }
+		HasMore bool
+		Next    string
+	}
+	seen := map[string]bool{}
+	path := "/api/chat/groups?limit=2"
+	for range 3 {
+		status, body := c.Do("GET", path, alice, nil)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, status, body)
+		}
+		p := testkit.JSON[page](t, body)
+		for _, g := range p.Groups {
+			if !made[g.ID] || seen[g.ID] || g.Role != "admin" {
+				t.Fatalf("page of %s: %+v", path, p)
+			}
+			seen[g.ID] = true
+		}
+		if !p.HasMore {
+			break
+		}
+		path = "/api/chat/groups?limit=2&after=" + p.Next
+	}
+	if len(seen) != len(made) {
+		t.Fatalf("the pages held %d of alice's %d groups", len(seen), len(made))
+	}
+}

@@ -82,18 +82,6 @@ func (d *Groups) Decide(ctx context.Context, app, group string, decide GroupDeci
 	return Outcome{}, fmt.Errorf("decide on group %s/%s: %w", app, group, ErrBusy)
 }
 
-// State calls fn with the group as of its last event in the log. fn must
-// not modify or keep the state.
-func (d *Groups) State(ctx context.Context, app, group string, fn func(*GroupState) error) error {
-	en := d.entry(app, group)
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	if err := d.catchUp(ctx, en.state, events.GroupSubjects(app, group)); err != nil {
-		return err
-	}
-	return fn(en.state)
-}
-
 func (d *Groups) entry(app, group string) *groupEntry {
 	k := key{app, group}
 	d.mu.Lock()
