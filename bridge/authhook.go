@@ -36,6 +36,8 @@ type authHook struct {
 	// order stamps every delivery with its position, so that a session's
 	// queue can be replayed in publish order on reconnection.
 	order atomic.Int64
+	// alerts tell users of connections in their name (security.go).
+	alerts *securityAlerts
 
 	mu sync.RWMutex
 	// pending holds a client between its CONNECT checks and its
@@ -101,6 +103,7 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 			reason = "token subject differs from username"
 		}
 		h.refused(cl, user, reason)
+		h.alerts.refused(user, string(pk.Connect.Password), cl.Net.Remote, reason)
 		return nil
 	}
 	prefix := h.apps[c.App].TopicPrefix
@@ -158,6 +161,10 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool
 	}
 	h.byUser[s.key][cl.ID] = struct{}{}
 	clientsConnected.Inc()
+	if !s.claims.IsService() {
+		_, clientID, _ := strings.Cut(strings.TrimPrefix(cl.ID, s.claims.App+"/"), "/")
+		h.alerts.connectedFrom(s.claims.App, s.claims.User(), clientID)
+	}
 	return true
 }
 
@@ -277,6 +284,7 @@ func (h *authHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet
 	if cl.Properties.ProtocolVersion >= 5 {
 		h.Log.Warn("retained publish refused: retain is not available", "client", cl.ID, "topic", pk.TopicName)
 		_ = h.srv.DisconnectClient(cl, packets.ErrRetainNotSupported)
+		h.alerts.ended(cl.ID, "retained publish: retain is not available")
 		return pk, packets.ErrRejectPacket
 	}
 	pk.FixedHeader.Retain = false

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -99,6 +100,9 @@ type BrokerOptions struct {
 	// AuthFailures limits failed authentications by client address (nil:
 	// no limit).
 	AuthFailures *ratelimit.Limiter
+	// ClientsSeen records the clients each user connected from, for the
+	// security alert on a new one (jet.ClientsSeenConfig; nil: no such alert).
+	ClientsSeen jetstream.KeyValue
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -147,6 +151,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	})
 	h := newAuthHook(srv, o.Secret, o.Apps)
 	h.authFailures = o.AuthFailures
+	h.alerts = newSecurityAlerts(srv, o.Apps, o.ClientsSeen, log.With("component", "security-alerts"))
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
@@ -215,6 +220,7 @@ func (b *Broker) Close() error {
 		case <-time.After(closeWait):
 			b.closeErr = errors.New("broker: close stuck on the clients map after " + closeWait.String() + "; stopping without it")
 		}
+		b.authHook.alerts.close()
 	})
 	return b.closeErr
 }
@@ -253,6 +259,7 @@ func (b *Broker) limitSession(cl *mqtt.Client) {
 		sessionsEnded.Inc()
 		b.log.Warn("ended a persistent session: its queue passed the session limit while its client was away",
 			"client", cl.ID, "queued", n, "limit", b.sessionQueue)
+		b.authHook.alerts.ended(cl.ID, "session queue full while away: catch up with sync")
 	}
 }
 
@@ -268,6 +275,7 @@ func (b *Broker) waitForRoom(cl *mqtt.Client) {
 			b.log.Warn("disconnecting a slow client: its queue stayed full", "client", cl.ID,
 				"inflight", cl.State.Inflight.Len(), "waited", b.slowAfter)
 			_ = b.srv.DisconnectClient(cl, packets.ErrServerBusy)
+			b.authHook.alerts.ended(cl.ID, "slow client: its queue stayed full")
 			return
 		}
 		time.Sleep(time.Millisecond) // the client's write loop drains the queue meanwhile

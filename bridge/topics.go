@@ -24,6 +24,10 @@ const (
 	KindModeration    = "moderation"
 	KindReceipts      = "receipts"
 	KindErrors        = "errors"
+	// The user room: a user's settings changed (on another device), and
+	// notification records.
+	KindSettings      = "settings"
+	KindNotifications = "notifications"
 )
 
 // UserTopic is the topic of one user's kind of deliveries.

@@ -28,6 +28,14 @@ var known = newCatalogue(
 		New: func() Payload { return new(WebhooksChanged) }},
 	Spec{Type: TypeModerationRulesChanged, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ModerationRulesChanged) }},
+	Spec{Type: TypeGroupCreated, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupCreated) }},
+	Spec{Type: TypeGroupUpdated, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupUpdated) }},
+	Spec{Type: TypeGroupJoinRequested, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupJoinRequested) }},
+	Spec{Type: TypeGroupJoinRefused, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupJoinRefused) }},
+	Spec{Type: TypeGroupMemberJoined, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupMemberJoined) }},
+	Spec{Type: TypeGroupMemberLeft, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupMemberLeft) }},
+	Spec{Type: TypeSettingsChanged, Version: 1, Scope: ScopeUser, New: func() Payload { return new(SettingsChanged) }},
+	Spec{Type: TypeNotificationsRead, Version: 1, Scope: ScopeUser, New: func() Payload { return new(NotificationsRead) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.
@@ -43,6 +51,9 @@ const (
 	ScopeUser
 	// ScopeApp: chat.evt.{app}.app.{event}, for application-wide events.
 	ScopeApp
+	// ScopeGroup: chat.evt.{app}.group.{groupId}.{event}, a team's events
+	// (an extension of PROTOCOL §4, see README).
+	ScopeGroup
 )
 
 // Upgrade turns the data of an event stored at one version into the data of
@@ -99,7 +110,7 @@ func newCatalogue(specs ...Spec) *catalogue {
 			panic(fmt.Sprintf("events: %s constructs a %s", s.Type, s.New().EventType()))
 		case s.Version < 1:
 			panic(fmt.Sprintf("events: %s has version %d", s.Type, s.Version))
-		case s.Scope < ScopeConversation || s.Scope > ScopeApp:
+		case s.Scope < ScopeConversation || s.Scope > ScopeGroup:
 			panic(fmt.Sprintf("events: %s has no scope", s.Type))
 		}
 		for v := 1; v < s.Version; v++ {
@@ -170,6 +181,8 @@ func (c *catalogue) subject(app string, p Payload) string {
 		return SubjectRoot + "." + app + ".user." + p.scopeID() + "." + name
 	case ScopeApp:
 		return SubjectRoot + "." + app + ".app." + name
+	case ScopeGroup:
+		return SubjectRoot + "." + app + ".group." + p.scopeID() + "." + name
 	default:
 		return SubjectRoot + "." + app + ".conv." + p.scopeID() + "." + name
 	}

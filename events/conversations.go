@@ -75,6 +75,9 @@ type ConversationCreated struct {
 	ReplyPermission ReplyPermission  `json:"replyPermission"`
 	CreatedBy       string           `json:"createdBy"`
 	Members         []Member         `json:"members"`
+	// GroupID, when set, is the group (team) the conversation belongs to:
+	// its members may see and join it.
+	GroupID string `json:"groupId,omitempty"`
 }
 
 func (*ConversationCreated) EventType() Type   { return TypeConversationCreated }
@@ -93,6 +96,9 @@ func (e *ConversationCreated) Validate() error {
 	}
 	if err := checkText("title", e.Title); err != nil {
 		return err
+	}
+	if e.GroupID != "" && !ValidID(e.GroupID) {
+		return fmt.Errorf("groupId: invalid id %q", e.GroupID)
 	}
 	if len(e.Members) == 0 {
 		return errors.New("members: empty")

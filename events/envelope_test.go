@@ -52,6 +52,15 @@ func samples() map[events.Type]events.Payload {
 			ReplyPermission: events.ReplyAdminsOnly, Pinned: true, CreatedBy: "alice", CreatedAt: at, UpdatedBy: "alice"},
 		events.TypeParticipantUpdated: &events.ParticipantUpdated{ConversationID: "c1", UserID: "bob", Role: events.RoleReadOnly,
 			CanReply: new(bool), UpdatedBy: "alice"},
+		events.TypeGroupCreated:       &events.GroupCreated{GroupID: "g1", Name: "Équipe nord", CreatedBy: "alice"},
+		events.TypeGroupUpdated:       &events.GroupUpdated{GroupID: "g1", Name: "Équipe sud", By: "alice"},
+		events.TypeGroupJoinRequested: &events.GroupJoinRequested{GroupID: "g1", UserID: "bob"},
+		events.TypeGroupJoinRefused:   &events.GroupJoinRefused{GroupID: "g1", UserID: "bob", By: "alice"},
+		events.TypeGroupMemberJoined:  &events.GroupMemberJoined{GroupID: "g1", UserID: "bob", Role: events.RoleMember, By: "alice"},
+		events.TypeGroupMemberLeft:    &events.GroupMemberLeft{GroupID: "g1", UserID: "bob", By: "bob"},
+		events.TypeNotificationsRead:  &events.NotificationsRead{UserID: "bob", UpTo: 42},
+		events.TypeSettingsChanged: &events.SettingsChanged{UserID: "bob", Settings: events.UserSettings{
+			MutedConversations: []string{"c1", "c2"}, Notifications: events.Notifications{Enabled: true}}},
 	}
 }
 

@@ -55,3 +55,10 @@ func dotted(t Type) string {
 func ConversationSubjects(app, conversationID string) string {
 	return SubjectRoot + "." + app + ".conv." + conversationID + ".>"
 }
+
+// GroupSubjects matches every event of one group (team):
+// chat.evt.{app}.group.{id}.>. Deciding a command at a group's position
+// means at the last sequence stored under it.
+func GroupSubjects(app, groupID string) string {
+	return SubjectRoot + "." + app + ".group." + groupID + ".>"
+}

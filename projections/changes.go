@@ -53,6 +53,8 @@ type changes struct {
 	scrubs          []db.ScrubEditsParams
 
 	conversationChanges // admins' changes and last messages (conversations.go)
+	// groupWrites are the group and user-room effects, in log order (groups.go).
+	groupWrites []groupWrite
 }
 
 type memberKey struct{ app, conv, user string }
@@ -109,6 +111,14 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).readReceipt)
 	events.On(r, (*changes).conversationUpdated)
 	events.On(r, (*changes).participantUpdated)
+	events.On(r, (*changes).groupCreated)
+	events.On(r, (*changes).groupUpdated)
+	events.On(r, (*changes).groupJoinRequested)
+	events.On(r, (*changes).groupJoinRefused)
+	events.On(r, (*changes).groupMemberJoined)
+	events.On(r, (*changes).groupMemberLeft)
+	events.On(r, (*changes).settingsChanged)
+	events.On(r, (*changes).notificationsRead)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: not in the read model
 		events.TypeModerationRulesChanged) // read from the log by GET /moderation/rules
 	return r
@@ -138,12 +148,15 @@ func (c *changes) conversationCreated(e *events.Envelope, p *events.Conversation
 	for _, m := range p.Members {
 		c.join(e, p.ConversationID, m.UserID, m.Role)
 	}
+	c.notifyCreated(e, p)
 	c.syncCreated(e, p)
+	c.groupConversation(e, p)
 	return nil
 }
 
 func (c *changes) memberJoined(e *events.Envelope, p *events.MemberJoined) error {
 	c.join(e, p.ConversationID, p.UserID, p.Role)
+	c.notifyJoined(e, p)
 	c.syncJoined(e, p)
 	return nil
 }

@@ -20,6 +20,15 @@ var Tables = []struct{ Name, Order string }{
 	{"memberships", "app, conversation_id, user_id, from_seq"},
 	{"conversation_feed", "app, seq"},
 	{"held_decisions", "app, message_id, seq"},
+	{"groups", "app, id"},
+	{"group_members", "app, group_id, user_id"},
+	{"group_join_requests", "app, group_id, user_id"},
+	{"group_conversations", "app, group_id, conversation_id"},
+	{"group_memberships", "app, group_id, user_id, from_seq"},
+	{"group_feed", "app, seq"},
+	{"user_settings", "app, user_id"},
+	{"user_feed", "app, user_id, seq"},
+	{"notification_marks", "app, user_id"},
 	{"projection_checkpoints", "name"},
 }
 

@@ -276,6 +276,9 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	writeConversations(ctx, q, c, keep)
 	writeSync(ctx, q, c, keep)
+	if firstErr == nil {
+		keep(0, writeGroups(ctx, q, c))
+	}
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

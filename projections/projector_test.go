@@ -51,8 +51,13 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 		BadWordsAction: events.ActionReject, FloodWindowSeconds: 10}}) // nor this
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
+	room := &testkit.RoomChurn{}
 	for i := 0; len(evs) < n; i++ {
 		c := convs[r.IntN(len(convs))]
+		if r.IntN(8) == 0 { // groups and the user room
+			room.Step(r, func(p events.Payload) { add(events.NewEventID(), p) }, users[r.IntN(len(users))], c)
+			continue
+		}
 		switch k := r.IntN(10); {
 		case k == 0:
 			add(events.NewEventID(), &events.MemberJoined{ConversationID: c, UserID: users[r.IntN(len(users))], Role: events.RoleMember, AddedBy: "alice"})

@@ -158,6 +158,26 @@ func syncIn(ctx context.Context, q *db.Queries, app, user string, since uint64, 
 	if len(receipts) > 0 {
 		cut(len(receipts), receipts[len(receipts)-1].EventSeq)
 	}
+	groups, err := q.SyncGroupFeed(ctx, db.SyncGroupFeedParams{App: app, UserID: user, Since: since64, MaxRows: int32(n)})
+	if err != nil {
+		return SyncPage{}, fmt.Errorf("sync group feed: %w", err)
+	}
+	for _, f := range groups {
+		all = append(all, delivery{seq: uint64(f.Seq), out: bridge.Outbound{Type: f.Type, At: f.At, Data: json.RawMessage(f.Data)}})
+	}
+	if len(groups) > 0 {
+		cut(len(groups), groups[len(groups)-1].Seq)
+	}
+	own, err := q.SyncUserFeed(ctx, db.SyncUserFeedParams{App: app, UserID: user, Since: since64, MaxRows: int32(n)})
+	if err != nil {
+		return SyncPage{}, fmt.Errorf("sync user feed: %w", err)
+	}
+	for _, f := range own { // after the event's other deliveries, as fan-out sends them
+		all = append(all, delivery{seq: uint64(f.Seq), ord: 1, out: bridge.Outbound{Type: f.Type, At: f.At, Data: json.RawMessage(f.Data)}})
+	}
+	if len(own) > 0 {
+		cut(len(own), own[len(own)-1].Seq)
+	}
 
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].seq != all[j].seq {

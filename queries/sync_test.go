@@ -73,8 +73,13 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 	}
 	var posted []*msg
 	receipts := map[string]int{} // conv user kind → index in posted of the last receipt
+	room := &testkit.RoomChurn{}
 	for i := 0; len(out) < n; i++ {
 		c, u := convs[r.IntN(len(convs))], users[r.IntN(len(users))]
+		if r.IntN(5) == 0 { // groups and the user room
+			room.Step(r, add, u, c)
+			continue
+		}
 		switch k := r.IntN(20); {
 		case k == 19:
 			// An admin's change of the conversation or of a participant
@@ -222,6 +227,11 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 		}
 		if len(types) < 8 || types["conversation.updated"] == 0 || types["member.updated"] == 0 {
 			t.Fatalf("seed %d: the history exercises only %v", seed, types)
+		}
+		for _, typ := range testkit.RoomDeliveries {
+			if types[typ] == 0 {
+				t.Fatalf("seed %d: the history never delivers %s", seed, typ)
+			}
 		}
 		deleted := map[string]bool{}
 		for _, e := range evs {

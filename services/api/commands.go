@@ -79,7 +79,7 @@ func (a *API) createConversation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.GroupID != "" {
-		httpx.WriteError(w, r, httpx.Errorf(http.StatusBadRequest, "unsupported", "groupId: groups are not available yet"))
+		a.createGroupConversation(w, r, req, others, perm)
 		return
 	}
 	cc := &events.ConversationCreated{Kind: events.ConversationKind(req.Type), Title: req.Title,

@@ -62,6 +62,11 @@ type API struct {
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
 	// it on an address of its own.
 	MetricsElsewhere bool
+
+	// Groups decides commands about a group (team) at its position in the
+	// log; Room the changes to a user's own room.
+	Groups *decide.Groups
+	Room   *decide.UserRoom
 }
 
 // Handler is the full HTTP surface.
@@ -104,6 +109,20 @@ func (a *API) Handler() http.Handler {
 	api.Handle("GET /moderation/queue", user(a.moderationQueue))
 	api.Handle("POST /moderation/queue/{messageId}/approve", user(a.reviewMessage(true)))
 	api.Handle("POST /moderation/queue/{messageId}/reject", user(a.reviewMessage(false)))
+	api.Handle("POST /groups", user(a.createGroup))
+	api.Handle("GET /groups", user(reads.Groups))
+	api.Handle("GET /groups/{id}", user(reads.Group))
+	api.Handle("PUT /groups/{id}", user(a.updateGroup))
+	api.Handle("POST /groups/{id}/join-requests", user(a.requestToJoin))
+	api.Handle("GET /groups/{id}/join-requests", user(reads.JoinRequests))
+	api.Handle("DELETE /groups/{id}/join-requests/{userId}", user(a.refuseJoin))
+	api.Handle("POST /groups/{id}/members", user(a.addGroupMember))
+	api.Handle("DELETE /groups/{id}/members/{userId}", user(a.removeGroupMember))
+	api.Handle("POST /groups/{id}/conversations/{conversationId}/join", user(a.joinGroupConversation))
+	api.Handle("GET /users/me/settings", user(a.settings))
+	api.Handle("PUT /users/me/settings", user(a.putSettings))
+	api.Handle("GET /users/me/notifications", user(reads.Notifications))
+	api.Handle("POST /users/me/notifications/read", user(a.markNotificationsRead))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -110,10 +110,15 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	}
 	mqttURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
+		clientsSeen, err := d.js.CreateOrUpdateKeyValue(ctx, jet.ClientsSeenConfig(jet.StreamOptions{Replicas: cfg.NATSReplicas}))
+		if err != nil {
+			return nil, fmt.Errorf("declare bucket of clients seen: %w", err)
+		}
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
+			ClientsSeen: clientsSeen,
 		}); err != nil {
 			return nil, err
 		}
@@ -421,6 +426,8 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		JS:               d.js,
 		Webhooks:         &webhooks.Admin{JS: d.js, Append: jet.NewAppender(d.js), Sealer: d.sealer, Now: time.Now},
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
+	// Groups and the user room are decided at their own positions in the log.
+	a.Groups, a.Room = decide.NewGroups(d.js, jet.NewAppender(d.js), 0), decide.NewUserRoom(d.js, jet.NewAppender(d.js))
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
 		return err

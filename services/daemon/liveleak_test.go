@@ -18,6 +18,7 @@ import (
 // whose focus is kept and who are members when it is routed.
 type liveModel struct {
 	members map[string]map[string]bool // conversation → members
+	team    map[string]bool            // the members of a group (team)
 	focus   map[string]map[string]bool // conversation → users focusing it
 	want    map[string]int             // "type from conversation|status to" → deliveries
 	refused map[string]int             // user → command.rejected
@@ -47,7 +48,7 @@ func (m *liveModel) typing(from, conv string, on bool) {
 }
 
 // presence reaches the members focusing a conversation the user is a
-// member of, each once.
+// member of, and the members of the user's group, each once.
 func (m *liveModel) presence(from, status string) {
 	to := map[string]bool{}
 	for conv, users := range m.focus {
@@ -62,15 +63,24 @@ func (m *liveModel) presence(from, status string) {
 			}
 		}
 	}
+	if m.team[from] {
+		for u := range m.team {
+			if u != from {
+				to[u] = true
+			}
+		}
+	}
 	for u := range to {
 		m.want[fmt.Sprint("presence.update ", from, " ", status, " ", u)]++
 	}
 }
 
-// Over random focus, unfocus, typing, presence, joins and leaves, typing
-// reaches only the members focusing the conversation and presence only the
-// members focusing a conversation shared with the user, exactly as often as
-// the model says, a non-member never; and live traffic stores nothing.
+// Over random focus, unfocus, typing, presence, joins and leaves (of
+// conversations and of a group), typing reaches only the members focusing
+// the conversation and presence only the members focusing a conversation
+// shared with the user and the members of a group shared with them, exactly
+// as often as the model says, a non-member never; and live traffic stores
+// nothing.
 func TestLiveSignalsReachOnlyCurrentMembersWhoFocus(t *testing.T) {
 	c := daemontest.Chatd(t, daemontest.Unlimited)
 	users := []string{"alice", "bob", "carol", "dave", "erin"}
@@ -81,7 +91,8 @@ func TestLiveSignalsReachOnlyCurrentMembersWhoFocus(t *testing.T) {
 	alice := c.Token("geosector", "alice", "member")
 	convs := []string{group(t, c, "alice", "bob", "carol"), group(t, c, "alice", "dave")}
 	fence := group(t, c, "zed", "yan")
-	m := &liveModel{members: map[string]map[string]bool{
+	team := team(t, c, "alice", "bob", "erin")
+	m := &liveModel{team: map[string]bool{"alice": true, "bob": true, "erin": true}, members: map[string]map[string]bool{
 		convs[0]: {"alice": true, "bob": true, "carol": true},
 		convs[1]: {"alice": true, "dave": true},
 	}, focus: map[string]map[string]bool{convs[0]: {}, convs[1]: {}}, want: map[string]int{}, refused: map[string]int{}}
@@ -102,10 +113,17 @@ func TestLiveSignalsReachOnlyCurrentMembersWhoFocus(t *testing.T) {
 			path := "/api/chat/conversations/" + conv + "/participants"
 			var status int
 			var body []byte
-			if m.members[conv][u] {
+			switch {
+			case r.IntN(3) == 0 && m.team[u]:
+				status, body = c.Do("DELETE", "/api/chat/groups/"+team+"/members/"+u, alice, nil)
+				delete(m.team, u)
+			case r.IntN(3) == 0 && !m.team[u]:
+				status, body = c.Do("POST", "/api/chat/groups/"+team+"/members", alice, map[string]string{"userId": u})
+				m.team[u] = true
+			case m.members[conv][u]:
 				status, body = c.Do("DELETE", path+"/"+u, alice, nil)
 				delete(m.members[conv], u)
-			} else {
+			default:
 				status, body = c.Do("POST", path, alice, map[string]string{"userId": u})
 				m.members[conv][u] = true
 			}

@@ -121,7 +121,8 @@ func TestOfflineClientCatchesUpWithSyncExactlyAsOneThatStayedOnline(t *testing.T
 	sameEnvelopes(t, synced, online(carolOnline, cursor), map[string]bool{third: true})
 
 	// dave, never connected, learns only what happened while a member:
-	// his join, the message of then, his leave; nothing after.
+	// his join (and the notification of it), the message of then, his
+	// leave; nothing after.
 	daves := syncFrom(t, c, "dave", 0, last, 500)
 	var types []string
 	for _, e := range daves {
@@ -134,7 +135,7 @@ func TestOfflineClientCatchesUpWithSyncExactlyAsOneThatStayedOnline(t *testing.T
 			t.Fatalf("dave's sync holds %s, after his removal", e)
 		}
 	}
-	if want := []string{"member.joined", "message.new", "member.left"}; !reflect.DeepEqual(types, want) {
+	if want := []string{"member.joined", "notification.new", "message.new", "member.left"}; !reflect.DeepEqual(types, want) {
 		t.Fatalf("dave's sync: %v, want %v", types, want)
 	}
 }

@@ -18,9 +18,12 @@ type Profile struct {
 	CreatedAt time.Time
 }
 
+// created notes the conversation's profile and group; its members are the
+// roster's.
 func (s *State) created(e *events.Envelope, p *events.ConversationCreated) error {
 	if p.ConversationID == s.ID && s.Profile.CreatedAt.IsZero() { // a repeat keeps the first
 		s.Profile = Profile{Kind: p.Kind, Title: p.Title, CreatedAt: e.At}
+		s.Group = p.GroupID
 	}
 	return nil
 }

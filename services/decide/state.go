@@ -31,6 +31,8 @@ type State struct {
 	// done holds the ids of the edits, deletes and reviews already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
 	done map[string]struct{}
+	// Group is the group (team) the conversation belongs to, if any.
+	Group string
 }
 
 // Message is what decisions need about one message.
@@ -78,7 +80,9 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).created)
 	events.On(r, (*State).updated)
 	r.Ignore(events.TypeMemberJoined, events.TypeParticipantUpdated, // folded by the roster
-		events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
+		events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged,
+		events.TypeSettingsChanged, events.TypeNotificationsRead)
+	r.Ignore(events.GroupTypes...) // a group's own state: GroupState
 	return r
 }()
 

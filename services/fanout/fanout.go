@@ -34,6 +34,9 @@ type Service struct {
 	// restoring is set while folding events already delivered: route then
 	// updates the state and sends nothing.
 	restoring bool
+	// settings are the users' settings in force, for their notifications
+	// (notifications.go); absent: the defaults.
+	settings map[userKey]events.UserSettings
 }
 
 type posting struct {
@@ -44,7 +47,7 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}}
+	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, settings: map[userKey]events.UserSettings{}}
 }
 
 // Restore folds events already delivered. One whose routing fails was
@@ -92,6 +95,14 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).readReceipt)
 	events.On(r, (*Service).conversationUpdated)
 	events.On(r, (*Service).participantUpdated)
+	events.On(r, (*Service).groupCreated)
+	events.On(r, (*Service).groupUpdated)
+	events.On(r, (*Service).groupMemberJoined)
+	events.On(r, (*Service).groupMemberLeft)
+	events.On(r, (*Service).settingsChanged)
+	events.On(r, (*Service).groupJoinRequested)
+	events.On(r, (*Service).groupJoinRefused)
+	events.On(r, (*Service).notificationsRead)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: no client sees them
 		events.TypeModerationRulesChanged)
 	return r
@@ -144,6 +155,7 @@ func (s *Service) conversationCreated(e *events.Envelope, p *events.Conversation
 	}
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 		s.send(e, c.MemberIDs(), bridge.KindConversations, "conversation.created", p)
+		s.notifyCreated(e, p)
 	}
 	return nil
 }
@@ -152,12 +164,16 @@ func (s *Service) memberJoined(e *events.Envelope, p *events.MemberJoined) error
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil && c.Members[p.UserID] == p.Role {
 		return nil // already a member with that role: a repeat
 	}
+	newcomer := newcomer(s.roster.Get(e.App, p.ConversationID), p)
 	if err := s.apply(e); err != nil {
 		return err
 	}
 	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 		s.send(e, c.ToldOfMember(p.UserID, s.apps[e.App].Limits.MemberEventsUpTo).IDs(c), bridge.KindConversations, "member.joined",
 			wire.MemberChange{ConversationID: p.ConversationID, UserID: p.UserID, Role: string(p.Role), By: p.AddedBy})
+		if newcomer {
+			s.notifyJoined(e, p)
+		}
 	}
 	return nil
 }

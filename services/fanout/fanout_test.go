@@ -12,6 +12,7 @@ import (
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/testkit"
 )
 
 type capture struct{ got []bridge.Delivery }
@@ -52,8 +53,13 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 		CreatedBy: "u0", Members: some(3)})
 	var posted, approved []*events.MessagePosted
 	created := 1
+	room := &testkit.RoomChurn{}
 	for i := 0; len(out) < n; i++ {
 		c, u := convs[r.IntN(created)], users[r.IntN(len(users))]
+		if r.IntN(4) == 0 { // groups and the user room (groups_test.go)
+			room.Step(r, add, u, c)
+			continue
+		}
 		switch k := r.IntN(20); {
 		case k == 19:
 			// An admin's change: of the conversation (closed now and then),
@@ -135,6 +141,7 @@ func postingOf(m *events.MessagePosted) events.Posting {
 // conversations' members and roles, folded from the same events, and the
 // deliveries the contract entitles them to, "type seq user" once each.
 type leakModel struct {
+	room
 	members  map[string]map[string]events.Role
 	posted   map[string]bool
 	decided  map[string]bool
@@ -199,10 +206,18 @@ func (m *leakModel) fold(e *events.Envelope) {
 			m.members[p.ConversationID][u.UserID] = u.Role
 		}
 		m.entitle("conversation.created", e.Seq, m.all(p.ConversationID)...)
+		for _, u := range p.Members {
+			if u.UserID != p.CreatedBy {
+				m.notified(e.Seq, u.UserID, p.ConversationID)
+			}
+		}
 	case *events.MemberJoined:
 		ms := m.members[p.ConversationID]
 		if ms == nil || ms[p.UserID] == p.Role {
 			return
+		}
+		if _, member := ms[p.UserID]; !member && p.UserID != p.AddedBy {
+			m.notified(e.Seq, p.UserID, p.ConversationID)
 		}
 		ms[p.UserID] = p.Role
 		m.entitle("member.joined", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
@@ -247,6 +262,8 @@ func (m *leakModel) fold(e *events.Envelope) {
 		if m.members[p.ConversationID] != nil {
 			m.entitle("delivery.receipt", e.Seq, m.receiptAudience(&p.Receipt)...)
 		}
+	default:
+		m.foldRoom(e, p)
 	}
 }
 
@@ -257,7 +274,15 @@ var kindOf = map[string]string{
 	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
 	"conversation.updated": "conversations", "member.updated": "conversations",
 	"moderation.result": "moderation",
+	"group.created":     "conversations", "group.updated": "conversations", "group.member_joined": "conversations",
+	"group.member_left": "conversations",
+	"notification.new":  "notifications", "notifications.read": "notifications", "settings.changed": "settings",
 }
+
+// personal deliveries go to one user for what they did or what concerns
+// them alone: the model's entitlements check them, not membership.
+var personal = map[string]bool{"moderation.result": true, "notification.new": true, "notifications.read": true,
+	"settings.changed": true}
 
 // TestDeliveriesFollowMembershipAtEachPosition checks the zero-leak
 // invariant over random churn, for every type fan-out delivers: each
@@ -276,7 +301,7 @@ func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
 			apps["geosector"].Limits.ReceiptsToAllUpTo = 2 + r.IntN(3)
 		}
 		lim := apps["geosector"].Limits
-		m := &leakModel{members: map[string]map[string]events.Role{}, posted: map[string]bool{}, decided: map[string]bool{},
+		m := &leakModel{room: newRoom(), members: map[string]map[string]events.Role{}, posted: map[string]bool{}, decided: map[string]bool{},
 			want: map[string]bool{}, upToJoin: lim.MemberEventsUpTo, upToRcpt: lim.ReceiptsToAllUpTo}
 		// Members at each position, for a leak check independent of the
 		// subsets: those just before the event (a leaver hears of their
@@ -284,13 +309,12 @@ func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
 		membersAt := map[uint64]map[string]bool{}
 		for _, e := range evs {
 			p, _ := e.Payload()
-			conv := conversationOf(p)
 			at := map[string]bool{}
-			for u := range m.members[conv] {
+			for u := range m.scopeMembers(p) {
 				at[u] = true
 			}
 			m.fold(e)
-			for u := range m.members[conv] {
+			for u := range m.scopeMembers(p) {
 				at[u] = true
 			}
 			membersAt[e.Seq] = at
@@ -321,7 +345,7 @@ func TestDeliveriesFollowMembershipAtEachPosition(t *testing.T) {
 			if kindOf[env.Type] != kind {
 				t.Fatalf("seed %d: %s delivered on %s", seed, env.Type, d.Topic)
 			}
-			if env.Type != "moderation.result" && !membersAt[env.Seq][user] {
+			if !personal[env.Type] && !membersAt[env.Seq][user] {
 				t.Fatalf("seed %d: %s at %d to %s, who is no member at that position", seed, env.Type, env.Seq, user)
 			}
 			got[fmt.Sprint(env.Type, " ", env.Seq, " ", user)]++

@@ -76,6 +76,20 @@ func BackfillLedgerConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// ClientsSeenConfig is the key-value bucket of the clients each user has
+// connected from ({app}.{user}.{client hash}, and {app}.{user}.first once
+// they connected at all), for the security alert on a new client: a fact
+// about connections, which the event log does not record.
+func ClientsSeenConfig(o StreamOptions) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      "CHAT_CLIENTS",
+		Description: "clients each user connected from",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	}
+}
+
 // EnsureStreams creates the declared streams or updates them to the declared
 // configuration.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {

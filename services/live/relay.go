@@ -11,8 +11,8 @@
 //     command.rejected not_member; so is a non-member's focus, which is not
 //     kept. A conversation the log has not created (yet) drops the signal.
 //   - presence.update: the users focusing a conversation the user is a
-//     member of, while they are members too. Groups do not exist yet; when
-//     they do, their members get it as well.
+//     member of, while they are members too, and the members of the user's
+//     groups (teams), at most GroupPresenceUpTo of them per signal.
 //
 // Focus is per connection and ends with it (bridge's "gone" signal).
 package live
@@ -209,10 +209,16 @@ func (r *Relay) gone(ck connKey) {
 	}
 }
 
+// GroupPresenceUpTo bounds the group members one presence signal reaches,
+// so a connect costs at most that many deliveries whatever the user's
+// groups: the first members met (groups in no particular order) get it.
+const GroupPresenceUpTo = 1000
+
 func (r *Relay) presence(s *bridge.LiveSignal) {
 	seen := map[string]bool{s.User: true}
 	var to []string
 	r.members.View(func(ro *roster.Roster) {
+		to = groupMates(ro, s.App, s.User, seen, GroupPresenceUpTo)
 		for conv := range r.byApp[s.App] {
 			c := ro.Get(s.App, conv)
 			if c == nil || !c.IsMember(s.User) {
@@ -256,4 +262,22 @@ func (r *Relay) refuse(s *bridge.LiveSignal, code string) {
 	}
 	r.deliver(bridge.NewDelivery(s.Prefix, s.User, bridge.KindErrors, bridge.Outbound{Type: "command.rejected", At: s.At,
 		Data: bridge.Rejection{Action: s.Kind, Code: code, Message: msg}}))
+}
+
+// groupMates are up to max members of user's groups not yet seen, marked
+// seen.
+func groupMates(ro *roster.Roster, app, user string, seen map[string]bool, max int) []string {
+	var out []string
+	for _, id := range ro.GroupsOf(app, user) {
+		for u := range ro.Group(app, id).Members {
+			if len(out) == max {
+				return out
+			}
+			if !seen[u] {
+				seen[u] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return out
 }

@@ -54,7 +54,9 @@ var decides = func() *events.Router[*Service] {
 		events.TypeMessageModerated, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
-		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)
+		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt,
+		events.TypeSettingsChanged, events.TypeNotificationsRead)
+	r.Ignore(events.GroupTypes...) // groups hold no messages
 	return r
 }()
 

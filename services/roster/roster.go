@@ -21,11 +21,15 @@ type Conversation struct {
 	Closed bool
 }
 
-// Roster maps conversations to their members.
-type Roster struct{ convs map[Key]*Conversation }
+// Roster maps conversations to their members, and groups (teams) to
+// theirs (groups.go).
+type Roster struct {
+	convs  map[Key]*Conversation
+	groups groups
+}
 
 // New returns an empty roster.
-func New() *Roster { return &Roster{convs: map[Key]*Conversation{}} }
+func New() *Roster { return &Roster{convs: map[Key]*Conversation{}, groups: newGroups()} }
 
 // Get returns a conversation, or nil when the log has not created it.
 func (r *Roster) Get(app, id string) *Conversation { return r.convs[Key{app, id}] }
@@ -42,8 +46,15 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).left)
 	events.On(r, (*Roster).updated)
 	events.On(r, (*Roster).participantUpdated)
+	events.On(r, (*Roster).groupCreated)
+	events.On(r, (*Roster).groupUpdated)
+	events.On(r, (*Roster).groupMemberJoined)
+	events.On(r, (*Roster).groupMemberLeft)
+	events.On(r, (*Roster).groupJoinRequested)
+	events.On(r, (*Roster).groupJoinRefused)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
-		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
+		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
+		events.TypeModerationRulesChanged, events.TypeSettingsChanged, events.TypeNotificationsRead)
 	return r
 }()
 

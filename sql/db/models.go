@@ -35,6 +35,56 @@ type ConversationFeed struct {
 	Audience       []string
 }
 
+type Group struct {
+	App        string
+	ID         string
+	Name       string
+	CreatedBy  string
+	CreatedAt  time.Time
+	CreatedSeq int64
+}
+
+type GroupConversation struct {
+	App            string
+	GroupID        string
+	ConversationID string
+	CreatedSeq     int64
+}
+
+type GroupFeed struct {
+	App     string
+	Seq     int64
+	GroupID string
+	Type    string
+	At      time.Time
+	Data    []byte
+}
+
+type GroupJoinRequest struct {
+	App          string
+	GroupID      string
+	UserID       string
+	RequestedAt  time.Time
+	RequestedSeq int64
+}
+
+type GroupMember struct {
+	App       string
+	GroupID   string
+	UserID    string
+	Role      string
+	JoinedAt  time.Time
+	JoinedSeq int64
+}
+
+type GroupMembership struct {
+	App     string
+	GroupID string
+	UserID  string
+	FromSeq int64
+	ToSeq   *int64
+}
+
 type HeldDecision struct {
 	App       string
 	MessageID string
@@ -96,6 +146,12 @@ type MessageStaging struct {
 	OriginalContent  *string
 }
 
+type NotificationMark struct {
+	App      string
+	UserID   string
+	ReadUpto int64
+}
+
 type Participant struct {
 	App                    string
 	ConversationID         string
@@ -131,4 +187,20 @@ type Receipt struct {
 
 type SyncHorizon struct {
 	Horizon int64
+}
+
+type UserFeed struct {
+	App    string
+	UserID string
+	Seq    int64
+	Type   string
+	At     time.Time
+	Data   []byte
+}
+
+type UserSetting struct {
+	App      string
+	UserID   string
+	Settings []byte
+	Seq      int64
 }
