@@ -101,10 +101,10 @@ type Decider struct {
 	appends *jet.Appender
 	max     int
 
-	mu     sync.Mutex
-	stream jetstream.Stream // looked up once
-	lru    *list.List       // of *entry, most recently used first
-	index  map[key]*list.Element
+	mu    sync.Mutex
+	log   logStream
+	lru   *list.List // of *entry, most recently used first
+	index map[key]*list.Element
 
 	// feed is the generation of the running feed, 0 when none runs: a
 	// catch-up keeps its state fed only if the same feed ran throughout.
@@ -598,20 +598,7 @@ func (s *State) fold(seq uint64, subject string, data []byte) {
 
 // eventStream is the event log's handle, looked up once.
 func (d *Decider) eventStream(ctx context.Context) (jetstream.Stream, error) {
-	d.mu.Lock()
-	s := d.stream
-	d.mu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	s, err := d.js.Stream(ctx, events.Stream)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.Stream, err)
-	}
-	d.mu.Lock()
-	d.stream = s
-	d.mu.Unlock()
-	return s, nil
+	return d.log.get(ctx, d.js)
 }
 
 // lastSeq is the sequence of the last event stored under filter, 0 when
@@ -625,4 +612,24 @@ func lastSeq(ctx context.Context, s jetstream.Stream, filter string) (uint64, er
 		return 0, fmt.Errorf("last event under %s: %w", filter, err)
 	}
 	return m.Sequence, nil
+}
+
+// logStream looks the event log's stream up once.
+type logStream struct {
+	mu     sync.Mutex
+	stream jetstream.Stream
+}
+
+func (l *logStream) get(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stream != nil {
+		return l.stream, nil
+	}
+	s, err := js.Stream(ctx, events.Stream)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", events.Stream, err)
+	}
+	l.stream = s
+	return s, nil
 }

@@ -31,8 +31,8 @@ type Groups struct {
 	appends *jet.Appender
 	max     int
 
+	log    logStream
 	mu     sync.Mutex
-	stream jetstream.Stream
 	states map[key]*groupEntry
 }
 
@@ -179,18 +179,5 @@ func foldGroup(g *GroupState, seq uint64, subject string, data []byte) {
 
 // eventStream is the event log's handle, looked up once.
 func (d *Groups) eventStream(ctx context.Context) (jetstream.Stream, error) {
-	d.mu.Lock()
-	s := d.stream
-	d.mu.Unlock()
-	if s != nil {
-		return s, nil
-	}
-	s, err := d.js.Stream(ctx, events.Stream)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", events.Stream, err)
-	}
-	d.mu.Lock()
-	d.stream = s
-	d.mu.Unlock()
-	return s, nil
+	return d.log.get(ctx, d.js)
 }
