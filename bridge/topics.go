@@ -24,6 +24,7 @@ const (
 	KindModeration    = "moderation"
 	KindReceipts      = "receipts"
 	KindErrors        = "errors"
+	KindAnnouncements = "announcements"
 )
 
 // UserTopic is the topic of one user's kind of deliveries.

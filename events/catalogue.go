@@ -22,6 +22,9 @@ var known = newCatalogue(
 	Spec{Type: TypeReadReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ReadReceipt) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
+	Spec{Type: TypeDirectoryUsersUpdated, Version: 1, Scope: ScopeApp, Internal: true,
+		New: func() Payload { return new(DirectoryUsersUpdated) }},
+	Spec{Type: TypeAnnouncementTargeted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnnouncementTargeted) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.
@@ -51,8 +54,8 @@ type Spec struct {
 	// forever through Upgrades.
 	Version int
 	Scope   Scope
-	// Internal marks events no client ever sees: never delivered, not in
-	// the read model (a service's account, for instance).
+	// Internal marks events no client is ever delivered (a service's
+	// account, the directory): fan-out ignores them.
 	Internal bool
 	// New returns an empty payload of the type, to decode data into.
 	New func() Payload

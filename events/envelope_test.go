@@ -43,6 +43,8 @@ func samples() map[events.Type]events.Payload {
 		events.TypeReadReceipt: &events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
 			MessageID: "m1", MessageSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
+		events.TypeDirectoryUsersUpdated: validDirectory(),
+		events.TypeAnnouncementTargeted:  validTargeted(),
 	}
 }
 

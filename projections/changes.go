@@ -48,6 +48,9 @@ type changes struct {
 	membershipOrder []memberKey
 	feed            []db.InsertFeedParams
 	scrubs          []db.ScrubEditsParams
+
+	// announcements, when the batch has any (announcements.go).
+	announcements *announcementChanges
 }
 
 type memberKey struct{ app, conv, user string }
@@ -99,6 +102,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
+	events.On(r, (*changes).directoryUsersUpdated)
+	events.On(r, (*changes).announcementTargeted)
 	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
 	return r
 }()

@@ -19,6 +19,9 @@ var Tables = []struct{ Name, Order string }{
 	{"receipts", "app, conversation_id, user_id, kind, seq"},
 	{"memberships", "app, conversation_id, user_id, from_seq"},
 	{"conversation_feed", "app, seq"},
+	{"directory_users", "app, user_id"},
+	{"announcements", "app, id"},
+	{"announcement_recipients", "app, announcement_id, user_id"},
 	{"projection_checkpoints", "name"},
 }
 

@@ -272,6 +272,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
 	writeSync(ctx, q, c, keep)
+	writeAnnouncements(ctx, q, c, keep)
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

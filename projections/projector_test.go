@@ -44,6 +44,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			CreatedBy: "alice", Members: []events.Member{{UserID: "alice", Role: events.RoleAdmin}, {UserID: "bob", Role: events.RoleMember}}})
 	}
 	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
+	announce(add)
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
 	for i := 0; len(evs) < n; i++ {
@@ -119,6 +120,10 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 					in[p.ConversationID+"/"+p.UserID] = true
 				case *events.MemberLeft:
 					delete(in, p.ConversationID+"/"+p.UserID)
+				case *events.AnnouncementTargeted:
+					for _, u := range p.Recipients {
+						in[p.ConversationID+"/"+u] = true
+					}
 				case *events.MessagePosted:
 					if _, ok := msgs[p.MessageID]; !ok {
 						msgs[p.MessageID] = "pending"

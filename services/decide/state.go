@@ -73,7 +73,7 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).readReceipt)
 	events.On(r, (*State).left)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
-		events.TypeServiceAccountCreated)
+		events.TypeAnnouncementTargeted, events.TypeServiceAccountCreated, events.TypeDirectoryUsersUpdated)
 	return r
 }()
 

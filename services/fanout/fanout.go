@@ -90,7 +90,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).messageDeleted)
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
-	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
+	events.On(r, (*Service).announcementTargeted)
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeDirectoryUsersUpdated) // internal: no client sees them
 	return r
 }()
 

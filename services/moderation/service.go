@@ -46,7 +46,10 @@ var decides = func() *events.Router[*Service] {
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
-		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)
+		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt,
+		// An announcement's audience is folded by the roster; the directory
+		// serves the command side only.
+		events.TypeAnnouncementTargeted, events.TypeDirectoryUsersUpdated)
 	return r
 }()
 
@@ -78,7 +81,7 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	}
 	conv := s.roster.Get(e.App, m.ConversationID)
 	s.seen[key] = conv
-	if s.restoring || m.Imported {
+	if s.restoring || m.Imported || m.Announcement {
 		return nil
 	}
 	d := Decide(s.apps[e.App], conv, m)
