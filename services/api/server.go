@@ -36,6 +36,9 @@ type API struct {
 	Decide *decide.Decider
 	// Messages carries out edits and deletions.
 	Messages *decide.Messages
+	// Directories decide announcements and directory writes at the
+	// directory's position in the log.
+	Directories *decide.Directories
 	Store    queries.Store
 	// Projected waits until the read model includes position seq, up to ctx.
 	Projected func(ctx context.Context, seq uint64) bool
@@ -86,6 +89,12 @@ func (a *API) Handler() http.Handler {
 	api.Handle("DELETE /messages/{id}", user(a.deleteMessage))
 	api.Handle("GET /messages/{id}/receipts", user(reads.MessageReceipts))
 	api.Handle("GET /sync", user(a.sync))
+	api.Handle("GET /announcements", user(reads.Announcements))
+	api.Handle("POST /announcements", user(a.announce))
+	api.Handle("GET /announcements/{id}/stats", user(reads.AnnouncementStats))
+	api.Handle("GET /audience-targets", user(reads.AudienceTargets))
+	api.Handle("PUT /directory/users/{id}", user(a.putDirectoryUser))
+	api.Handle("POST /directory/users:batch", user(a.putDirectoryUsers))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

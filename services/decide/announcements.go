@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/config"
 )
 
 // Announcer is who asks to announce, as their token and their application's
@@ -14,6 +15,12 @@ type Announcer struct {
 	Super       bool
 	EntityAdmin bool
 	Entity      string // the token's entity claim
+}
+
+// AnnouncerOf is a token's holder as an announcer of app.
+func AnnouncerOf(app *config.App, user, role, entity string) Announcer {
+	return Announcer{ID: user, Super: slices.Contains(app.SuperAdminRoles, role),
+		EntityAdmin: slices.Contains(app.EntityAdminRoles, role), Entity: entity}
 }
 
 // MayTarget decides whether the announcer may target t, before the

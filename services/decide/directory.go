@@ -210,3 +210,13 @@ func (ds *Directories) eventStream(ctx context.Context) (jetstream.Stream, error
 	ds.stream = s
 	return s, nil
 }
+
+// LastOf is the position of the last event of a conversation in the log, 0
+// when the log has none: whether a command that creates it was carried out.
+func (d *Decider) LastOf(ctx context.Context, app, conv string) (uint64, error) {
+	s, err := d.eventStream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return lastSeq(ctx, s, events.ConversationSubjects(app, conv))
+}
