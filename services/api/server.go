@@ -36,9 +36,6 @@ type API struct {
 	Decide *decide.Decider
 	// Messages carries out edits and deletions.
 	Messages *decide.Messages
-	// Directories decide announcements and directory writes at the
-	// directory's position in the log.
-	Directories *decide.Directories
 	Store    queries.Store
 	// Projected waits until the read model includes position seq, up to ctx.
 	Projected func(ctx context.Context, seq uint64) bool
@@ -59,6 +56,10 @@ type API struct {
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
 	// it on an address of its own.
 	MetricsElsewhere bool
+
+	// Directories decide announcements and directory writes at the
+	// directory's position in the log.
+	Directories *decide.Directories
 }
 
 // Handler is the full HTTP surface.

@@ -49,10 +49,10 @@ func writeDirectory(t *testing.T, c *daemontest.Chat, users []map[string]any) {
 
 type announced struct {
 	AnnouncementID, ConversationID, MessageID, Title, Content, From, ReplyPermission string
-	Pinned                                                                            bool
-	ExpiresAt                                                                         *time.Time
-	Recipients                                                                        int
-	Seq                                                                               uint64
+	Pinned                                                                           bool
+	ExpiresAt                                                                        *time.Time
+	Recipients                                                                       int
+	Seq                                                                              uint64
 }
 
 func announce(t *testing.T, c *daemontest.Chat, token string, body map[string]any) announced {
