@@ -40,7 +40,7 @@ type report struct {
 	receipts     *receiptsResult
 	typing       *typingResult
 
-	announce        *announceResult
+	announce *announceResult
 
 	replay      *replayResult
 	genCPUTotal time.Duration
