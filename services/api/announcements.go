@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,9 +16,8 @@ import (
 
 // Bounds of an announcement request.
 const (
-	maxTitleBytes       = 200
-	maxTargets          = 100
-	announcementTimeout = 30 * time.Second
+	maxTitleBytes = 200
+	maxTargets    = 100
 )
 
 type announceRequest struct {
@@ -68,8 +66,7 @@ func (a *API) announce(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), announcementTimeout)
-	defer cancel()
+	ctx := r.Context()
 	id := events.NewConversationID()
 	if req.ClientMsgID != "" {
 		id = events.AnnouncementID(caller.App.Name, caller.User(), req.ClientMsgID)
@@ -100,31 +97,29 @@ func (a *API) announce(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, refusal(err))
 		return
 	}
-	if len(out.Appended) < 2 {
-		httpx.WriteError(w, r, errors.New("announce: the opening events were not appended"))
-		return
-	}
-	// The decision, then the audience: after the posting, whose position
-	// the decision names.
+	// The decision, then the audience: after the posting (out's second
+	// event), whose position the decision names.
 	decision, err := an.decision(a, out.Appended[1].Seq)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	seq, done, err := a.append(ctx, append([]*events.Envelope{decision}, parts...)...)
+	res, err := a.Append.AppendAll(ctx, append([]*events.Envelope{decision}, parts...))
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WriteError(w, r, fmt.Errorf("append: %w", err))
 		return
 	}
-	if !done {
-		accepted(w, seq, id)
+	wctx, cancel := context.WithTimeout(ctx, a.WriteWait)
+	defer cancel()
+	if last := res[len(res)-1].Seq; !a.Projected(wctx, last) {
+		accepted(w, last, id)
 		return
 	}
 	first, _ := parts[0].Payload()
 	httpx.WriteJSON(w, http.StatusCreated, queries.AnnouncementItem{
 		Announcement: wire.AnnouncementFromEvent(first.(*events.AnnouncementTargeted)),
-		CreatedAt:    parts[0].At, Targets: req.Targets, Recipients: first.(*events.AnnouncementTargeted).Total,
-		Seq: out.Appended[0].Seq,
+		CreatedAt:    parts[0].At.UTC(), Targets: req.Targets, Recipients: first.(*events.AnnouncementTargeted).Total,
+		Seq: res[1].Seq, // the first part's, as GET /announcements gives it
 	})
 }
 

@@ -131,7 +131,7 @@ func TestAnnouncementReachesExactlyItsAudienceAndALaterDirectoryChangeLeavesItAl
 		got := cl[u].WaitType("announcement.new", `"title":"Réunion"`)
 		d := testkit.JSON[announced](t, got.Data)
 		if got.Topic != "chat/user/"+u+"/announcements" || d.AnnouncementID != a.AnnouncementID || d.MessageID != a.MessageID ||
-			d.Content != "Demain 9h" || d.From != "adm5" {
+			d.Content != "Demain 9h" || d.From != "adm5" || got.Seq != a.Seq {
 			t.Fatalf("%s got %s %s", u, got.Topic, got.Data)
 		}
 		live = got.Payload
