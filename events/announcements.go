@@ -19,8 +19,9 @@ const TypeAnnouncementTargeted Type = "AnnouncementTargeted"
 const TargetAll = "all"
 
 // MaxRecipientsPerEvent bounds one AnnouncementTargeted part: at most about
-// 340 KB of ids, under the log's 1 MiB message limit with the longest ids and
-// content. 100,000 recipients are 20 parts.
+// 340 KB of ids, under the log's 1 MiB message limit with the longest ids,
+// title and content (8,000 bytes, up to 48,000 escaped). 100,000 recipients
+// are 20 parts.
 const MaxRecipientsPerEvent = 5000
 
 // Target selects directory users by entity and role, each an id or "all".

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,38 @@ func TestAnnouncementIDIsDerivedFromAppAuthorAndClientID(t *testing.T) {
 		events.AnnouncementID("geosector", "alice", "k2")} {
 		if other == a {
 			t.Errorf("two different requests share announcement id %q", a)
+		}
+	}
+}
+
+// The largest events the API can build stay under the log's 1 MiB message
+// limit (jet.EventStreamConfig), JSON escapes included.
+func TestTheLargestAnnouncementAndDirectoryEventsFitInOneLogMessage(t *testing.T) {
+	const limit = 1 << 20
+	long := func(i int) string { return fmt.Sprintf("%064d", i) }
+	worst := strings.Repeat("\x01", 200) // each character escaped as \u0001
+	users := make([]events.DirectoryUser, events.MaxDirectoryUsersPerEvent)
+	for i := range users {
+		users[i] = events.DirectoryUser{ID: long(i), Entity: long(i), Role: long(i), Name: worst}
+	}
+	part := validTargeted()
+	part.Title, part.Content = strings.Repeat("<", 200), strings.Repeat("\x01", 8000)
+	part.Recipients, part.Targets = make([]string, events.MaxRecipientsPerEvent), nil
+	for i := range part.Recipients {
+		part.Recipients[i] = long(i)
+	}
+	for i := 0; i < 100; i++ {
+		part.Targets = append(part.Targets, events.Target{Entity: long(i), Role: long(i)})
+	}
+	part.Total = len(part.Recipients)
+	for _, p := range []events.Payload{&events.DirectoryUsersUpdated{Users: users}, part} {
+		e, err := events.New(strings.Repeat("e", 64), "geosector", at, events.Actor{ID: long(0), Type: events.ActorUser}, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p.EventType(), err)
+		}
+		b, err := e.Encode()
+		if err != nil || len(b) >= limit {
+			t.Errorf("%s encodes to %d bytes (%v), over the log's %d", p.EventType(), len(b), err, limit)
 		}
 	}
 }

@@ -10,9 +10,10 @@ import (
 // announcement audiences. Application-wide: chat.evt.{app}.app.directory.users.updated.
 const TypeDirectoryUsersUpdated Type = "DirectoryUsersUpdated"
 
-// MaxDirectoryUsersPerEvent bounds one DirectoryUsersUpdated: at most about
-// 450 KB, under the log's 1 MiB message limit whatever the ids and names.
-const MaxDirectoryUsersPerEvent = 1000
+// MaxDirectoryUsersPerEvent bounds one DirectoryUsersUpdated under the log's
+// 1 MiB message limit whatever the ids and names: a name of 200 control
+// characters is 1,200 bytes of JSON escapes, a user at most about 1,450.
+const MaxDirectoryUsersPerEvent = 500
 
 // MaxDirectoryName bounds a directory user's display name, in bytes.
 const MaxDirectoryName = 200
