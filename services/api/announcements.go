@@ -67,21 +67,26 @@ func (a *API) announce(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	id := events.NewConversationID()
-	if req.ClientMsgID != "" {
-		id = events.AnnouncementID(caller.App.Name, caller.User(), req.ClientMsgID)
-		// The log, not the read model, says whether a retried request was
-		// carried out.
-		if seq, err := a.Decide.LastOf(ctx, caller.App.Name, id); err != nil || seq > 0 {
-			a.answerExisting(w, r, id, seq, err)
-			return
-		}
-	}
 	perm := events.ReplyPermission(req.ReplyPermission)
 	if perm == "" {
 		perm = events.ReplyNone
 	}
-	an := announcement{caller: caller, id: id, req: &req, perm: perm}
+	an := announcement{caller: caller, id: events.NewConversationID(), req: &req, perm: perm}
+	if req.ClientMsgID != "" {
+		an.id = events.AnnouncementID(caller.App.Name, caller.User(), req.ClientMsgID)
+		// The log, not the read model, says whether a retried request was
+		// carried out.
+		first, err := a.Decide.FirstOf(ctx, caller.App.Name, an.id)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		if first > 0 {
+			a.completeAnnouncement(w, r, who, &an, first)
+			return
+		}
+	}
+	id := an.id
 	var parts []*events.Envelope
 	out, err := a.Directories.Decide(ctx, caller.App.Name, func(dir *decide.Directory, pos uint64) ([]*events.Envelope, error) {
 		audience, err := decide.Audience(who, req.Targets, dir)
@@ -157,25 +162,85 @@ func (a *API) checkAnnouncement(caller *httpx.Caller, req *announceRequest) erro
 	return nil
 }
 
-// answerExisting answers a repeated request with the announcement it made.
-func (a *API) answerExisting(w http.ResponseWriter, r *http.Request, id string, seq uint64, err error) {
+// completeAnnouncement answers a repeated request (its clientMsgId) for an
+// announcement whose conversation the log created at position first:
+// whatever of it the log lacks (a chatd that stopped half-way) is appended,
+// decided on the conversation's state with the audience resolved again on
+// the directory as it stood at its creation, so nothing is appended twice
+// and the audience is the first attempt's. The answer is the announcement.
+func (a *API) completeAnnouncement(w http.ResponseWriter, r *http.Request, who decide.Announcer, an *announcement, first uint64) {
+	ctx, app := r.Context(), an.caller.App.Name
+	dir, dirPos, err := a.Directories.Before(ctx, app, first)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	wctx, cancel := context.WithTimeout(r.Context(), a.WriteWait)
-	defer cancel()
-	if !a.Projected(wctx, seq) {
-		accepted(w, seq, id)
+	audience, err := decide.Audience(who, an.req.Targets, dir)
+	if err != nil {
+		httpx.WriteError(w, r, refusal(err))
 		return
 	}
-	caller := httpx.CallerOf(r)
-	item, err := a.Store.Announcement(r.Context(), caller.App.Name, id)
+	parts, err := an.parts(a, audience, dirPos)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	// The message first, if missing: its decision names its position.
+	if _, err := a.Decide.Decide(ctx, app, an.id, func(s *decide.State) ([]*events.Envelope, error) {
+		if err := an.owns(s); err != nil || s.Messages[an.messageID()] != nil {
+			return nil, err
+		}
+		posted, err := an.posted(a)
+		return []*events.Envelope{posted}, err
+	}); err != nil {
+		httpx.WriteError(w, r, refusal(err))
+		return
+	}
+	out, err := a.Decide.Decide(ctx, app, an.id, func(s *decide.State) ([]*events.Envelope, error) {
+		var evs []*events.Envelope
+		if m := s.Messages[an.messageID()]; m != nil && m.Status == "" {
+			d, err := an.decision(a, m.PostedSeq)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, d)
+		}
+		for _, p := range parts {
+			if !s.Done(p.ID) {
+				evs = append(evs, p)
+			}
+		}
+		return evs, nil
+	})
+	if err != nil {
+		httpx.WriteError(w, r, refusal(err))
+		return
+	}
+	seq := out.Pos
+	if n := len(out.Appended); n > 0 {
+		seq = out.Appended[n-1].Seq
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.WriteWait)
+	defer cancel()
+	if !a.Projected(wctx, seq) {
+		accepted(w, seq, an.id)
+		return
+	}
+	item, err := a.Store.Announcement(ctx, app, an.id)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, item)
+}
+
+// owns refuses a clientMsgId whose conversation is not the author's
+// announcement.
+func (an *announcement) owns(s *decide.State) error {
+	if c := s.Conversation(); c == nil || c.Kind != events.KindBroadcast || c.CreatedBy != an.caller.User() {
+		return httpx.Errorf(http.StatusConflict, "conflict", "clientMsgId %s names another conversation", an.req.ClientMsgID)
+	}
+	return nil
 }
 
 // announcement builds the events of one announcement.
@@ -198,13 +263,17 @@ func (an *announcement) opening(a *API) ([]*events.Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	posted, err := a.event(an.caller, "ann-post-"+an.id, &events.MessagePosted{MessageID: an.messageID(), ClientMsgID: an.id,
-		ConversationID: an.id, SenderID: an.caller.User(), SenderType: actorOf(an.caller).Type, Content: an.req.Content,
-		ContentType: events.ContentText, Announcement: true})
+	posted, err := an.posted(a)
 	if err != nil {
 		return nil, err
 	}
 	return []*events.Envelope{created, posted}, nil
+}
+
+func (an *announcement) posted(a *API) (*events.Envelope, error) {
+	return a.event(an.caller, "ann-post-"+an.id, &events.MessagePosted{MessageID: an.messageID(), ClientMsgID: an.id,
+		ConversationID: an.id, SenderID: an.caller.User(), SenderType: actorOf(an.caller).Type, Content: an.req.Content,
+		ContentType: events.ContentText, Announcement: true})
 }
 
 // decision approves the announcement's message: its author may post there

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
 )
 
@@ -263,5 +266,58 @@ func TestAudienceTargetsListExactlyWhatTheCallerMayTarget(t *testing.T) {
 		if status != http.StatusOK || !slices.Equal(got.Entities, tc.want.Entities) || !slices.Equal(got.Roles, tc.want.Roles) {
 			t.Errorf("%s: %d %s, want %+v", tc.name, status, body, tc.want)
 		}
+	}
+}
+
+// A chatd that stopped half-way through an announcement (its conversation
+// and message in the log, no decision, no audience) leaves it to the
+// request's retry: the same clientMsgId appends what is missing, once, with
+// the audience of the directory at the announcement's creation.
+func TestARetriedAnnouncementCompletesWhatAStoppedChatdLeftHalfDone(t *testing.T) {
+	c := daemontest.Chatd(t)
+	writeDirectory(t, c, geoUsers)
+	ann5, bob5, new5 := connect(t, c, "ann5"), connect(t, c, "bob5"), connect(t, c, "new5")
+	id := events.AnnouncementID("geosector", "adm5", "k-stop")
+	author := events.Actor{ID: "adm5", Type: events.ActorUser}
+	var half []*events.Envelope
+	for evID, p := range map[string]events.Payload{
+		"conv-" + id: &events.ConversationCreated{ConversationID: id, Kind: events.KindBroadcast, Title: "Réunion",
+			ReplyPermission: events.ReplyNone, CreatedBy: "adm5", Members: []events.Member{{UserID: "adm5", Role: events.RoleAdmin}}},
+		"ann-post-" + id: &events.MessagePosted{MessageID: events.MessageID("geosector", "adm5", id), ClientMsgID: id,
+			ConversationID: id, SenderID: "adm5", SenderType: events.ActorUser, Content: "Demain", ContentType: events.ContentText,
+			Announcement: true},
+	} {
+		e, err := events.New(evID, "geosector", time.Now(), author, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		half = append(half, e)
+	}
+	slices.SortFunc(half, func(a, b *events.Envelope) int { return strings.Compare(b.ID, a.ID) }) // conv- before ann-post-
+	if _, err := jet.NewAppender(c.JetStream()).AppendAll(context.Background(), half); err != nil {
+		t.Fatal(err)
+	}
+	// The directory changes after the announcement's creation: not its audience.
+	if status, body := c.Do("PUT", "/api/chat/directory/users/new5", service(t, c), map[string]any{"entity": "5", "role": "member"}); status != http.StatusOK {
+		t.Fatalf("directory put: %d %s", status, body)
+	}
+	adm5 := tokenOf(t, c, "geosector", "adm5", "admin", "5")
+	retry := map[string]any{"title": "Réunion", "content": "Demain", "clientMsgId": "k-stop", "targets": []map[string]string{{"entity": "5", "role": "all"}}}
+	status, body := c.Do("POST", "/api/chat/announcements", adm5, retry)
+	if a := testkit.JSON[announced](t, body); status != http.StatusOK || a.AnnouncementID != id || a.Recipients != 2 {
+		t.Fatalf("the retry: %d %s", status, body)
+	}
+	ann5.WaitType("announcement.new", id)
+	bob5.WaitType("announcement.new", id)
+	before := c.LastSeq()
+	if status, body := c.Do("POST", "/api/chat/announcements", adm5, retry); status != http.StatusOK {
+		t.Fatalf("a second retry: %d %s", status, body)
+	}
+	if got := c.LastSeq(); got != before {
+		t.Fatalf("a retry of a complete announcement appended %d events", got-before)
+	}
+	nothingMore(t, c, "announcement.new", new5)
+	if n := len(ann5.Of("announcement.new")); n != 1 {
+		t.Fatalf("ann5 was told %d times", n)
 	}
 }

@@ -155,46 +155,77 @@ func (ds *Directories) catchUp(ctx context.Context, app string, en *directoryEnt
 	if err != nil || last <= en.pos {
 		return err
 	}
+	en.pos, err = ds.read(ctx, app, filter, en.dir, en.pos+1, last, last)
+	return err
+}
+
+// Before is app's directory as it stood just before position seq (an
+// announcement's creation), with the position of its last event: what the
+// announcement created there was decided on, since its creation was
+// appended on the condition that no directory event came between.
+func (ds *Directories) Before(ctx context.Context, app string, seq uint64) (*Directory, uint64, error) {
+	dir, filter := NewDirectory(), events.DirectorySubjects(app)
+	stream, err := ds.eventStream(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	last, err := lastSeq(ctx, stream, filter)
+	if err != nil || last == 0 || seq <= 1 {
+		return dir, 0, err
+	}
+	pos, err := ds.read(ctx, app, filter, dir, 1, seq-1, last)
+	return dir, pos, err
+}
+
+// read folds into dir the directory events stored under filter from
+// position from up to until, and returns the position of the last one
+// folded (from-1 when none). last is the last event under filter: reading
+// stops there, or at the first event past until.
+func (ds *Directories) read(ctx context.Context, app, filter string, dir *Directory, from, until, last uint64) (uint64, error) {
+	pos := from - 1
 	cons, err := ds.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{filter},
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       en.pos + 1,
+		OptStartSeq:       from,
 		InactiveThreshold: 30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, en.pos+1, err)
+		return pos, fmt.Errorf("read %s from %d: %w", filter, from, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, en.pos+1, err)
+		return pos, fmt.Errorf("read %s from %d: %w", filter, from, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
-	for en.pos < last {
+	for pos < last {
 		m, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return pos, ctx.Err()
 			}
-			return fmt.Errorf("read %s: %w", filter, err)
+			return pos, fmt.Errorf("read %s: %w", filter, err)
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("read %s: %w", filter, err)
+			return pos, fmt.Errorf("read %s: %w", filter, err)
 		}
-		en.pos = md.Sequence.Stream
+		if md.Sequence.Stream > until {
+			break
+		}
+		pos = md.Sequence.Stream
 		// An event the consumers park (it does not decode, or was stored
 		// under a subject not its own) is skipped alike.
-		if e, err := jet.Decode(en.pos, m.Subject(), m.Data()); err == nil && e.App == app {
+		if e, err := jet.Decode(pos, m.Subject(), m.Data()); err == nil && e.App == app {
 			if p, err := e.Payload(); err == nil {
 				if u, ok := p.(*events.DirectoryUsersUpdated); ok {
-					en.dir.Apply(u)
+					dir.Apply(u)
 				}
 			}
 		}
 	}
-	return nil
+	return pos, nil
 }
 
 func (ds *Directories) eventStream(ctx context.Context) (jetstream.Stream, error) {
@@ -211,12 +242,21 @@ func (ds *Directories) eventStream(ctx context.Context) (jetstream.Stream, error
 	return s, nil
 }
 
-// LastOf is the position of the last event of a conversation in the log, 0
-// when the log has none: whether a command that creates it was carried out.
-func (d *Decider) LastOf(ctx context.Context, app, conv string) (uint64, error) {
+// FirstOf is the position of the first event of a conversation in the log
+// (its creation), 0 when the log has none: whether a command that creates it
+// was carried out, and where.
+func (d *Decider) FirstOf(ctx context.Context, app, conv string) (uint64, error) {
 	s, err := d.eventStream(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return lastSeq(ctx, s, events.ConversationSubjects(app, conv))
+	filter := events.ConversationSubjects(app, conv)
+	m, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(filter))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("first event under %s: %w", filter, err)
+	}
+	return m.Sequence, nil
 }

@@ -72,8 +72,9 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).deliveryReceipt)
 	events.On(r, (*State).readReceipt)
 	events.On(r, (*State).left)
+	events.On(r, (*State).targeted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
-		events.TypeAnnouncementTargeted, events.TypeServiceAccountCreated, events.TypeDirectoryUsersUpdated)
+		events.TypeServiceAccountCreated, events.TypeDirectoryUsersUpdated)
 	return r
 }()
 
