@@ -259,3 +259,23 @@ func (h Handlers) AudienceTargets(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
+
+// markViaTarget sets viaTarget on the participants of an announcement's
+// conversation its audience brought in.
+func (s Store) markViaTarget(ctx context.Context, c db.Conversation, ps []Participant) error {
+	if c.Kind != string(events.KindBroadcast) {
+		return nil
+	}
+	ids, err := s.Q.AnnouncementRecipientIDs(ctx, db.AnnouncementRecipientIDsParams{App: c.App, ID: c.ID})
+	if err != nil {
+		return fmt.Errorf("announcement recipients: %w", err)
+	}
+	in := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		in[id] = true
+	}
+	for i := range ps {
+		ps[i].ViaTarget = in[ps[i].UserID]
+	}
+	return nil
+}

@@ -165,6 +165,21 @@ func TestAnnouncementReachesExactlyItsAudienceAndALaterDirectoryChangeLeavesItAl
 		t.Fatalf("sync of cat6, outside the audience (%d): %s", status, body)
 	}
 
+	// The audience joined via its target; the author did not.
+	_, body = c.Do("GET", "/api/chat/conversations/"+a.ConversationID+"/participants", adm5, nil)
+	via := map[string]bool{}
+	for _, p := range testkit.JSON[struct {
+		Participants []struct {
+			UserID    string
+			ViaTarget bool
+		}
+	}](t, body).Participants {
+		via[p.UserID] = p.ViaTarget
+	}
+	if len(via) != 3 || !via["ann5"] || !via["bob5"] || via["adm5"] {
+		t.Fatalf("participants' viaTarget: %v (%s)", via, body)
+	}
+
 	// Lists: recipients and the author see it, others do not.
 	for user, want := range map[string]bool{"ann5": true, "adm5": true, "cat6": false, "new5": false} {
 		if got := slices.Contains(listed(t, c, c.Token("geosector", user, "member")), a.AnnouncementID); got != want {

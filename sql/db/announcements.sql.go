@@ -104,6 +104,36 @@ func (q *Queries) AnnouncementReadPage(ctx context.Context, arg AnnouncementRead
 	return items, nil
 }
 
+const announcementRecipientIDs = `-- name: AnnouncementRecipientIDs :many
+SELECT user_id FROM announcement_recipients WHERE app = $1 AND announcement_id = $2
+`
+
+type AnnouncementRecipientIDsParams struct {
+	App string
+	ID  string
+}
+
+// The recorded audience of the announcement whose conversation is id.
+func (q *Queries) AnnouncementRecipientIDs(ctx context.Context, arg AnnouncementRecipientIDsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, announcementRecipientIDs, arg.App, arg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var user_id string
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const directoryEntities = `-- name: DirectoryEntities :many
 SELECT DISTINCT entity FROM directory_users WHERE app = $1 AND entity <> '' ORDER BY entity
 `

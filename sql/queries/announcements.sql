@@ -88,3 +88,7 @@ SELECT DISTINCT entity FROM directory_users WHERE app = @app AND entity <> '' OR
 SELECT DISTINCT role FROM directory_users
 WHERE app = @app AND (@entity::text = '' OR entity = @entity::text)
 ORDER BY role;
+
+-- name: AnnouncementRecipientIDs :many
+-- The recorded audience of the announcement whose conversation is id.
+SELECT user_id FROM announcement_recipients WHERE app = @app AND announcement_id = @id;
