@@ -55,9 +55,6 @@ func (d *Directory) User(id string) (events.DirectoryUser, bool) {
 	return u, ok
 }
 
-// Len is the number of users.
-func (d *Directory) Len() int { return len(d.users) }
-
 // HasEntity and HasRole report whether some user, active or not, has it.
 func (d *Directory) HasEntity(e string) bool { return d.entities[e] > 0 }
 
