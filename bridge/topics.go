@@ -28,6 +28,7 @@ const (
 	// notification records.
 	KindSettings      = "settings"
 	KindNotifications = "notifications"
+	KindAnnouncements = "announcements"
 )
 
 // UserTopic is the topic of one user's kind of deliveries.

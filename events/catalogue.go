@@ -36,6 +36,9 @@ var known = newCatalogue(
 	Spec{Type: TypeGroupMemberLeft, Version: 1, Scope: ScopeGroup, New: func() Payload { return new(GroupMemberLeft) }},
 	Spec{Type: TypeSettingsChanged, Version: 1, Scope: ScopeUser, New: func() Payload { return new(SettingsChanged) }},
 	Spec{Type: TypeNotificationsRead, Version: 1, Scope: ScopeUser, New: func() Payload { return new(NotificationsRead) }},
+	Spec{Type: TypeDirectoryUsersUpdated, Version: 1, Scope: ScopeApp, Internal: true,
+		New: func() Payload { return new(DirectoryUsersUpdated) }},
+	Spec{Type: TypeAnnouncementTargeted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnnouncementTargeted) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.
@@ -68,8 +71,8 @@ type Spec struct {
 	// forever through Upgrades.
 	Version int
 	Scope   Scope
-	// Internal marks events no client ever sees: never delivered, not in
-	// the read model (a service's account, for instance).
+	// Internal marks events no client is ever delivered (a service's
+	// account, the directory): fan-out ignores them.
 	Internal bool
 	// New returns an empty payload of the type, to decode data into.
 	New func() Payload

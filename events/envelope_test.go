@@ -61,6 +61,8 @@ func samples() map[events.Type]events.Payload {
 		events.TypeNotificationsRead:  &events.NotificationsRead{UserID: "bob", UpTo: 42},
 		events.TypeSettingsChanged: &events.SettingsChanged{UserID: "bob", Settings: events.UserSettings{
 			MutedConversations: []string{"c1", "c2"}, Notifications: events.Notifications{Enabled: true}}},
+		events.TypeDirectoryUsersUpdated: validDirectory(),
+		events.TypeAnnouncementTargeted:  validTargeted(),
 	}
 }
 

@@ -39,6 +39,9 @@ type MessagePosted struct {
 	// Imported marks history brought in by a backfill: its decision was
 	// made before and comes with it, so moderation does not decide it again.
 	Imported bool `json:"imported,omitempty"`
+	// Announcement marks an announcement's message: POST /announcements
+	// appends its decision with it, so moderation does not decide it.
+	Announcement bool `json:"announcement,omitempty"`
 }
 
 func (*MessagePosted) EventType() Type   { return TypeMessagePosted }

@@ -55,6 +55,8 @@ type changes struct {
 	conversationChanges // admins' changes and last messages (conversations.go)
 	// groupWrites are the group and user-room effects, in log order (groups.go).
 	groupWrites []groupWrite
+	// announcements, when the batch has any (announcements.go).
+	announcements *announcementChanges
 }
 
 type memberKey struct{ app, conv, user string }
@@ -119,6 +121,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).groupMemberLeft)
 	events.On(r, (*changes).settingsChanged)
 	events.On(r, (*changes).notificationsRead)
+	events.On(r, (*changes).directoryUsersUpdated)
+	events.On(r, (*changes).announcementTargeted)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: not in the read model
 		events.TypeModerationRulesChanged) // read from the log by GET /moderation/rules
 	return r

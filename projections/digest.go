@@ -29,6 +29,9 @@ var Tables = []struct{ Name, Order string }{
 	{"user_settings", "app, user_id"},
 	{"user_feed", "app, user_id, seq"},
 	{"notification_marks", "app, user_id"},
+	{"directory_users", "app, user_id"},
+	{"announcements", "app, id"},
+	{"announcement_recipients", "app, announcement_id, user_id"},
 	{"projection_checkpoints", "name"},
 }
 

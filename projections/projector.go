@@ -279,6 +279,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	if firstErr == nil {
 		keep(0, writeGroups(ctx, q, c))
 	}
+	writeAnnouncements(ctx, q, c, keep)
 	if firstErr != nil {
 		return fmt.Errorf("write read model: %w", firstErr)
 	}

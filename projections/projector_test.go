@@ -49,6 +49,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 		Events: []string{"*"}, SealedSecret: "v1.c2VhbGVk"}}}) // nor this
 	add(events.NewEventID(), &events.ModerationRulesChanged{Rules: events.ModerationRules{Enabled: true,
 		BadWordsAction: events.ActionReject, FloodWindowSeconds: 10}}) // nor this
+	announce(add)
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
 	room := &testkit.RoomChurn{}
@@ -146,6 +147,10 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 					in[p.ConversationID+"/"+p.UserID] = true
 				case *events.MemberLeft:
 					delete(in, p.ConversationID+"/"+p.UserID)
+				case *events.AnnouncementTargeted:
+					for _, u := range p.Recipients {
+						in[p.ConversationID+"/"+u] = true
+					}
 				case *events.MessagePosted:
 					if _, ok := msgs[p.MessageID]; !ok {
 						msgs[p.MessageID] = "pending"

@@ -122,7 +122,7 @@ func (s Store) Participants(ctx context.Context, c db.Conversation) ([]Participa
 		out[i] = Participant{UserID: p.UserID, Role: p.Role, CanReply: can, CanReplyOverride: p.CanReply,
 			LastReadMessageID: p.LastReadMessageID, JoinedAt: p.JoinedAt}
 	}
-	return out, nil
+	return out, s.markViaTarget(ctx, c, out)
 }
 
 // Handlers serve the read endpoints.

@@ -30,7 +30,9 @@ func (c *capture) Flush(context.Context) error { return nil }
 
 // churn builds a random history as the log can hold it: conversations
 // created along the way, changed by admins, members joining (again, with
-// another role), changed by admins, leaving, messages posted (some twice) and decided (some twice), edited and
+// another role), changed by admins, leaving, announcement parts adding
+// recipients (some members already), messages posted (some twice) and
+// decided (some twice), edited and
 // deleted once approved, read and delivered receipts moving forward. With
 // small audience bounds most conversations are "large": member events and
 // receipts go to a subset.
@@ -100,6 +102,24 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 			create()
 		case k < 4:
 			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: roles[r.IntN(len(roles))], AddedBy: "u0"})
+		case k == 4 && r.IntN(2) == 0:
+			var to []string
+			for _, v := range users { // sorted
+				if r.IntN(3) == 0 {
+					to = append(to, v)
+				}
+			}
+			if len(to) == 0 {
+				to = []string{u}
+			}
+			a := &events.AnnouncementTargeted{AnnouncementID: fmt.Sprint("a", i), ConversationID: c, MessageID: "m0", From: "u0",
+				Title: fmt.Sprint("annonce <", i, ">"), Content: "à tous", ReplyPermission: events.ReplyNone, Pinned: r.IntN(2) == 0,
+				Targets: []events.Target{{Entity: "all", Role: "all"}}, Part: 1, Parts: 1, Total: len(to), Recipients: to}
+			if r.IntN(2) == 0 {
+				expires := at.Add(time.Hour)
+				a.ExpiresAt = &expires
+			}
+			add(a)
 		case k < 6:
 			add(&events.MemberLeft{ConversationID: c, UserID: u, RemovedBy: "u0"})
 		case k < 10 || len(posted) == 0:
@@ -225,7 +245,7 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if len(types) < 8 || types["conversation.updated"] == 0 || types["member.updated"] == 0 {
+		if len(types) < 8 || types["conversation.updated"] == 0 || types["member.updated"] == 0 || types["announcement.new"] == 0 {
 			t.Fatalf("seed %d: the history exercises only %v", seed, types)
 		}
 		for _, typ := range testkit.RoomDeliveries {

@@ -34,6 +34,7 @@ type options struct {
 	replayOnly    bool
 	listOnly      bool
 	listConvs     int // conversation list scenario: the user's conversations
+	announceOnly  bool
 	clients       int
 	pairs         int
 	groups        int
@@ -90,6 +91,9 @@ func main() {
 	fl.BoolVar(&o.replayOnly, "replay-only", false, "run only the replay scenario (and the COPY baseline)")
 	fl.BoolVar(&o.listOnly, "list-only", false, "run only the conversation list scenario (GET /conversations p99)")
 	fl.IntVar(&o.listConvs, "list-conversations", 1000, "conversation list scenario: how many conversations the user is in")
+	fl.BoolVar(&o.announceOnly, "announce-only", false, "connect the clients and run only the announcement scenario")
+	clients := fl.Int("clients", 0, "connected clients (default 10,000, 2,000 with --quick)")
+	announceTo := fl.Int("announce-to", 0, "announcement recipients in the directory (default 10,000, 2,000 with --quick); those past the connected clients are measured only in the request's time")
 	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
 	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
 	fl.IntVar(&o.repeat, "repeat", 0, "run the latency scenarios (raw relays, steady chat, one_to_one) this many times and report the median run's figures (default 3, 1 with --quick)")
@@ -104,6 +108,12 @@ func main() {
 		os.Exit(2)
 	}
 	o.defaults()
+	if *clients > 0 {
+		o.clients = *clients
+	}
+	if *announceTo > 0 {
+		o.announceTo = *announceTo
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -187,6 +197,14 @@ func run(ctx context.Context, o *options) error {
 	defer pop.close()
 	b.pop = pop
 	b.report.connectTime = time.Since(t)
+	if o.announceOnly {
+		r, err := b.announcement(o.announceTo, 3)
+		if err != nil {
+			return err
+		}
+		fmt.Println(r.line())
+		return nil
+	}
 	time.Sleep(time.Second) // let the server settle its buffers before reading its memory
 	rss1 := rssKB(brokerPid)
 	b.report.rssIdle, b.report.rssPerClient = rssKB(srv.cmd.Process.Pid), float64(rss1-rss0)/float64(o.clients)
@@ -299,22 +317,11 @@ func run(ctx context.Context, o *options) error {
 		return b.chat("chat", pairs, nil, 0, r, o.satStep, o.drain)
 	})
 
-	b.logf("announcement: one message to %d members", o.announceTo)
-	members := make([]int, min(o.announceTo, o.clients))
-	for i := range members {
-		members[i] = i
-	}
-	t = time.Now()
-	ann, err := b.pop.create("group", members)
-	if err != nil {
-		return fmt.Errorf("announcement group: %w", err)
-	}
-	b.report.announceSetup, b.report.announceMembers = time.Since(t), len(members)
-	b.quiet()
-	if b.report.announce, err = b.announce(ann, 3); err != nil {
+	b.logf("announcement: POST /announcements to %d recipients", o.announceTo)
+	if b.report.announce, err = b.announcement(o.announceTo, 3); err != nil {
 		return err
 	}
-	b.logf("  last delivery after %v", b.report.announce)
+	b.logf("  %s", b.report.announce.line())
 
 	b.logf("conversation list: one user in %d conversations", o.listConvs)
 	if b.report.list, err = b.listScenario(min(o.listConvs, o.clients-1), 1000); err != nil {

@@ -139,9 +139,18 @@ func (p *population) create(kind string, members []int) (*conversation, error) {
 }
 
 func (p *population) rest(method, path, user string, body, out any) error {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, "http://"+p.srv.httpAddr+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+token(user))
+	return p.restWith(method, path, token(user), body, out)
+}
+
+// restWith is rest with a token of another role than member.
+func (p *population) restWith(method, path, tok string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+p.srv.httpAddr+path, rd)
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

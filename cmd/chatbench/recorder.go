@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,7 @@ func createdAt(payload []byte) (time.Time, bool) {
 func (r *recorder) observe(user int, topic string, payload []byte) {
 	now := time.Now()
 	r.moved.Add(1)
-	if len(topic) < 9 || topic[len(topic)-9:] != "/messages" {
+	if !strings.HasSuffix(topic, "/messages") && !strings.HasSuffix(topic, "/announcements") {
 		return
 	}
 	i := bytes.Index(payload, contentKey)

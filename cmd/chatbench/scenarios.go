@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -103,33 +102,4 @@ func best(steps []*loadResult, p99 time.Duration) *loadResult {
 		}
 	}
 	return b
-}
-
-// announce sends one message to a group of every connected user, n times,
-// and returns the time from publish to the last recipient's delivery.
-func (b *bench) announce(group *conversation, times int) ([]time.Duration, error) {
-	var out []time.Duration
-	for i := range times {
-		b.run++
-		tag := "b" + itoa(b.run) + "-"
-		t0 := time.Now()
-		b.rec.begin(tag, t0, 0, 1)
-		b.rec.setSender(0, group.members[0])
-		if err := b.pop.send(group.members[0], group, "ann"+tag, tag+"0"); err != nil {
-			return nil, err
-		}
-		want := len(group.members) - 1
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) && b.rec.snapshot().unique < want {
-			time.Sleep(time.Millisecond)
-		}
-		snap := b.rec.snapshot()
-		b.rec.end()
-		if snap.unique < want {
-			return out, fmt.Errorf("announcement %d reached %d of %d recipients", i, snap.unique, want)
-		}
-		out = append(out, snap.last.Sub(t0))
-	}
-	slices.Sort(out)
-	return out, nil
 }

@@ -67,6 +67,8 @@ func startServer(ctx context.Context, o *options, users []string) (*server, erro
     moderation: {enabled: true, badWords: [idiot]}
     announcements: true
     adminRoles: [admin]
+    superAdminRoles: [super_admin]
+    entityAdminRoles: [admin]
     # Each simulated sender posts far faster than a person: lift the
     # per-user rates so the benchmark measures the message path, not them.
     limits: {maxGroupMembers: 20000, commandsPerSecond: 1000000, commandBurst: 1000000,

@@ -67,6 +67,9 @@ type API struct {
 	// log; Room the changes to a user's own room.
 	Groups *decide.Groups
 	Room   *decide.UserRoom
+	// Directories decide announcements and directory writes at the
+	// directory's position in the log.
+	Directories *decide.Directories
 }
 
 // Handler is the full HTTP surface.
@@ -123,6 +126,12 @@ func (a *API) Handler() http.Handler {
 	api.Handle("PUT /users/me/settings", user(a.putSettings))
 	api.Handle("GET /users/me/notifications", user(reads.Notifications))
 	api.Handle("POST /users/me/notifications/read", user(a.markNotificationsRead))
+	api.Handle("GET /announcements", user(reads.Announcements))
+	api.Handle("POST /announcements", user(a.announce))
+	api.Handle("GET /announcements/{id}/stats", user(reads.AnnouncementStats))
+	api.Handle("GET /audience-targets", user(reads.AudienceTargets))
+	api.Handle("PUT /directory/users/{id}", user(a.putDirectoryUser))
+	api.Handle("POST /directory/users:batch", user(a.putDirectoryUsers))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

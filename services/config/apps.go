@@ -25,7 +25,12 @@ type App struct {
 	Announcements bool       `yaml:"announcements"`
 	// AdminRoles are the token roles that administer the application.
 	AdminRoles []string `yaml:"adminRoles"`
-	Limits     Limits   `yaml:"limits"`
+	// SuperAdminRoles are the token roles that may announce to any entity
+	// and role; EntityAdminRoles those that may announce to the users of
+	// their own entity (the token's entity claim). Announcements only.
+	SuperAdminRoles  []string `yaml:"superAdminRoles"`
+	EntityAdminRoles []string `yaml:"entityAdminRoles"`
+	Limits           Limits   `yaml:"limits"`
 }
 
 // Moderation holds the automatic rules an application starts with: chatd
@@ -151,10 +156,12 @@ func Defaults() Apps {
 func builtin() Apps {
 	return Apps{
 		"geosector": {
-			TopicPrefix:   "chat",
-			Moderation:    Moderation{Enabled: true, BadWords: []string{"idiot", "imbecile", "connard"}},
-			Announcements: true,
-			AdminRoles:    []string{"admin", "super_admin"},
+			TopicPrefix:      "chat",
+			Moderation:       Moderation{Enabled: true, BadWords: []string{"idiot", "imbecile", "connard"}},
+			Announcements:    true,
+			AdminRoles:       []string{"admin", "super_admin"},
+			SuperAdminRoles:  []string{"super_admin"},
+			EntityAdminRoles: []string{"admin"},
 		},
 		"resalice": {
 			TopicPrefix:   "resalice",
@@ -225,6 +232,11 @@ func LoadApps(path string) (Apps, error) {
 		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 || l.ReceiptsToAllUpTo < 0 ||
 			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
+		}
+		for _, r := range a.SuperAdminRoles {
+			if slices.Contains(a.EntityAdminRoles, r) {
+				return nil, fmt.Errorf("application %q: role %q is both a super admin and an entity admin role", name, r)
+			}
 		}
 		for i, w := range a.Moderation.BadWords {
 			a.Moderation.BadWords[i] = strings.ToLower(strings.TrimSpace(w))

@@ -428,6 +428,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		MetricsElsewhere: d.cfg.MetricsAddr != ""}
 	// Groups and the user room are decided at their own positions in the log.
 	a.Groups, a.Room = decide.NewGroups(d.js, jet.NewAppender(d.js), 0), decide.NewUserRoom(d.js, jet.NewAppender(d.js))
+	a.Directories = decide.NewDirectories(d.js, a.Append)
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
 		return err

@@ -79,9 +79,10 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).left)
 	events.On(r, (*State).created)
 	events.On(r, (*State).updated)
+	events.On(r, (*State).targeted)
 	r.Ignore(events.TypeMemberJoined, events.TypeParticipantUpdated, // folded by the roster
 		events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged,
-		events.TypeSettingsChanged, events.TypeNotificationsRead)
+		events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeDirectoryUsersUpdated)
 	r.Ignore(events.GroupTypes...) // a group's own state: GroupState
 	return r
 }()

@@ -103,8 +103,9 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).groupJoinRequested)
 	events.On(r, (*Service).groupJoinRefused)
 	events.On(r, (*Service).notificationsRead)
+	events.On(r, (*Service).announcementTargeted)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: no client sees them
-		events.TypeModerationRulesChanged)
+		events.TypeModerationRulesChanged, events.TypeDirectoryUsersUpdated)
 	return r
 }()
 

@@ -22,7 +22,8 @@ func (c *capture) Flush(context.Context) error { return nil }
 
 // churn builds a random history of every event type fan-out delivers:
 // conversations created, members joining (some as admins, some changing
-// role) and leaving, messages posted (some twice) and decided (some twice,
+// role) and leaving, announcement parts adding recipients (some members
+// already), messages posted (some twice) and decided (some twice,
 // some rejected), approved messages edited and deleted, read and delivery
 // receipts. Who acts is random: fan-out routes by membership at each
 // position whatever the command side decided.
@@ -79,6 +80,19 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 		case k == 0: // a repeated creation changes nothing
 			add(&events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 				CreatedBy: "u0", Members: some(1)})
+		case k == 1 && r.IntN(2) == 0:
+			var to []string
+			for _, v := range users { // sorted
+				if r.IntN(3) == 0 {
+					to = append(to, v)
+				}
+			}
+			if len(to) == 0 {
+				to = []string{u}
+			}
+			add(&events.AnnouncementTargeted{AnnouncementID: c, ConversationID: c, MessageID: "ma", From: "u0", Title: "t",
+				ReplyPermission: events.ReplyNone, Targets: []events.Target{{Entity: "all", Role: "all"}},
+				Part: 1, Parts: 1, Total: len(to), Recipients: to})
 		case k < 4:
 			role := events.RoleMember
 			if r.IntN(4) == 0 {
@@ -239,6 +253,17 @@ func (m *leakModel) fold(e *events.Envelope) {
 		}
 		ms[p.UserID] = p.Role
 		m.entitle("member.updated", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
+	case *events.AnnouncementTargeted:
+		ms := m.members[p.ConversationID]
+		if ms == nil {
+			return
+		}
+		for _, u := range p.Recipients { // told once, when they become members
+			if _, ok := ms[u]; !ok {
+				ms[u] = events.RoleMember
+				m.entitle("announcement.new", e.Seq, u)
+			}
+		}
 	case *events.MessagePosted:
 		m.posted[p.MessageID] = true
 	case *events.MessageModerated:
@@ -273,8 +298,8 @@ var kindOf = map[string]string{
 	"read.receipt": "receipts", "delivery.receipt": "receipts",
 	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
 	"conversation.updated": "conversations", "member.updated": "conversations",
-	"moderation.result": "moderation",
-	"group.created":     "conversations", "group.updated": "conversations", "group.member_joined": "conversations",
+	"moderation.result": "moderation", "announcement.new": "announcements",
+	"group.created": "conversations", "group.updated": "conversations", "group.member_joined": "conversations",
 	"group.member_left": "conversations",
 	"notification.new":  "notifications", "notifications.read": "notifications", "settings.changed": "settings",
 }
@@ -405,6 +430,8 @@ func conversationOf(p events.Payload) string {
 	case *events.ConversationUpdated:
 		return p.ConversationID
 	case *events.ParticipantUpdated:
+		return p.ConversationID
+	case *events.AnnouncementTargeted:
 		return p.ConversationID
 	}
 	return ""

@@ -66,14 +66,20 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // another case and data after the object are refused, so a misspelt or
 // smuggled field is an error rather than silently ignored or overriding.
 func ReadJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return ReadJSONUpTo(w, r, v, MaxBody)
+}
+
+// ReadJSONUpTo is ReadJSON for the few bodies allowed past MaxBody (a
+// directory batch), up to limit bytes.
+func ReadJSONUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if err := requireJSON(r); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return Errorf(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", MaxBody)
+			return Errorf(http.StatusRequestEntityTooLarge, "too_large", "body exceeds %d bytes", limit)
 		}
 		return Errorf(http.StatusBadRequest, "invalid_payload", "body could not be read")
 	}

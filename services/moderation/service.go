@@ -55,7 +55,10 @@ var decides = func() *events.Router[*Service] {
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt,
-		events.TypeSettingsChanged, events.TypeNotificationsRead)
+		events.TypeSettingsChanged, events.TypeNotificationsRead,
+		// An announcement's audience is folded by the roster; the directory
+		// serves the command side only.
+		events.TypeAnnouncementTargeted, events.TypeDirectoryUsersUpdated)
 	r.Ignore(events.GroupTypes...) // groups hold no messages
 	return r
 }()
@@ -88,7 +91,7 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	}
 	conv := s.roster.Get(e.App, m.ConversationID)
 	s.seen[key] = conv
-	if m.Imported {
+	if m.Imported || m.Announcement {
 		return nil
 	}
 	rules, sender := s.rulesOf(e.App), s.senderOf(e.App, m.SenderID)

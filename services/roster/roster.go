@@ -52,9 +52,11 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).groupMemberLeft)
 	events.On(r, (*Roster).groupJoinRequested)
 	events.On(r, (*Roster).groupJoinRefused)
+	events.On(r, (*Roster).targeted)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
 		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
-		events.TypeModerationRulesChanged, events.TypeSettingsChanged, events.TypeNotificationsRead)
+		events.TypeModerationRulesChanged, events.TypeSettingsChanged, events.TypeNotificationsRead,
+		events.TypeDirectoryUsersUpdated)
 	return r
 }()
 

@@ -357,6 +357,87 @@ func (b *EditMessageBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const insertAnnouncement = `-- name: InsertAnnouncement :batchexec
+INSERT INTO announcements (app, id, conversation_id, message_id, author_id, title, content, attachment_id,
+                           reply_permission, pinned, expires_at, targets, directory_seq, recipients, created_at, seq)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (app, id) DO NOTHING
+`
+
+type InsertAnnouncementBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type InsertAnnouncementParams struct {
+	App             string
+	ID              string
+	ConversationID  string
+	MessageID       string
+	AuthorID        string
+	Title           string
+	Content         string
+	AttachmentID    *string
+	ReplyPermission string
+	Pinned          bool
+	ExpiresAt       *time.Time
+	Targets         []byte
+	DirectorySeq    int64
+	Recipients      int32
+	CreatedAt       time.Time
+	Seq             int64
+}
+
+func (q *Queries) InsertAnnouncement(ctx context.Context, arg []InsertAnnouncementParams) *InsertAnnouncementBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.App,
+			a.ID,
+			a.ConversationID,
+			a.MessageID,
+			a.AuthorID,
+			a.Title,
+			a.Content,
+			a.AttachmentID,
+			a.ReplyPermission,
+			a.Pinned,
+			a.ExpiresAt,
+			a.Targets,
+			a.DirectorySeq,
+			a.Recipients,
+			a.CreatedAt,
+			a.Seq,
+		}
+		batch.Queue(insertAnnouncement, vals...)
+	}
+	br := q.db.SendBatch(ctx, batch)
+	return &InsertAnnouncementBatchResults{br, len(arg), false}
+}
+
+func (b *InsertAnnouncementBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *InsertAnnouncementBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const insertConversation = `-- name: InsertConversation :batchexec
 INSERT INTO conversations (app, id, kind, title, reply_permission, created_by, created_at, created_seq)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -8,6 +8,32 @@ import (
 	"time"
 )
 
+type Announcement struct {
+	App             string
+	ID              string
+	ConversationID  string
+	MessageID       string
+	AuthorID        string
+	Title           string
+	Content         string
+	AttachmentID    *string
+	ReplyPermission string
+	Pinned          bool
+	ExpiresAt       *time.Time
+	Targets         []byte
+	DirectorySeq    int64
+	Recipients      int32
+	CreatedAt       time.Time
+	Seq             int64
+}
+
+type AnnouncementRecipient struct {
+	App            string
+	AnnouncementID string
+	UserID         string
+	Seq            int64
+}
+
 type Conversation struct {
 	App             string
 	ID              string
@@ -33,6 +59,16 @@ type ConversationFeed struct {
 	MessageID      *string
 	Data           []byte
 	Audience       []string
+}
+
+type DirectoryUser struct {
+	App        string
+	UserID     string
+	Entity     string
+	Role       string
+	Name       string
+	Active     bool
+	UpdatedSeq int64
 }
 
 type Group struct {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/chatbackend/chat/services/auth"
+)
+
+// announceResult is what the announcement scenario measured.
+type announceResult struct {
+	recipients int           // the announcement's audience (directory users)
+	connected  int           // of them, connected clients whose delivery is timed
+	directory  time.Duration // writing the directory, batches of 10,000 users
+	last       []time.Duration
+	accepted   []time.Duration // POST /announcements answered (its events in the read model)
+	stats      []time.Duration // GET /announcements/{id}/stats?limit=200
+}
+
+// announcement writes a directory of recipients+1 users (u0, the author, a
+// super admin of entity 0; everyone else a member of entity 1) as the host
+// application's service would, then has u0 announce to entity 1 times
+// times: the time from the request to the last connected recipient's
+// announcement.new, and stats latency on the announcement.
+func (b *bench) announcement(recipients, times int) (*announceResult, error) {
+	res := &announceResult{recipients: recipients, connected: min(recipients, b.o.clients-1)}
+	svc := mint("hostapp", auth.RoleService, "")
+	t := time.Now()
+	for from := 0; from <= recipients; from += 10000 {
+		users := make([]map[string]any, 0, 10000)
+		for i := from; i <= min(from+9999, recipients); i++ {
+			u := map[string]any{"id": userName(i), "entity": "1", "role": "member"}
+			if i == 0 {
+				u["entity"], u["role"] = "0", "super_admin"
+			}
+			users = append(users, u)
+		}
+		if err := b.pop.restWith("POST", "/api/chat/directory/users:batch", svc, map[string]any{"users": users}, nil); err != nil {
+			return nil, fmt.Errorf("directory: %w", err)
+		}
+	}
+	res.directory = time.Since(t)
+	author := mint(userName(0), "super_admin", "0")
+	for i := range times {
+		b.run++
+		tag := "b" + strconv.Itoa(b.run) + "-"
+		b.quiet()
+		t0 := time.Now()
+		b.rec.begin(tag, t0, 0, 1)
+		b.rec.setSender(0, 0)
+		var a struct{ AnnouncementID string }
+		err := b.pop.restWith("POST", "/api/chat/announcements", author, map[string]any{"title": "bench " + tag, "content": tag + "0",
+			"clientMsgId": "ann" + tag, "targets": []map[string]string{{"entity": "1", "role": "all"}}}, &a)
+		accepted := time.Since(t0)
+		if err != nil {
+			b.rec.end()
+			return nil, fmt.Errorf("announce: %w", err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) && b.rec.snapshot().unique < res.connected {
+			time.Sleep(time.Millisecond)
+		}
+		snap := b.rec.snapshot()
+		b.rec.end()
+		if snap.unique < res.connected {
+			return nil, fmt.Errorf("announcement %d reached %d of %d connected recipients", i, snap.unique, res.connected)
+		}
+		res.last, res.accepted = append(res.last, snap.last.Sub(t0)), append(res.accepted, accepted)
+		for range 5 {
+			t := time.Now()
+			if err := b.pop.restWith(http.MethodGet, "/api/chat/announcements/"+a.AnnouncementID+"/stats?limit=200", author, nil, nil); err != nil {
+				return nil, fmt.Errorf("stats: %w", err)
+			}
+			res.stats = append(res.stats, time.Since(t))
+		}
+	}
+	slices.Sort(res.last)
+	slices.Sort(res.accepted)
+	slices.Sort(res.stats)
+	return res, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[len(ds)/2]
+}
+
+// line is the scenario in one line, for logs and --announce-only.
+func (r *announceResult) line() string {
+	return fmt.Sprintf("announcement to %d recipients (%d connected): last delivery %v (median of %v), request answered %v; stats %v (median of %v); directory of %d users written in %v",
+		r.recipients, r.connected, median(r.last), r.last, median(r.accepted), median(r.stats), r.stats,
+		r.recipients+1, r.directory.Round(time.Millisecond))
+}
+
+// mint signs a token of the bench's application.
+func mint(user, role, entity string) string {
+	t, err := auth.Mint([]byte(benchSecret), "geosector", user, role, entity, "", 6*time.Hour, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
