@@ -99,6 +99,9 @@ type BrokerOptions struct {
 	// AuthFailures limits failed authentications by client address (nil:
 	// no limit).
 	AuthFailures *ratelimit.Limiter
+	// Revoked reports users whose tokens no longer work (converted
+	// visitors): refused at CONNECT (nil: none).
+	Revoked func(app, user string) bool
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -147,6 +150,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	})
 	h := newAuthHook(srv, o.Secret, o.Apps)
 	h.authFailures = o.AuthFailures
+	h.revoked = o.Revoked
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}

@@ -22,6 +22,10 @@ var known = newCatalogue(
 	Spec{Type: TypeReadReceipt, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(ReadReceipt) }},
 	Spec{Type: TypeServiceAccountCreated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(ServiceAccountCreated) }},
+	// Internal for now: the visitor's profile is kept in the log only.
+	Spec{Type: TypeAnonymousUserCreated, Version: 1, Scope: ScopeConversation, Internal: true,
+		New: func() Payload { return new(AnonymousUserCreated) }},
+	Spec{Type: TypeAnonymousConverted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnonymousConverted) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.

@@ -43,6 +43,10 @@ func samples() map[events.Type]events.Payload {
 		events.TypeReadReceipt: &events.ReadReceipt{Receipt: events.Receipt{ConversationID: "c1", UserID: "bob",
 			MessageID: "m1", MessageSeq: 41}},
 		events.TypeServiceAccountCreated: &events.ServiceAccountCreated{Name: "support-bot"},
+		events.TypeAnonymousUserCreated: &events.AnonymousUserCreated{ConversationID: "a1", AnonymousID: "anon-1",
+			ProfessionalID: "pro", Name: "Zoé", Email: "zoe@example.org", Metadata: map[string]string{"page": "/tarifs"}},
+		events.TypeAnonymousConverted: &events.AnonymousConverted{ConversationID: "a1", AnonymousID: "anon-1",
+			UserID: "client-7", ConvertedBy: "pro"},
 	}
 }
 

@@ -48,6 +48,9 @@ type changes struct {
 	membershipOrder []memberKey
 	feed            []db.InsertFeedParams
 	scrubs          []db.ScrubEditsParams
+	// conversions rewrite rows written before them: a batch holds one at
+	// most, as its first event (see rewrites), and it is written first.
+	conversions []db.ConvertVisitorParams
 }
 
 type memberKey struct{ app, conv, user string }
@@ -99,7 +102,8 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).messageDeleted)
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
-	r.Ignore(events.TypeServiceAccountCreated) // internal: not in the read model
+	events.On(r, (*changes).converted)
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated) // internal: not in the read model
 	return r
 }()
 

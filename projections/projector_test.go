@@ -46,6 +46,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	add(events.ServiceAccountID("geosector", "bot"), &events.ServiceAccountCreated{Name: "bot"}) // not in the read model
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
+	visitors := &visitorHistory{}
 	for i := 0; len(evs) < n; i++ {
 		c := convs[r.IntN(len(convs))]
 		switch k := r.IntN(10); {
@@ -71,6 +72,11 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			m := posted[r.IntN(len(posted))]
 			add(fmt.Sprint("delete-", i), &events.MessageDeleted{MessageID: m.MessageID, ConversationID: m.ConversationID,
 				ClientMsgID: fmt.Sprint("d", i), DeletedBy: m.SenderID, Message: posting(m)})
+		case k == 9 && r.IntN(3) == 0:
+			visitors.step(r, add, func(m *events.MessagePosted) {
+				posted = append(posted, m)
+				postedSeq[m.MessageID] = uint64(len(evs) + 1)
+			}, postedSeq)
 		case k == 8 && r.IntN(2) == 0:
 			// Receipts of members and former members, in any order: the
 			// positions they leave only ever move forward.
@@ -119,6 +125,11 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 					in[p.ConversationID+"/"+p.UserID] = true
 				case *events.MemberLeft:
 					delete(in, p.ConversationID+"/"+p.UserID)
+				case *events.AnonymousConverted:
+					if in[p.ConversationID+"/"+p.AnonymousID] {
+						delete(in, p.ConversationID+"/"+p.AnonymousID)
+						in[p.ConversationID+"/"+p.UserID] = true
+					}
 				case *events.MessagePosted:
 					if _, ok := msgs[p.MessageID]; !ok {
 						msgs[p.MessageID] = "pending"

@@ -18,6 +18,7 @@ import (
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/revoked"
 )
 
 //go:embed openapi.json
@@ -56,6 +57,10 @@ type API struct {
 	// MetricsElsewhere leaves /metrics out of Handler: MetricsHandler serves
 	// it on an address of its own.
 	MetricsElsewhere bool
+	// Anonymous limits POST /anonymous; Revoked are the tokens that no
+	// longer work (converted visitors).
+	Anonymous AnonymousLimits
+	Revoked   *revoked.Set
 }
 
 // Handler is the full HTTP surface.
@@ -72,7 +77,7 @@ func (a *API) Handler() http.Handler {
 	// path checked.
 	user := func(h http.HandlerFunc) http.Handler {
 		return a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps,
-			a.Limits.limitWrites(a.consistentReads(pathIDs(h)))))
+			a.tokenScope(a.Limits.limitWrites(a.consistentReads(pathIDs(h))))))
 	}
 	api := http.NewServeMux()
 	api.Handle("GET /conversations", user(reads.Conversations))
@@ -86,6 +91,9 @@ func (a *API) Handler() http.Handler {
 	api.Handle("DELETE /messages/{id}", user(a.deleteMessage))
 	api.Handle("GET /messages/{id}/receipts", user(reads.MessageReceipts))
 	api.Handle("GET /sync", user(a.sync))
+	api.Handle("POST /anonymous", http.HandlerFunc(a.startVisit))
+	api.Handle("POST /anonymous/{id}/convert", user(a.convertVisitor))
+	api.Handle("POST /conversations/{id}/transfer", user(a.transfer))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -52,6 +52,14 @@ type Limits struct {
 	CommandBurst        int     `yaml:"commandBurst"`
 	RESTWritesPerSecond float64 `yaml:"restWritesPerSecond"`
 	RESTWriteBurst      int     `yaml:"restWriteBurst"`
+	// POST /anonymous goes through two token buckets (anonymous.go): one
+	// per device and one per client address.
+	AnonymousPerDevicePerMinute  float64 `yaml:"anonymousPerDevicePerMinute"`
+	AnonymousDeviceBurst         int     `yaml:"anonymousDeviceBurst"`
+	AnonymousPerAddressPerMinute float64 `yaml:"anonymousPerAddressPerMinute"`
+	AnonymousAddressBurst        int     `yaml:"anonymousAddressBurst"`
+	// AnonymousTokenHours is how long a visitor's token lasts.
+	AnonymousTokenHours int `yaml:"anonymousTokenHours"`
 }
 
 // fillRate gives a token bucket left out of the file its default shape.
@@ -185,9 +193,11 @@ func LoadApps(path string) (Apps, error) {
 		}
 		fillRate(&a.Limits.CommandsPerSecond, &a.Limits.CommandBurst, 20, 100)
 		fillRate(&a.Limits.RESTWritesPerSecond, &a.Limits.RESTWriteBurst, 5, 30)
+		fillAnonymous(&a.Limits)
 		l := a.Limits
 		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 || l.ReceiptsToAllUpTo < 0 ||
-			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 {
+			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 ||
+			!l.anonymousValid() {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}
 		for i, w := range a.Moderation.BadWords {

@@ -34,6 +34,7 @@ import (
 	"github.com/chatbackend/chat/services/moderation"
 	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/ratelimit"
+	"github.com/chatbackend/chat/services/revoked"
 	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
@@ -43,11 +44,14 @@ type Daemon struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	ns       *jet.Embedded
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	pool     *pgxpool.Pool
-	decider  *decide.Decider // shared by every command-side role here
+	ns      *jet.Embedded
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	pool    *pgxpool.Pool
+	decider *decide.Decider // shared by every command-side role here
+	// revoked are the tokens that no longer work (converted visitors),
+	// folded from the log before the broker and the API accept any.
+	revoked  *revoked.Set
 	broker   *bridge.Broker
 	clients  []paho.Client
 	http     *http.Server
@@ -105,17 +109,25 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	if d.pool != nil {
 		messages = &decide.Messages{Decider: d.decider, Locate: d.locator(d.projected(mark))}
 	}
+	d.revoked = revoked.New()
+	revokedFrom, err := d.revoked.Load(ctx, d.js)
+	if err != nil {
+		return nil, err
+	}
 	mqttURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
 		if d.broker, err = bridge.StartBroker(bridge.BrokerOptions{
 			TCPAddr: cfg.MQTTAddr, WSAddr: cfg.MQTTWSAddr, Secret: cfg.JWTSecret, Apps: cfg.Apps, Log: log,
 			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
+			Revoked: d.revoked.Revoked,
 		}); err != nil {
 			return nil, err
 		}
 		mqttURL = "tcp://" + loopback(d.broker.Addr())
+		d.revoked.OnRevoke = d.broker.Revoke
 	}
+	d.run(runCtx, "revoked tokens", func(ctx context.Context) error { return d.revoked.Follow(ctx, d.js, revokedFrom) })
 	var ingress *bridge.Ingress
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
@@ -390,7 +402,10 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
 		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
-		MetricsElsewhere: d.cfg.MetricsAddr != ""}
+		MetricsElsewhere: d.cfg.MetricsAddr != "",
+		Anonymous: api.AnonymousLimits{Devices: ratelimit.NewByApp(d.cfg.Apps.AnonymousDeviceRates()),
+			Addresses: ratelimit.NewByApp(d.cfg.Apps.AnonymousAddressRates())},
+		Revoked: d.revoked}
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
 		return err

@@ -28,6 +28,9 @@ type State struct {
 	// done holds the ids of the edits and deletes already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
 	done map[string]struct{}
+	// visitor is the anonymous visitor who started the conversation, if
+	// one did (anonymous.go).
+	visitor *Visitor
 }
 
 // Message is what decisions need about one message.
@@ -72,6 +75,8 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).deliveryReceipt)
 	events.On(r, (*State).readReceipt)
 	events.On(r, (*State).left)
+	events.On(r, (*State).visitorCreated)
+	events.On(r, (*State).converted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
 		events.TypeServiceAccountCreated)
 	return r

@@ -90,7 +90,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).messageDeleted)
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
-	r.Ignore(events.TypeServiceAccountCreated) // internal: no client sees it
+	events.On(r, (*Service).converted)
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated) // internal: no client sees it
 	return r
 }()
 

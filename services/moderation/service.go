@@ -44,6 +44,7 @@ var decides = func() *events.Router[*Service] {
 	events.On(r, (*Service).posted)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
+		events.TypeAnonymousUserCreated, events.TypeAnonymousConverted, // the roster folds the conversion
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)

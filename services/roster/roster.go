@@ -36,8 +36,9 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).created)
 	events.On(r, (*Roster).joined)
 	events.On(r, (*Roster).left)
+	events.On(r, (*Roster).converted)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
-		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated)
+		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated)
 	return r
 }()
 

@@ -1,0 +1,40 @@
+package wire
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/roster"
+)
+
+// ConversationUpdated is the data of conversation.updated: the conversation
+// as it is after the change, members sorted by id, and what changed.
+type ConversationUpdated struct {
+	ConversationID  string          `json:"conversationId"`
+	Type            string          `json:"type"`
+	ReplyPermission string          `json:"replyPermission"`
+	CreatedBy       string          `json:"createdBy"`
+	Members         []events.Member `json:"members"`
+	// Converted is set when the change made a visitor a known client.
+	Converted *Conversion `json:"converted,omitempty"`
+}
+
+// Conversion says which visitor became which client, and who did it.
+type Conversion struct {
+	AnonymousID string `json:"anonymousId"`
+	UserID      string `json:"userId"`
+	By          string `json:"by"`
+}
+
+// Converted is the conversation.updated of a conversion, c being the
+// conversation after it.
+func Converted(c *roster.Conversation, p *events.AnonymousConverted) ConversationUpdated {
+	u := ConversationUpdated{ConversationID: p.ConversationID, Type: string(c.Kind), ReplyPermission: string(c.ReplyPermission),
+		CreatedBy: c.CreatedBy, Members: make([]events.Member, 0, len(c.Members)),
+		Converted: &Conversion{AnonymousID: p.AnonymousID, UserID: p.UserID, By: p.ConvertedBy}}
+	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
+		u.Members = append(u.Members, events.Member{UserID: id, Role: c.Members[id]})
+	}
+	return u
+}
