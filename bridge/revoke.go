@@ -8,7 +8,9 @@ import (
 
 // isRevoked reports whether c's user may no longer connect whatever token
 // it shows (a visitor converted into a client).
-func (h *authHook) isRevoked(c *auth.Claims) bool { return h.revoked != nil && h.revoked(c.App, c.User()) }
+func (h *authHook) isRevoked(c *auth.Claims) bool {
+	return h.revoked != nil && h.revoked(c.App, c.User())
+}
 
 // Revoke ends every connection and session of user in app at once: its
 // token stopped working (a converted visitor), so what it connected with

@@ -103,7 +103,9 @@ func (e *AnonymousConverted) Validate() error {
 func VisitorEventID(app, anonymousID string) string { return "v" + digest("visitor", app, anonymousID) }
 
 // ConversionID: see VisitorEventID.
-func ConversionID(app, anonymousID string) string { return "w" + digest("conversion", app, anonymousID) }
+func ConversionID(app, anonymousID string) string {
+	return "w" + digest("conversion", app, anonymousID)
+}
 
 // VisitorConversationID is the id of the conversation a visitor started:
 // derived from the visitor alone, so it names the same conversation after

@@ -19,7 +19,9 @@ type visitorHistory struct {
 	n         int
 }
 
-func (v *visitorHistory) conv(anon string) string { return events.VisitorConversationID("geosector", anon) }
+func (v *visitorHistory) conv(anon string) string {
+	return events.VisitorConversationID("geosector", anon)
+}
 
 func (v *visitorHistory) step(r *rand.Rand, add func(string, events.Payload), post func(*events.MessagePosted), seqs map[string]uint64) {
 	v.n++
