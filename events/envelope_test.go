@@ -47,6 +47,9 @@ func samples() map[events.Type]events.Payload {
 			ProfessionalID: "pro", Name: "Zoé", Email: "zoe@example.org", Metadata: map[string]string{"page": "/tarifs"}},
 		events.TypeAnonymousConverted: &events.AnonymousConverted{ConversationID: "a1", AnonymousID: "anon-1",
 			UserID: "client-7", ConvertedBy: "pro"},
+		events.TypeFileUploaded: &events.FileUploaded{FileID: "f1", ConversationID: "c1", UploaderID: "alice", Name: "plan été.pdf",
+			ContentType: "application/pdf", Size: 1234, SHA256: strings.Repeat("ab", 32)},
+		events.TypeFileExpired: &events.FileExpired{FileID: "f1", ConversationID: "c1"},
 	}
 }
 

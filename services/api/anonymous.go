@@ -49,6 +49,8 @@ var anonymousRoutes = map[string]bool{
 	"DELETE /messages/{id}":                true,
 	"GET /messages/{id}/receipts":          true,
 	"GET /sync":                            true,
+	"POST /files":                          true,
+	"GET /files/{id}":                      true,
 }
 
 // tokenScope refuses revoked tokens (a visitor converted into a client:

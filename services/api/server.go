@@ -16,6 +16,7 @@ import (
 	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/decide"
+	"github.com/chatbackend/chat/services/files"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/revoked"
@@ -61,6 +62,8 @@ type API struct {
 	// longer work (converted visitors).
 	Anonymous AnonymousLimits
 	Revoked   *revoked.Set
+	// Files stores uploaded files' bytes.
+	Files *files.Store
 }
 
 // Handler is the full HTTP surface.
@@ -94,6 +97,8 @@ func (a *API) Handler() http.Handler {
 	api.Handle("POST /anonymous", http.HandlerFunc(a.startVisit))
 	api.Handle("POST /anonymous/{id}/convert", user(a.convertVisitor))
 	api.Handle("POST /conversations/{id}/transfer", user(a.transfer))
+	api.Handle("POST /files", user(a.uploadFile))
+	api.Handle("GET /files/{id}", user(a.downloadFile))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -60,6 +60,10 @@ type Limits struct {
 	AnonymousAddressBurst        int     `yaml:"anonymousAddressBurst"`
 	// AnonymousTokenHours is how long a visitor's token lasts.
 	AnonymousTokenHours int `yaml:"anonymousTokenHours"`
+	// MaxFileBytes bounds one upload; FileTypes are the content types
+	// (sniffed from the bytes) an upload may have.
+	MaxFileBytes int64    `yaml:"maxFileBytes"`
+	FileTypes    []string `yaml:"fileTypes"`
 }
 
 // fillRate gives a token bucket left out of the file its default shape.
@@ -194,10 +198,11 @@ func LoadApps(path string) (Apps, error) {
 		fillRate(&a.Limits.CommandsPerSecond, &a.Limits.CommandBurst, 20, 100)
 		fillRate(&a.Limits.RESTWritesPerSecond, &a.Limits.RESTWriteBurst, 5, 30)
 		fillAnonymous(&a.Limits)
+		fillFiles(&a.Limits)
 		l := a.Limits
 		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 || l.ReceiptsToAllUpTo < 0 ||
 			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 ||
-			!l.anonymousValid() {
+			!l.anonymousValid() || l.MaxFileBytes < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}
 		for i, w := range a.Moderation.BadWords {

@@ -47,7 +47,7 @@ type senders struct {
 // mqttRefused reports whether the broker refuses user's CONNECT with token.
 func mqttRefused(t *testing.T, c *daemontest.Chat, user, token string) bool {
 	t.Helper()
-	opts := paho.NewClientOptions().AddBroker("tcp://"+c.MQTTAddr()).SetClientID("probe-"+user).
+	opts := paho.NewClientOptions().AddBroker("tcp://" + c.MQTTAddr()).SetClientID("probe-" + user).
 		SetUsername(user).SetPassword(token).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
 	cl := paho.NewClient(opts)
 	tok := cl.Connect()

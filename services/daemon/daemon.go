@@ -29,6 +29,7 @@ import (
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/fanout"
+	"github.com/chatbackend/chat/services/files"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/live"
 	"github.com/chatbackend/chat/services/moderation"
@@ -52,6 +53,7 @@ type Daemon struct {
 	// revoked are the tokens that no longer work (converted visitors),
 	// folded from the log before the broker and the API accept any.
 	revoked  *revoked.Set
+	files    *files.Store // uploaded files, where the API runs
 	broker   *bridge.Broker
 	clients  []paho.Client
 	http     *http.Server
@@ -200,6 +202,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		d.run(runCtx, "projector watch", stall.Run)
 	}
 	if cfg.HasRole(config.RoleAPI) {
+		if d.files, err = files.Open(ctx, d.js); err != nil {
+			return nil, err
+		}
+		j := &files.Janitor{Store: d.files, Decider: d.decider, OrphanAfter: cfg.FileOrphanAfter, Now: time.Now,
+			Log: log.With("role", "files")}
+		d.run(runCtx, "files janitor", j.Run)
 		if err := d.startHTTP(mark, ingress, stall); err != nil {
 			return nil, err
 		}
@@ -405,7 +413,7 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		MetricsElsewhere: d.cfg.MetricsAddr != "",
 		Anonymous: api.AnonymousLimits{Devices: ratelimit.NewByApp(d.cfg.Apps.AnonymousDeviceRates()),
 			Addresses: ratelimit.NewByApp(d.cfg.Apps.AnonymousAddressRates())},
-		Revoked: d.revoked}
+		Revoked: d.revoked, Files: d.files}
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
 		return err

@@ -31,6 +31,8 @@ type State struct {
 	// visitor is the anonymous visitor who started the conversation, if
 	// one did (anonymous.go).
 	visitor *Visitor
+	// files are the uploads for the conversation, by id (files.go).
+	files map[string]*File
 }
 
 // Message is what decisions need about one message.
@@ -53,7 +55,7 @@ type Message struct {
 // NewState returns the state of a conversation before its first event.
 func NewState(app, id string) *State {
 	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{},
-		read: map[string]uint64{}, delivered: map[string]uint64{}}
+		read: map[string]uint64{}, delivered: map[string]uint64{}, files: map[string]*File{}}
 }
 
 // Conversation is the membership view, nil while the log has not created it.
@@ -77,6 +79,8 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).left)
 	events.On(r, (*State).visitorCreated)
 	events.On(r, (*State).converted)
+	events.On(r, (*State).fileUploaded)
+	events.On(r, (*State).fileExpired)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
 		events.TypeServiceAccountCreated)
 	return r

@@ -91,7 +91,8 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
 	events.On(r, (*Service).converted)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated) // internal: no client sees it
+	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated, // internal: no client sees them
+		events.TypeFileUploaded, events.TypeFileExpired)
 	return r
 }()
 

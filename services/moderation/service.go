@@ -23,6 +23,8 @@ type Service struct {
 	// deduplication window) is ignored, so no message is ever decided,
 	// delivered or counted twice.
 	seen map[string]*roster.Conversation
+	// files are the uploads by app/id, for attachments (files.go).
+	files map[string]*Upload
 	// folded is the last position folded into the state; out holds decisions
 	// not yet in the log. A retried Handle skips what it folded already and
 	// appends out again, so state advances exactly once per event.
@@ -34,7 +36,8 @@ type Service struct {
 
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
-	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{}}
+	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{},
+		files: map[string]*Upload{}}
 }
 
 // decides declares what moderation does with each event type. Membership
@@ -42,6 +45,8 @@ func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
 var decides = func() *events.Router[*Service] {
 	r := events.NewRouter[*Service]("moderation")
 	events.On(r, (*Service).posted)
+	events.On(r, (*Service).fileUploaded)
+	events.On(r, (*Service).fileExpired)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
 		events.TypeAnonymousUserCreated, events.TypeAnonymousConverted, // the roster folds the conversion
@@ -85,6 +90,9 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	d := Decide(s.apps[e.App], conv, m)
 	if m.ReplyTo != "" {
 		d = DecideReply(d, conv, s.seen[e.App+"/"+m.ReplyTo], m)
+	}
+	if m.AttachmentID != "" {
+		d = DecideAttachment(d, s.files[e.App+"/"+m.AttachmentID], m)
 	}
 	mod := &events.MessageModerated{
 		MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,

@@ -38,7 +38,8 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).left)
 	events.On(r, (*Roster).converted)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
-		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated)
+		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated,
+		events.TypeFileUploaded, events.TypeFileExpired)
 	return r
 }()
 
