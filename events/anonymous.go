@@ -14,6 +14,8 @@ import (
 const (
 	TypeAnonymousUserCreated Type = "AnonymousUserCreated"
 	TypeAnonymousConverted   Type = "AnonymousConverted"
+	// TypeConversationTransferred: see ConversationTransferred.
+	TypeConversationTransferred Type = "ConversationTransferred"
 )
 
 // AnonymousPrefix starts every visitor's user id (PROTOCOL §1); host
@@ -112,4 +114,29 @@ func ConversionID(app, anonymousID string) string {
 // a transfer to another professional or a conversion.
 func VisitorConversationID(app, anonymousID string) string {
 	return "a" + digest("visitor-conversation", app, anonymousID)
+}
+
+// ConversationTransferred tells a visitor's (or client's) conversation
+// moved to another professional. The move itself is the MemberJoined of
+// the new professional (as admin) and the MemberLeft of the previous ones
+// just before it; this event is what the members after it are told.
+type ConversationTransferred struct {
+	ConversationID string   `json:"conversationId"`
+	FromUserIDs    []string `json:"fromUserIds"`
+	ToUserID       string   `json:"toUserId"`
+	TransferredBy  string   `json:"transferredBy"`
+}
+
+func (*ConversationTransferred) EventType() Type   { return TypeConversationTransferred }
+func (e *ConversationTransferred) scopeID() string { return e.ConversationID }
+func (e *ConversationTransferred) Validate() error {
+	if err := checkIDs("conversationId", e.ConversationID, "toUserId", e.ToUserID, "transferredBy", e.TransferredBy); err != nil {
+		return err
+	}
+	for i, u := range e.FromUserIDs {
+		if !ValidID(u) {
+			return fmt.Errorf("fromUserIds[%d]: invalid id %q", i, u)
+		}
+	}
+	return nil
 }

@@ -26,6 +26,8 @@ var known = newCatalogue(
 	Spec{Type: TypeAnonymousUserCreated, Version: 1, Scope: ScopeConversation, Internal: true,
 		New: func() Payload { return new(AnonymousUserCreated) }},
 	Spec{Type: TypeAnonymousConverted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnonymousConverted) }},
+	Spec{Type: TypeConversationTransferred, Version: 1, Scope: ScopeConversation,
+		New: func() Payload { return new(ConversationTransferred) }},
 	// Internal: decisions about stored bytes; messages carry the file's id.
 	Spec{Type: TypeFileUploaded, Version: 1, Scope: ScopeConversation, Internal: true,
 		New: func() Payload { return new(FileUploaded) }},

@@ -50,6 +50,8 @@ func samples() map[events.Type]events.Payload {
 		events.TypeFileUploaded: &events.FileUploaded{FileID: "f1", ConversationID: "c1", UploaderID: "alice", Name: "plan été.pdf",
 			ContentType: "application/pdf", Size: 1234, SHA256: strings.Repeat("ab", 32)},
 		events.TypeFileExpired: &events.FileExpired{FileID: "f1", ConversationID: "c1"},
+		events.TypeConversationTransferred: &events.ConversationTransferred{ConversationID: "a1", FromUserIDs: []string{"pro"},
+			ToUserID: "pro2", TransferredBy: "pro"},
 	}
 }
 

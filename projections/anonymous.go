@@ -26,3 +26,12 @@ func (c *changes) converted(e *events.Envelope, p *events.AnonymousConverted) er
 	c.addFeed(e, p.ConversationID, "conversation.updated", nil, wire.Converted(conv, p), roster.Audience{All: true})
 	return nil
 }
+
+// transferred records the conversation.updated the members after a
+// transfer received.
+func (c *changes) transferred(e *events.Envelope, p *events.ConversationTransferred) error {
+	if conv := c.roster.Get(e.App, p.ConversationID); conv != nil {
+		c.addFeed(e, p.ConversationID, "conversation.updated", nil, wire.Transferred(conv, p), roster.Audience{All: true})
+	}
+	return nil
+}

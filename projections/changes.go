@@ -103,6 +103,7 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).deliveryReceipt)
 	events.On(r, (*changes).readReceipt)
 	events.On(r, (*changes).converted)
+	events.On(r, (*changes).transferred)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated, // internal: not in the read model
 		events.TypeFileUploaded, events.TypeFileExpired)
 	return r

@@ -162,6 +162,10 @@ func TestTransferredConversationReachesOnlyTheNewProfessional(t *testing.T) {
 	}
 	left := pro.WaitType("member.left", `"userId":"pro"`)
 	visitor.WaitType("member.joined", `"userId":"pro2"`)
+	told := visitor.WaitType("conversation.updated", `"transferred":{"from":["pro"],"to":"pro2","by":"pro"}`)
+	if contains(told.Data, `"userId":"pro",`) {
+		t.Fatalf("the client is told the first professional is still there: %s", told.Data)
+	}
 	resaliceSend(visitor, conv, "v-2", "après le transfert")
 	after := pro2.WaitType("message.new", "après le transfert")
 

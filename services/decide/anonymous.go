@@ -91,7 +91,8 @@ func Convert(s *State, actor string, service bool, anonymousID, user string) (*e
 // Transfer decides handing a visitor's (or converted client's)
 // conversation to the professional to: its admin, an application admin or
 // a service may. The new professional joins as admin, every other admin
-// leaves; nothing when to is the only professional already.
+// leaves, then the conversation says it was transferred; nothing when to
+// is the only professional already.
 func Transfer(s *State, actor string, privileged bool, to string) ([]events.Payload, error) {
 	c := s.Conversation()
 	if c == nil {
@@ -116,10 +117,15 @@ func Transfer(s *State, actor string, privileged bool, to string) ([]events.Payl
 	if c.Members[to] != events.RoleAdmin {
 		out = append(out, &events.MemberJoined{ConversationID: s.ID, UserID: to, Role: events.RoleAdmin, AddedBy: actor})
 	}
+	var from []string
 	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		if id != to && c.Members[id] == events.RoleAdmin {
 			out = append(out, &events.MemberLeft{ConversationID: s.ID, UserID: id, RemovedBy: actor})
+			from = append(from, id)
 		}
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return append(out, &events.ConversationTransferred{ConversationID: s.ID, FromUserIDs: from, ToUserID: to, TransferredBy: actor}), nil
 }

@@ -105,6 +105,9 @@ func TestTransferMovesTheConversationToTheNewProfessional(t *testing.T) {
 	if joined, left := kinds(ps); err != nil || len(joined) != 1 || joined[0] != "pro2" || len(left) != 1 || left[0] != "pro" {
 		t.Fatalf("transfer: joined %v left %v err %v; want pro2 in, pro out", joined, left, err)
 	}
+	if told, ok := ps[len(ps)-1].(*events.ConversationTransferred); !ok || told.ToUserID != "pro2" || len(told.FromUserIDs) != 1 || told.FromUserIDs[0] != "pro" {
+		t.Fatalf("transfer ends with %#v, want the members told pro handed it to pro2", ps[len(ps)-1])
+	}
 	moved := append(visit(), &events.MemberJoined{ConversationID: "c1", UserID: "pro2", Role: events.RoleAdmin, AddedBy: "pro"},
 		&events.MemberLeft{ConversationID: "c1", UserID: "pro", RemovedBy: "pro"})
 	if ps, err := decide.Transfer(fold(t, moved...), "pro2", false, "pro2"); len(ps) != 0 || err != nil {

@@ -82,7 +82,7 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).fileUploaded)
 	events.On(r, (*State).fileExpired)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, // folded by the roster
-		events.TypeServiceAccountCreated)
+		events.TypeServiceAccountCreated, events.TypeConversationTransferred)
 	return r
 }()
 

@@ -17,6 +17,25 @@ func (s *Service) converted(e *events.Envelope, p *events.AnonymousConverted) er
 	if err := s.apply(e); err != nil {
 		return err
 	}
+	s.clients[e.App+"/"+p.AnonymousID] = p.UserID
 	s.send(e, c.MemberIDs(), bridge.KindConversations, "conversation.updated", wire.Converted(c, p))
 	return nil
+}
+
+// transferred tells the members after a transfer (the client and the new
+// professional; the previous one learnt from its member.left).
+func (s *Service) transferred(e *events.Envelope, p *events.ConversationTransferred) error {
+	if c := s.roster.Get(e.App, p.ConversationID); c != nil {
+		s.send(e, c.MemberIDs(), bridge.KindConversations, "conversation.updated", wire.Transferred(c, p))
+	}
+	return nil
+}
+
+// asClient shows a message a visitor posted before its conversion, decided
+// only after it, as the client's: as the read model (and so sync) shows it.
+func (s *Service) asClient(app string, m wire.Message) wire.Message {
+	if client, ok := s.clients[app+"/"+m.SenderID]; ok {
+		m.SenderID, m.SenderType = client, string(events.ActorUser)
+	}
+	return m
 }

@@ -30,7 +30,9 @@ type Service struct {
 	// awaits its decision, nil once decided. Repeats of either event (a retry
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
-	folded   uint64
+	// clients are the clients converted visitors became, by app/visitor.
+	clients map[string]string
+	folded  uint64
 	// restoring is set while folding events already delivered: route then
 	// updates the state and sends nothing.
 	restoring bool
@@ -44,7 +46,7 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}}
+	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, clients: map[string]string{}}
 }
 
 // Restore folds events already delivered. One whose routing fails was
@@ -91,6 +93,7 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).deliveryReceipt)
 	events.On(r, (*Service).readReceipt)
 	events.On(r, (*Service).converted)
+	events.On(r, (*Service).transferred)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated, // internal: no client sees them
 		events.TypeFileUploaded, events.TypeFileExpired)
 	return r
@@ -188,7 +191,7 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 	if p.Status == events.StatusApproved {
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			s.send(e, c.MemberIDs(), bridge.KindMessages, "message.new",
-				wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
+				s.asClient(e.App, wire.MessageFromEvent(post.m, post.at, post.seq, p.Status)))
 			if !s.restoring {
 				jet.StageDone(jet.StageFanout, post.at)
 			}

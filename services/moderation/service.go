@@ -50,6 +50,7 @@ var decides = func() *events.Router[*Service] {
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeMessageModerated, events.TypeServiceAccountCreated,
 		events.TypeAnonymousUserCreated, events.TypeAnonymousConverted, // the roster folds the conversion
+		events.TypeConversationTransferred,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt)

@@ -39,7 +39,7 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).converted)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
 		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeAnonymousUserCreated,
-		events.TypeFileUploaded, events.TypeFileExpired)
+		events.TypeFileUploaded, events.TypeFileExpired, events.TypeConversationTransferred)
 	return r
 }()
 

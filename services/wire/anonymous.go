@@ -18,6 +18,15 @@ type ConversationUpdated struct {
 	Members         []events.Member `json:"members"`
 	// Converted is set when the change made a visitor a known client.
 	Converted *Conversion `json:"converted,omitempty"`
+	// Transferred is set when the conversation moved to another professional.
+	Transferred *Transfer `json:"transferred,omitempty"`
+}
+
+// Transfer says which professionals handed the conversation to which.
+type Transfer struct {
+	From []string `json:"from"`
+	To   string   `json:"to"`
+	By   string   `json:"by"`
 }
 
 // Conversion says which visitor became which client, and who did it.
@@ -30,9 +39,22 @@ type Conversion struct {
 // Converted is the conversation.updated of a conversion, c being the
 // conversation after it.
 func Converted(c *roster.Conversation, p *events.AnonymousConverted) ConversationUpdated {
-	u := ConversationUpdated{ConversationID: p.ConversationID, Type: string(c.Kind), ReplyPermission: string(c.ReplyPermission),
-		CreatedBy: c.CreatedBy, Members: make([]events.Member, 0, len(c.Members)),
-		Converted: &Conversion{AnonymousID: p.AnonymousID, UserID: p.UserID, By: p.ConvertedBy}}
+	u := updated(p.ConversationID, c)
+	u.Converted = &Conversion{AnonymousID: p.AnonymousID, UserID: p.UserID, By: p.ConvertedBy}
+	return u
+}
+
+// Transferred is the conversation.updated of a transfer, c being the
+// conversation after it.
+func Transferred(c *roster.Conversation, p *events.ConversationTransferred) ConversationUpdated {
+	u := updated(p.ConversationID, c)
+	u.Transferred = &Transfer{From: p.FromUserIDs, To: p.ToUserID, By: p.TransferredBy}
+	return u
+}
+
+func updated(id string, c *roster.Conversation) ConversationUpdated {
+	u := ConversationUpdated{ConversationID: id, Type: string(c.Kind), ReplyPermission: string(c.ReplyPermission),
+		CreatedBy: c.CreatedBy, Members: make([]events.Member, 0, len(c.Members))}
 	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		u.Members = append(u.Members, events.Member{UserID: id, Role: c.Members[id]})
 	}
