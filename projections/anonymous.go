@@ -13,6 +13,19 @@ import (
 // in batches of any size then writes the same rows.
 func rewrites(e *events.Envelope) bool { return e.Type == events.TypeAnonymousConverted }
 
+// next is the changes that follow c's in the same batch, after a rewrite.
+func (c *changes) next() *changes {
+	n := newChanges(c.known, c.roster, c.apps)
+	n.earlier = c.earlier
+	if n.earlier == nil {
+		n.earlier = map[msgKey]struct{}{}
+	}
+	for k := range c.messageIndex {
+		n.earlier[k] = struct{}{}
+	}
+	return n
+}
+
 // converted makes the visitor's rows the client's (see ConvertVisitor) and
 // records the conversation.updated the members after it received.
 func (c *changes) converted(e *events.Envelope, p *events.AnonymousConverted) error {

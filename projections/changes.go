@@ -51,6 +51,9 @@ type changes struct {
 	// conversions rewrite rows written before them: a batch holds one at
 	// most, as its first event (see rewrites), and it is written first.
 	conversions []db.ConvertVisitorParams
+	// earlier are the messages written by the segments of the batch before
+	// this one (see rewrites): a repeat of one is skipped, as known does.
+	earlier map[msgKey]struct{}
 }
 
 type memberKey struct{ app, conv, user string }
@@ -161,6 +164,9 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 		return nil
 	}
 	if c.known != nil && c.known.has(k) {
+		return nil
+	}
+	if _, dup := c.earlier[k]; dup {
 		return nil
 	}
 	c.messageIndex[k] = len(c.messages)

@@ -159,7 +159,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 					return err
 				}
 				written = append(written, c)
-				c = newChanges(p.known, p.roster, p.Apps)
+				c = c.next()
 			}
 			if err := c.add(p.effects, e); err != nil {
 				return err

@@ -39,3 +39,12 @@ func (s *Service) asClient(app string, m wire.Message) wire.Message {
 	}
 	return m
 }
+
+// senderOf is who a decision on sender's message goes to: the client a
+// converted visitor became, whose message it now is.
+func (s *Service) senderOf(app, sender string) string {
+	if client, ok := s.clients[app+"/"+sender]; ok {
+		return client
+	}
+	return sender
+}

@@ -197,7 +197,7 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 			}
 		}
 	}
-	s.send(e, []string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
+	s.send(e, []string{s.senderOf(e.App, p.SenderID)}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
 		ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
 		Status: string(p.Status), Reason: p.Reason,
 	})

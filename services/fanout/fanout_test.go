@@ -47,7 +47,10 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 		}
 		return ms
 	}
-	convs := []string{"c0", "c1", "c2"}
+	// v3 is a visitor's: anon-v3 with u0 as its professional, converted
+	// into the client client-v3 at some point, transferred now and then.
+	convs := []string{"c0", "c1", "c2", "v3"}
+	converted := false
 	add(&events.ConversationCreated{ConversationID: "c0", Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 		CreatedBy: "u0", Members: some(3)})
 	var posted, approved []*events.MessagePosted
@@ -55,10 +58,19 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 	for i := 0; len(out) < n; i++ {
 		c, u := convs[r.IntN(created)], users[r.IntN(len(users))]
 		switch k := r.IntN(20); {
+		case k == 0 && created == 3:
+			add(&events.ConversationCreated{ConversationID: "v3", Kind: events.KindOneToOne, ReplyPermission: events.ReplyAll,
+				CreatedBy: "anon-v3", Members: []events.Member{{UserID: "anon-v3", Role: events.RoleMember}, {UserID: "u0", Role: events.RoleAdmin}}})
+			created++
 		case k == 0 && created < len(convs):
 			add(&events.ConversationCreated{ConversationID: convs[created], Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 				CreatedBy: "u0", Members: some(2)})
 			created++
+		case k == 19 && created > 3 && !converted && r.IntN(2) == 0:
+			add(&events.AnonymousConverted{ConversationID: "v3", AnonymousID: "anon-v3", UserID: "client-v3", ConvertedBy: "u0"})
+			converted = r.IntN(3) > 0 // sometimes a repeat follows
+		case k == 19 && created > 3 && r.IntN(2) == 0:
+			add(&events.ConversationTransferred{ConversationID: "v3", FromUserIDs: []string{"u0"}, ToUserID: u, TransferredBy: "u0"})
 		case k == 0: // a repeated creation changes nothing
 			add(&events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 				CreatedBy: "u0", Members: some(1)})
@@ -202,6 +214,19 @@ func (m *leakModel) fold(e *events.Envelope) {
 		}
 		m.entitle("member.left", e.Seq, m.joinAudience(p.ConversationID, p.UserID)...)
 		delete(ms, p.UserID)
+	case *events.AnonymousConverted:
+		ms := m.members[p.ConversationID]
+		role, ok := ms[p.AnonymousID]
+		if !ok {
+			return
+		}
+		delete(ms, p.AnonymousID)
+		ms[p.UserID] = role
+		m.entitle("conversation.updated", e.Seq, m.all(p.ConversationID)...)
+	case *events.ConversationTransferred:
+		if m.members[p.ConversationID] != nil {
+			m.entitle("conversation.updated", e.Seq, m.all(p.ConversationID)...)
+		}
 	case *events.MessagePosted:
 		m.posted[p.MessageID] = true
 	case *events.MessageModerated:
@@ -233,6 +258,7 @@ var kindOf = map[string]string{
 	"message.new": "messages", "message.edited": "messages", "message.deleted": "messages",
 	"read.receipt": "receipts", "delivery.receipt": "receipts",
 	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
+	"conversation.updated": "conversations",
 	"moderation.result": "moderation",
 }
 
@@ -354,6 +380,10 @@ func conversationOf(p events.Payload) string {
 	case *events.ReadReceipt:
 		return p.ConversationID
 	case *events.DeliveryReceipt:
+		return p.ConversationID
+	case *events.AnonymousConverted:
+		return p.ConversationID
+	case *events.ConversationTransferred:
 		return p.ConversationID
 	}
 	return ""

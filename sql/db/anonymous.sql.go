@@ -30,7 +30,8 @@ WITH msgs AS (
       AND (receipts.user_id = $4::text OR $4::text = ANY (receipts.audience))
 ), feed AS (
     UPDATE conversation_feed
-    SET data = replace(conversation_feed.data::text, '"' || $4::text || '"', '"' || $1::text || '"')::json,
+    SET data = replace(replace(conversation_feed.data::text, '"' || $4::text || '"', '"' || $1::text || '"'),
+                       '"senderType":"anonymous"', '"senderType":"user"')::json,
         audience = array_replace(conversation_feed.audience, $4::text, $1::text)
     WHERE conversation_feed.app = $2::text AND conversation_feed.conversation_id = $3::text
       AND conversation_feed.seq < $5::bigint
@@ -53,7 +54,9 @@ type ConvertVisitorParams struct {
 // becomes the client's (PROTOCOL §3: history is shown as the client's in
 // every read, sync included). Delivered data in conversation_feed names the
 // visitor as a JSON string; ids hold no quote or backslash, so replacing
-// the quoted id cannot touch anything else.
+// the quoted id cannot touch anything else. The visitor is the only
+// anonymous sender of its conversation: every "senderType":"anonymous"
+// there is its own.
 func (q *Queries) ConvertVisitor(ctx context.Context, arg ConvertVisitorParams) error {
 	_, err := q.db.Exec(ctx, convertVisitor,
 		arg.UserID,

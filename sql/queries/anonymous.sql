@@ -4,7 +4,9 @@
 -- becomes the client's (PROTOCOL §3: history is shown as the client's in
 -- every read, sync included). Delivered data in conversation_feed names the
 -- visitor as a JSON string; ids hold no quote or backslash, so replacing
--- the quoted id cannot touch anything else.
+-- the quoted id cannot touch anything else. The visitor is the only
+-- anonymous sender of its conversation: every "senderType":"anonymous"
+-- there is its own.
 WITH msgs AS (
     UPDATE messages SET sender_id = @user_id::text, sender_type = 'user'
     WHERE messages.app = @app::text AND messages.conversation_id = @conversation_id::text
@@ -25,7 +27,8 @@ WITH msgs AS (
       AND (receipts.user_id = @anonymous_id::text OR @anonymous_id::text = ANY (receipts.audience))
 ), feed AS (
     UPDATE conversation_feed
-    SET data = replace(conversation_feed.data::text, '"' || @anonymous_id::text || '"', '"' || @user_id::text || '"')::json,
+    SET data = replace(replace(conversation_feed.data::text, '"' || @anonymous_id::text || '"', '"' || @user_id::text || '"'),
+                       '"senderType":"anonymous"', '"senderType":"user"')::json,
         audience = array_replace(conversation_feed.audience, @anonymous_id::text, @user_id::text)
     WHERE conversation_feed.app = @app::text AND conversation_feed.conversation_id = @conversation_id::text
       AND conversation_feed.seq < @seq::bigint
