@@ -259,7 +259,7 @@ var kindOf = map[string]string{
 	"read.receipt": "receipts", "delivery.receipt": "receipts",
 	"conversation.created": "conversations", "member.joined": "conversations", "member.left": "conversations",
 	"conversation.updated": "conversations",
-	"moderation.result": "moderation",
+	"moderation.result":    "moderation",
 }
 
 // TestDeliveriesFollowMembershipAtEachPosition checks the zero-leak
