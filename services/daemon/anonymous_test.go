@@ -1,7 +1,9 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/chatbackend/chat/projections"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
 	"github.com/chatbackend/chat/services/testkit"
@@ -300,5 +303,42 @@ func TestAnonymousChatIsRefusedWhereTheApplicationTurnedItOff(t *testing.T) {
 	}
 	if c.LastSeq() != last {
 		t.Fatal("a refused visit appended to the log")
+	}
+}
+
+// The log holds conversions and transfers as events; rebuilding the read
+// model from it, in batches that split them from what they rewrite,
+// reproduces the live model row for row.
+func TestReplayReproducesConvertedAndTransferredConversations(t *testing.T) {
+	c := daemontest.Chatd(t)
+	pro := resaliceClient(t, c, "pro", c.Token("resalice", "pro", "member"))
+	for i, device := range []string{"device-replay-000000001", "device-replay-000000002"} {
+		v := startVisit(t, c, device, "pro", http.StatusCreated)
+		visitor := resaliceClient(t, c, v.AnonymousUser.ID, v.Token)
+		resaliceSend(visitor, v.Conversation.ID, "v-1", fmt.Sprint("question ", i))
+		msg := pro.WaitType("message.new", fmt.Sprint("question ", i))
+		id := testkit.JSON[struct{ ID string }](t, msg.Data).ID
+		visitor.Publish("resalice/cmd/"+v.AnonymousUser.ID+"/read", map[string]string{"conversationId": v.Conversation.ID, "messageId": id})
+		pro.WaitType("read.receipt", id)
+		if i == 0 {
+			if status, body := c.Do("POST", "/api/chat/anonymous/"+v.AnonymousUser.ID+"/convert", c.Token("resalice", "pro", "member"),
+				map[string]string{"userId": "client-1"}); status != http.StatusOK {
+				t.Fatalf("convert: %d %s", status, body)
+			}
+		}
+		if status, body := c.Do("POST", "/api/chat/conversations/"+v.Conversation.ID+"/transfer", c.Token("resalice", "pro", "member"),
+			map[string]string{"toUserId": "pro2"}); status != http.StatusOK {
+			t.Fatalf("transfer: %d %s", status, body)
+		}
+	}
+	for _, batch := range []int{1, 4, 1000} {
+		sum, err := (&projections.Replay{DatabaseURL: c.Cfg.DatabaseURL, JS: c.JetStream(), Live: c.Cfg.DBSchema, Apps: c.Cfg.Apps,
+			Log: testkit.Logger(t), Target: fmt.Sprint("chat_check_", batch), Verify: true, Batch: batch}).Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Differences) > 0 || sum.Applied == 0 {
+			t.Fatalf("batches of %d: the rebuilt model differs from the live one: %v", batch, sum.Differences)
+		}
 	}
 }
