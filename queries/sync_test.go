@@ -67,7 +67,8 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 	// Every other conversation is a visitor's (anon-{id}, with u0 as its
 	// professional), converted into client-{id} at some point, and now and
 	// then transferred.
-	visitors := map[string]string{} // conversation → visitor, until converted
+	visitors := map[string]string{}  // conversation → visitor, until converted
+	converted := map[string]string{} // conversation → visitor, once converted
 	visit := func() {
 		c := fmt.Sprint("v", len(convs))
 		convs = append(convs, c)
@@ -95,6 +96,7 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 			create()
 		case k == 16 && r.IntN(3) == 0 && visitors[c] != "":
 			add(&events.AnonymousConverted{ConversationID: c, AnonymousID: visitors[c], UserID: "client-" + c, ConvertedBy: "u0"})
+			converted[c] = visitors[c]
 			delete(visitors, c)
 		case k == 16 && r.IntN(3) == 1 && c[0] == 'v':
 			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: events.RoleAdmin, AddedBy: "u0"})
@@ -108,6 +110,10 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 			m := &events.MessagePosted{MessageID: fmt.Sprint("m", i), ClientMsgID: fmt.Sprint("k", i), ConversationID: c,
 				SenderID: u, SenderType: events.ActorUser, Content: fmt.Sprintf("body <%d> & \u2028", i), ContentType: events.ContentText}
 			if anon := visitors[c]; anon != "" && r.IntN(2) == 0 {
+				m.SenderID, m.SenderType = anon, events.ActorAnonymous
+			}
+			if anon := converted[c]; anon != "" && r.IntN(6) == 0 {
+				// A post the visitor sent as it was converted: it stays the visitor's.
 				m.SenderID, m.SenderType = anon, events.ActorAnonymous
 			}
 			if r.IntN(4) == 0 {
@@ -274,8 +280,9 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 // asHistory turns live deliveries into what sync gives once visitors are
 // converted: everything delivered about the conversation before the
 // conversion names the client where it named the visitor (its messages
-// are the client's, senderType user), and the visitor's deliveries are the
-// client's; the visitor itself has nothing left.
+// are the client's, senderType user), and the visitor's deliveries before it
+// are the client's; the visitor keeps only the decisions on posts it sent as
+// it was converted.
 func asHistory(t *testing.T, evs []*events.Envelope, live map[string][][]byte) {
 	for _, e := range evs {
 		p, _ := e.Payload()
@@ -298,8 +305,16 @@ func asHistory(t *testing.T, evs []*events.Envelope, live map[string][][]byte) {
 				}
 			}
 		}
-		live[cv.UserID] = append(live[cv.AnonymousID], live[cv.UserID]...)
-		delete(live, cv.AnonymousID)
+		// The visitor keeps only what concerns its stray posts after it.
+		var before, after [][]byte
+		for _, b := range live[cv.AnonymousID] {
+			if envSeq(t, b) < e.Seq {
+				before = append(before, b)
+			} else {
+				after = append(after, b)
+			}
+		}
+		live[cv.UserID], live[cv.AnonymousID] = append(before, live[cv.UserID]...), after
 		slices.SortStableFunc(live[cv.UserID], func(a, b []byte) int { return cmp.Compare(envSeq(t, a), envSeq(t, b)) })
 	}
 }

@@ -160,8 +160,11 @@ func (a *API) startVisit(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	body := map[string]any{"token": token, "anonymousUser": visitorJSON{ID: anon, ProfessionalID: req.ProfessionalID,
-		ConversationID: conv, Name: req.Name, Email: req.Email, Metadata: req.Metadata}}
+	v := visitorJSON{ID: anon, ProfessionalID: req.ProfessionalID, ConversationID: conv}
+	if !found { // a visitor found again keeps what it said the first time (in the log)
+		v.Name, v.Email, v.Metadata = req.Name, req.Email, req.Metadata
+	}
+	body := map[string]any{"token": token, "anonymousUser": v}
 	seq := out.Pos
 	if len(out.Appended) > 0 {
 		seq = out.Appended[len(out.Appended)-1].Seq
@@ -291,10 +294,13 @@ func (a *API) convertVisitor(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, refusal(err))
 		return
 	}
-	if a.Revoked != nil {
+	if a.Revoked != nil && len(out.Appended) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), a.WriteWait)
 		defer cancel()
-		a.Revoked.Wait(ctx, caller.App.Name, anon) // bounded: the read model's wait below answers 202 alike
+		if !a.Revoked.Wait(ctx, caller.App.Name, anon) {
+			accepted(w, out.Appended[0].Seq, "") // in the log; the token goes as this chatd reads it
+			return
+		}
 	}
 	if !a.projected(w, r, out) {
 		return

@@ -17,7 +17,7 @@ func (s *Service) converted(e *events.Envelope, p *events.AnonymousConverted) er
 	if err := s.apply(e); err != nil {
 		return err
 	}
-	s.clients[e.App+"/"+p.AnonymousID] = p.UserID
+	s.clients[e.App+"/"+p.AnonymousID] = conversion{client: p.UserID, seq: e.Seq}
 	s.send(e, c.MemberIDs(), bridge.KindConversations, "conversation.updated", wire.Converted(c, p))
 	return nil
 }
@@ -31,20 +31,27 @@ func (s *Service) transferred(e *events.Envelope, p *events.ConversationTransfer
 	return nil
 }
 
-// asClient shows a message a visitor posted before its conversion, decided
-// only after it, as the client's: as the read model (and so sync) shows it.
+// conversion is the client a visitor became, and where.
+type conversion struct {
+	client string
+	seq    uint64
+}
+
+// clientOf is the client a message of sender posted at position posted
+// belongs to: the client, for a visitor's message posted before its
+// conversion (as the read model, and so sync, shows it), else the sender.
+func (s *Service) clientOf(app, sender string, posted uint64) (string, bool) {
+	if cv, ok := s.clients[app+"/"+sender]; ok && posted < cv.seq {
+		return cv.client, true
+	}
+	return sender, false
+}
+
+// asClient shows a visitor's message posted before its conversion but
+// decided only after it as the client's.
 func (s *Service) asClient(app string, m wire.Message) wire.Message {
-	if client, ok := s.clients[app+"/"+m.SenderID]; ok {
+	if client, ok := s.clientOf(app, m.SenderID, m.Seq); ok {
 		m.SenderID, m.SenderType = client, string(events.ActorUser)
 	}
 	return m
-}
-
-// senderOf is who a decision on sender's message goes to: the client a
-// converted visitor became, whose message it now is.
-func (s *Service) senderOf(app, sender string) string {
-	if client, ok := s.clients[app+"/"+sender]; ok {
-		return client
-	}
-	return sender
 }

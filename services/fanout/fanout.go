@@ -31,7 +31,7 @@ type Service struct {
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
 	// clients are the clients converted visitors became, by app/visitor.
-	clients map[string]string
+	clients map[string]conversion
 	folded  uint64
 	// restoring is set while folding events already delivered: route then
 	// updates the state and sends nothing.
@@ -46,7 +46,7 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, clients: map[string]string{}}
+	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, clients: map[string]conversion{}}
 }
 
 // Restore folds events already delivered. One whose routing fails was
@@ -197,7 +197,8 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 			}
 		}
 	}
-	s.send(e, []string{s.senderOf(e.App, p.SenderID)}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
+	sender, _ := s.clientOf(e.App, p.SenderID, post.seq)
+	s.send(e, []string{sender}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
 		ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
 		Status: string(p.Status), Reason: p.Reason,
 	})
