@@ -116,9 +116,15 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}
 	up := &events.FileUploaded{FileID: id, ConversationID: conv, UploaderID: caller.User(), Name: name,
 		ContentType: sniffed, Size: obj.Size, SHA256: hex.EncodeToString(sum.Sum(nil))}
+	var same decide.File
 	if _, err := a.Decide.Decide(r.Context(), app.Name, conv, func(s *decide.State) ([]*events.Envelope, error) {
+		same = decide.File{}
 		if err := decide.UploadFile(s, caller.User()); err != nil {
 			return nil, err
+		}
+		if f := decide.SameUpload(s, caller.User(), name, up.SHA256); f != nil {
+			same = *f
+			return nil, nil
 		}
 		e, err := a.event(caller, events.FileEventID(app.Name, id), up)
 		if err != nil {
@@ -128,6 +134,11 @@ func (a *API) uploadFile(w http.ResponseWriter, r *http.Request) {
 	}); err != nil {
 		_ = a.Files.Delete(r.Context(), app.Name, id)
 		httpx.WriteError(w, r, refusal(err))
+		return
+	}
+	if same.ID != "" { // a retry: the earlier upload answers, the copy goes
+		_ = a.Files.Delete(r.Context(), app.Name, id)
+		httpx.WriteJSON(w, http.StatusOK, fileJSON{ID: same.ID, Name: same.Name, ContentType: same.ContentType, Size: same.Size, SHA256: same.SHA256})
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, fileJSON{ID: id, Name: name, ContentType: sniffed, Size: up.Size, SHA256: up.SHA256})

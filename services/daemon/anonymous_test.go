@@ -71,8 +71,12 @@ func TestAnonymousVisitorChatsIsConvertedAndKeepsItsHistoryAsTheClient(t *testin
 	if !strings.HasPrefix(anon, "anon-") || conv != v.AnonymousUser.ConversationID || v.Conversation.Role != "member" || v.Token == "" {
 		t.Fatalf("visit: %+v", v)
 	}
+	last := c.LastSeq()
 	if again := startVisit(t, c, "device-0123456789abcdef", "pro", http.StatusOK); again.AnonymousUser.ID != anon || again.Conversation.ID != conv {
 		t.Fatalf("the same device came back as %+v, want visitor %s", again, anon)
+	}
+	if c.LastSeq() != last {
+		t.Fatal("the same device coming back appended to the log")
 	}
 
 	pro := resaliceClient(t, c, "pro", c.Token("resalice", "pro", "member"))
@@ -137,7 +141,7 @@ func TestAnonymousVisitorChatsIsConvertedAndKeepsItsHistoryAsTheClient(t *testin
 	pro.WaitType("message.new", "c'est encore moi")
 
 	// Converting again: to the same client changes nothing, to another is refused.
-	last := c.LastSeq()
+	last = c.LastSeq()
 	if status, body := c.Do("POST", "/api/chat/anonymous/"+anon+"/convert", c.Token("resalice", "pro", "member"), map[string]string{"userId": "client-7"}); status != http.StatusOK {
 		t.Fatalf("converting again to the same client: %d %s", status, body)
 	}

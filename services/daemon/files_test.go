@@ -124,6 +124,15 @@ func TestAttachmentsReachOnlyTheMembersOfTheConversationTheyWerePostedIn(t *test
 	if f.ContentType != "image/png" || f.Size != 3000 || f.SHA256 != hex.EncodeToString(sum[:]) || f.Name != "plan été.png" {
 		t.Fatalf("upload answered %+v", f)
 	}
+	// The same upload again (a retry) is the same file: nothing new stored or appended.
+	last, stored := c.LastSeq(), storedFiles(t, c)
+	status, body = upload(t, c, c.Token("geosector", "alice", "member"), conv, "plan été.png", "image/png", data)
+	if again := testkit.JSON[uploaded](t, body); status != http.StatusOK || again.ID != f.ID {
+		t.Fatalf("the same upload again: %d %s, want 200 with %s", status, body, f.ID)
+	}
+	if c.LastSeq() != last || storedFiles(t, c) != stored {
+		t.Fatal("a repeated upload appended or stored something")
+	}
 	want := map[string]int{"alice": 200, "bob": 404, "carol": 403}
 	check := func(when string) {
 		t.Helper()

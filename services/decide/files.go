@@ -65,6 +65,19 @@ func ReadFile(s *State, actor, id string) (*File, error) {
 	return nil, refuse(CodeNotFound, "no such file")
 }
 
+// SameUpload is the uploader's earlier upload of the same bytes under the
+// same name to the conversation, still kept, if any: uploading it again (a
+// retry) is that upload, not a new file.
+func SameUpload(s *State, uploader, name, sha256 string) *File {
+	var found *File
+	for _, f := range s.files {
+		if !f.Expired && f.Uploader == uploader && f.Name == name && f.SHA256 == sha256 && (found == nil || f.ID < found.ID) {
+			found = f
+		}
+	}
+	return found
+}
+
 // ExpireFile decides removing an upload made before cutoff that no
 // message of the log carries (whatever its decision: the log references
 // it): nil when it is to be kept, or is gone already.

@@ -65,6 +65,24 @@ func TestOnlyMembersWhoMayPostUpload(t *testing.T) {
 	}
 }
 
+func TestTheSameBytesUnderTheSameNameAreTheSameUpload(t *testing.T) {
+	s := fold(t, append(group(), uploadedBy("bob", "f1"))...)
+	if f := decide.SameUpload(s, "bob", "a.png", strings.Repeat("0", 64)); f == nil || f.ID != "f1" {
+		t.Fatalf("a repeat of f1: %v", f)
+	}
+	for _, tc := range []struct{ who, name, sum string }{
+		{"alice", "a.png", strings.Repeat("0", 64)}, {"bob", "b.png", strings.Repeat("0", 64)}, {"bob", "a.png", strings.Repeat("1", 64)},
+	} {
+		if f := decide.SameUpload(s, tc.who, tc.name, tc.sum); f != nil {
+			t.Errorf("%+v found %s", tc, f.ID)
+		}
+	}
+	gone := fold(t, append(group(), uploadedBy("bob", "f1"), &events.FileExpired{FileID: "f1", ConversationID: "c1"})...)
+	if f := decide.SameUpload(gone, "bob", "a.png", strings.Repeat("0", 64)); f != nil {
+		t.Fatal("an expired upload counts as the same")
+	}
+}
+
 func TestOnlyUnreferencedOldUploadsExpire(t *testing.T) {
 	// fold stamps event i at at+i seconds: the upload is at at+1s.
 	up := append(group(), uploadedBy("bob", "f1"))
