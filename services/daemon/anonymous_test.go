@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -344,5 +345,42 @@ func TestReplayReproducesConvertedAndTransferredConversations(t *testing.T) {
 		if len(sum.Differences) > 0 || sum.Applied == 0 {
 			t.Fatalf("batches of %d: the rebuilt model differs from the live one: %v", batch, sum.Differences)
 		}
+	}
+}
+
+// Visits of one device started at the same moment are decided at the
+// conversation's position one after the other: one visitor, one
+// conversation, its two events once.
+func TestConcurrentVisitsOfOneDeviceMakeOneVisitor(t *testing.T) {
+	c := daemontest.Chatd(t, func(cfg *config.Config) { cfg.Apps["resalice"].Limits.AnonymousDeviceBurst = 100 })
+	last := c.LastSeq()
+	const n = 6
+	ids := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body := c.Do("POST", "/api/chat/anonymous", "", map[string]any{"app": "resalice",
+				"deviceId": "device-concurrent-000001", "professionalId": "pro"})
+			if status != http.StatusCreated && status != http.StatusOK {
+				t.Errorf("visit: %d %s", status, body)
+				ids <- ""
+				return
+			}
+			ids <- testkit.JSON[visit](t, body).Conversation.ID
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Fatalf("concurrent visits of one device gave conversations %v", seen)
+	}
+	if got := c.LastSeq() - last; got != 2 {
+		t.Fatalf("concurrent visits appended %d events, want 2 (the conversation and its visitor)", got)
 	}
 }
