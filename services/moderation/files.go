@@ -22,12 +22,13 @@ func (s *Service) fileExpired(e *events.Envelope, p *events.FileExpired) error {
 	return nil
 }
 
-// DecideAttachment refines an approval of a message carrying a file: the
-// sender must have uploaded it for this very conversation, and it must not
-// have expired. Anything else is refused as not_found, which tells nothing
-// about files of others.
+// DecideAttachment refines a decision on a message carrying a file that
+// did not refuse it already (an approval, or a hold for review that a
+// moderator could approve): the sender must have uploaded the file for this
+// very conversation, and it must not have expired. Anything else is refused
+// as not_found, which tells nothing about files of others.
 func DecideAttachment(d Decision, u *Upload, m *events.MessagePosted) Decision {
-	if d.Status != events.StatusApproved {
+	if d.Status == events.StatusRejected {
 		return d
 	}
 	if u == nil || u.Expired || u.ConversationID != m.ConversationID || u.UploaderID != m.SenderID {

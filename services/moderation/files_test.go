@@ -23,12 +23,14 @@ func TestAttachmentsMustBeTheSendersUploadForTheSameConversation(t *testing.T) {
 		{"an upload for another conversation", ok, &moderation.Upload{ConversationID: "c2", UploaderID: "bob"}, events.StatusRejected},
 		{"an expired upload", ok, &moderation.Upload{ConversationID: "c1", UploaderID: "bob", Expired: true}, events.StatusRejected},
 		{"refused for membership already", moderation.Decision{events.StatusRejected, events.ReasonNotMember}, nil, events.StatusRejected},
+		{"held with no such upload", moderation.Decision{Status: events.StatusPending}, nil, events.StatusRejected},
+		{"held with the sender's upload", moderation.Decision{Status: events.StatusPending}, &moderation.Upload{ConversationID: "c1", UploaderID: "bob"}, events.StatusPending},
 	} {
 		d := moderation.DecideAttachment(tc.d, tc.u, m)
 		if d.Status != tc.want {
 			t.Errorf("%s: %+v, want %s", tc.name, d, tc.want)
 		}
-		if tc.d.Status == events.StatusApproved && d.Status == events.StatusRejected && d.Reason != events.ReasonAttachmentNotFound {
+		if tc.d.Status != events.StatusRejected && d.Status == events.StatusRejected && d.Reason != events.ReasonAttachmentNotFound {
 			t.Errorf("%s: reason %q", tc.name, d.Reason)
 		}
 	}
