@@ -113,15 +113,22 @@ func (cl *Client) Of(typ string) []Received {
 
 // Until waits until cond holds of what the client has received, checking
 // once per arrival (a condition over everything received costs one pass,
-// not one per message held).
+// not one per message held). It gives up after 20 s without any arrival,
+// or 2 minutes in all: a long stream of deliveries on a busy machine is
+// progress, a stall is not.
 func (cl *Client) Until(what string, cond func() bool) {
 	cl.t.Helper()
-	deadline := time.After(20 * time.Second)
+	const idle, limit = 20 * time.Second, 2 * time.Minute
+	stalled, deadline := time.NewTimer(idle), time.After(limit)
+	defer stalled.Stop()
 	for !cond() {
 		select {
 		case <-cl.wake:
+			stalled.Reset(idle)
+		case <-stalled.C:
+			cl.t.Fatalf("%s never received %s (nothing arrived for %v); got %s", cl.User, what, idle, cl.describe())
 		case <-deadline:
-			cl.t.Fatalf("%s never received %s; got %s", cl.User, what, cl.describe())
+			cl.t.Fatalf("%s never received %s within %v; got %s", cl.User, what, limit, cl.describe())
 		}
 	}
 }
@@ -153,12 +160,22 @@ func (cl *Client) WaitType(typ, substr string) Received {
 }
 
 func (cl *Client) describe() string {
-	var b strings.Builder
-	for _, r := range cl.Received() {
-		fmt.Fprintf(&b, "\n  %s %s seq=%d %s", r.Topic, r.Type, r.Seq, r.Data)
-	}
-	if b.Len() == 0 {
+	got := cl.Received()
+	if len(got) == 0 {
 		return "nothing"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d messages", len(got))
+	if len(got) > 20 {
+		fmt.Fprintf(&b, ", the last 20")
+		got = got[len(got)-20:]
+	}
+	for _, r := range got {
+		data := string(r.Data)
+		if len(data) > 300 {
+			data = data[:300] + "…"
+		}
+		fmt.Fprintf(&b, "\n  %s %s seq=%d %s", r.Topic, r.Type, r.Seq, data)
 	}
 	return b.String()
 }
