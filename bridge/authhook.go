@@ -33,6 +33,8 @@ type authHook struct {
 	// authFailures counts failed authentications by client address; an
 	// address past its rate is refused before its token is looked at.
 	authFailures *ratelimit.Limiter
+	// revoked reports users whose tokens no longer work (revoke.go).
+	revoked func(app, user string) bool
 	// order stamps every delivery with its position, so that a session's
 	// queue can be replayed in publish order on reconnection.
 	order atomic.Int64
@@ -94,13 +96,16 @@ func (h *authHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return code
 	}
 	c, err := auth.Verify(h.secret, string(pk.Connect.Password))
-	if err != nil || c.User() != user || h.apps[c.App] == nil {
+	if err != nil || c.User() != user || h.apps[c.App] == nil || h.isRevoked(c) {
 		h.authFailures.Charge(addr)
 		reason := "unknown application"
-		if err != nil {
+		switch {
+		case err != nil:
 			reason = err.Error()
-		} else if c.User() != user {
+		case c.User() != user:
 			reason = "token subject differs from username"
+		case h.apps[c.App] != nil:
+			reason = "token revoked: the visitor became a known client"
 		}
 		h.refused(cl, user, reason)
 		h.alerts.refused(user, string(pk.Connect.Password), cl.Net.Remote, reason)

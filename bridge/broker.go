@@ -103,6 +103,9 @@ type BrokerOptions struct {
 	// ClientsSeen records the clients each user connected from, for the
 	// security alert on a new one (jet.ClientsSeenConfig; nil: no such alert).
 	ClientsSeen jetstream.KeyValue
+	// Revoked reports users whose tokens no longer work (converted
+	// visitors): refused at CONNECT (nil: none).
+	Revoked func(app, user string) bool
 }
 
 // StartBroker starts the embedded broker with JWT authentication and the topic ACL.
@@ -152,6 +155,7 @@ func StartBroker(o BrokerOptions) (*Broker, error) {
 	h := newAuthHook(srv, o.Secret, o.Apps)
 	h.authFailures = o.AuthFailures
 	h.alerts = newSecurityAlerts(srv, o.Apps, o.ClientsSeen, log.With("component", "security-alerts"))
+	h.revoked = o.Revoked
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}

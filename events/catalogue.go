@@ -39,6 +39,17 @@ var known = newCatalogue(
 	Spec{Type: TypeDirectoryUsersUpdated, Version: 1, Scope: ScopeApp, Internal: true,
 		New: func() Payload { return new(DirectoryUsersUpdated) }},
 	Spec{Type: TypeAnnouncementTargeted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnnouncementTargeted) }},
+	// Internal for now: the visitor's profile is kept in the log only.
+	Spec{Type: TypeAnonymousUserCreated, Version: 1, Scope: ScopeConversation, Internal: true,
+		New: func() Payload { return new(AnonymousUserCreated) }},
+	Spec{Type: TypeAnonymousConverted, Version: 1, Scope: ScopeConversation, New: func() Payload { return new(AnonymousConverted) }},
+	Spec{Type: TypeConversationTransferred, Version: 1, Scope: ScopeConversation,
+		New: func() Payload { return new(ConversationTransferred) }},
+	// Internal: decisions about stored bytes; messages carry the file's id.
+	Spec{Type: TypeFileUploaded, Version: 1, Scope: ScopeConversation, Internal: true,
+		New: func() Payload { return new(FileUploaded) }},
+	Spec{Type: TypeFileExpired, Version: 1, Scope: ScopeConversation, Internal: true,
+		New: func() Payload { return new(FileExpired) }},
 )
 
 // Types lists every event type this build knows, in catalogue order.

@@ -63,6 +63,15 @@ func samples() map[events.Type]events.Payload {
 			MutedConversations: []string{"c1", "c2"}, Notifications: events.Notifications{Enabled: true}}},
 		events.TypeDirectoryUsersUpdated: validDirectory(),
 		events.TypeAnnouncementTargeted:  validTargeted(),
+		events.TypeAnonymousUserCreated: &events.AnonymousUserCreated{ConversationID: "a1", AnonymousID: "anon-1",
+			ProfessionalID: "pro", Name: "Zoé", Email: "zoe@example.org", Metadata: map[string]string{"page": "/tarifs"}},
+		events.TypeAnonymousConverted: &events.AnonymousConverted{ConversationID: "a1", AnonymousID: "anon-1",
+			UserID: "client-7", ConvertedBy: "pro"},
+		events.TypeFileUploaded: &events.FileUploaded{FileID: "f1", ConversationID: "c1", UploaderID: "alice", Name: "plan été.pdf",
+			ContentType: "application/pdf", Size: 1234, SHA256: strings.Repeat("ab", 32)},
+		events.TypeFileExpired: &events.FileExpired{FileID: "f1", ConversationID: "c1"},
+		events.TypeConversationTransferred: &events.ConversationTransferred{ConversationID: "a1", FromUserIDs: []string{"pro"},
+			ToUserID: "pro2", TransferredBy: "pro"},
 	}
 }
 

@@ -89,6 +89,9 @@ const (
 	ReasonBadWords        = "bad_words"
 	// ReasonReplyNotFound: replyTo names no message of the same conversation.
 	ReasonReplyNotFound = "not_found"
+	// ReasonAttachmentNotFound: attachmentId names no upload of the sender
+	// for the same conversation (or one that expired).
+	ReasonAttachmentNotFound = "not_found"
 )
 
 // MessageModerated is moderation's decision on one posted message. It repeats

@@ -55,8 +55,17 @@ type changes struct {
 	conversationChanges // admins' changes and last messages (conversations.go)
 	// groupWrites are the group and user-room effects, in log order (groups.go).
 	groupWrites []groupWrite
+	// notes are the conversations' notifications and the settings changes
+	// deciding them, in log order (notifications.go).
+	notes []noteOp
 	// announcements, when the batch has any (announcements.go).
 	announcements *announcementChanges
+	// conversions rewrite rows written before them: a batch holds one at
+	// most, as its first event (see rewrites), and it is written first.
+	conversions []db.ConvertVisitorParams
+	// earlier are the messages written by the segments of the batch before
+	// this one (see rewrites): a repeat of one is skipped, as known does.
+	earlier map[msgKey]struct{}
 }
 
 type memberKey struct{ app, conv, user string }
@@ -123,7 +132,10 @@ var effects = func() *events.Router[*changes] {
 	events.On(r, (*changes).notificationsRead)
 	events.On(r, (*changes).directoryUsersUpdated)
 	events.On(r, (*changes).announcementTargeted)
+	events.On(r, (*changes).converted)
+	events.On(r, (*changes).transferred)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: not in the read model
+		events.TypeAnonymousUserCreated, events.TypeFileUploaded, events.TypeFileExpired,
 		events.TypeModerationRulesChanged) // read from the log by GET /moderation/rules
 	return r
 }()
@@ -183,6 +195,9 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 		return nil
 	}
 	if c.known != nil && c.known.has(k) {
+		return nil
+	}
+	if _, dup := c.earlier[k]; dup {
 		return nil
 	}
 	c.messageIndex[k] = len(c.messages)

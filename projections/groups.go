@@ -161,6 +161,7 @@ func (c *changes) groupConversation(e *events.Envelope, p *events.ConversationCr
 }
 
 func (c *changes) settingsChanged(e *events.Envelope, p *events.SettingsChanged) error {
+	c.notes = append(c.notes, noteOp{app: e.App, users: []string{p.UserID}, settings: &p.Settings})
 	c.groupWrites = append(c.groupWrites, func(ctx context.Context, q *db.Queries) error {
 		data := bridge.EncodeData(p.Settings)
 		if err := q.UpsertUserSettings(ctx, db.UpsertUserSettingsParams{App: e.App, UserID: p.UserID, Settings: data, Seq: int64(e.Seq)}); err != nil {

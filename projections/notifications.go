@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
@@ -44,13 +45,76 @@ func (c *changes) notifyJoined(e *events.Envelope, p *events.MemberJoined) {
 		ConversationID: p.ConversationID, By: p.AddedBy})
 }
 
+// notifyLater queues a conversation's notification for users: conversations
+// are created and joined all the time, so these are decided and written for
+// the whole batch at once (writeNotes), not one statement per event.
 func (c *changes) notifyLater(e *events.Envelope, users []string, conv string, n wire.Notification) {
 	if len(users) == 0 {
 		return
 	}
-	c.groupWrites = append(c.groupWrites, func(ctx context.Context, q *db.Queries) error {
-		return notify(ctx, q, e, users, conv, n)
-	})
+	c.notes = append(c.notes, noteOp{app: e.App, users: users, conv: conv, seq: int64(e.Seq), at: e.At, data: bridge.EncodeData(n)})
+}
+
+// noteOp is, in log order, a conversation notification for users, or
+// (settings set) a user's settings changing, which decide the
+// notifications after it.
+type noteOp struct {
+	app      string
+	users    []string
+	conv     string
+	seq      int64
+	at       time.Time
+	data     []byte
+	settings *events.UserSettings
+}
+
+type appUser struct{ app, user string }
+
+// writeNotes records the batch's conversation notifications, each decided
+// on its recipient's settings at its position: those before the batch (one
+// read), then the batch's own changes in order. It runs before the batch's
+// settings rows are written.
+func writeNotes(ctx context.Context, q *db.Queries, c *changes, keep func(int, error)) error {
+	if len(c.notes) == 0 {
+		return nil
+	}
+	wanted := map[string][]string{}
+	for _, op := range c.notes {
+		if op.settings == nil {
+			wanted[op.app] = append(wanted[op.app], op.users...)
+		}
+	}
+	settings := map[appUser]events.UserSettings{}
+	for app, users := range wanted {
+		rows, err := q.SettingsOf(ctx, db.SettingsOfParams{App: app, Users: users})
+		if err != nil {
+			return fmt.Errorf("read settings: %w", err)
+		}
+		for _, r := range rows {
+			var s events.UserSettings
+			if err := json.Unmarshal(r.Settings, &s); err != nil {
+				return fmt.Errorf("settings of %s: %w", r.UserID, err)
+			}
+			settings[appUser{app, r.UserID}] = s
+		}
+	}
+	var rows []db.AddNotificationsParams
+	for _, op := range c.notes {
+		if op.settings != nil {
+			settings[appUser{op.app, op.users[0]}] = *op.settings
+			continue
+		}
+		for _, u := range op.users {
+			if s, ok := settings[appUser{op.app, u}]; ok && (!s.Notifications.Enabled || op.conv != "" && s.Muted(op.conv)) {
+				continue
+			}
+			rows = append(rows, db.AddNotificationsParams{App: op.app, UserID: u, Seq: op.seq, At: op.at, Data: op.data})
+		}
+	}
+	if len(rows) > 0 {
+		q.AddNotifications(ctx, rows).Exec(keep)
+	}
+	return nil
 }
 
 func (c *changes) notificationsRead(e *events.Envelope, p *events.NotificationsRead) error {

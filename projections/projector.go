@@ -125,7 +125,7 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch, park *jet.P
 // Apply writes one batch and its checkpoint in one transaction. Events at or
 // before the stored checkpoint are skipped, so applying a batch twice is safe.
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
-	var written *changes
+	var written []*changes
 	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := q.RelaxCommit(ctx); err != nil {
@@ -151,16 +151,24 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		}
 		c := newChanges(p.known, p.roster, p.Apps)
 		for _, e := range b.Events {
-			if e.Seq > cp {
-				if err := c.add(p.effects, e); err != nil {
+			if e.Seq <= cp {
+				continue
+			}
+			if rewrites(e) {
+				if err := write(ctx, q, c); err != nil {
 					return err
 				}
+				written = append(written, c)
+				c = c.next()
+			}
+			if err := c.add(p.effects, e); err != nil {
+				return err
 			}
 		}
 		if err := write(ctx, q, c); err != nil {
 			return err
 		}
-		written = c
+		written = append(written, c)
 		if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(b.Last)}); err != nil {
 			return fmt.Errorf("write checkpoint: %w", err)
 		}
@@ -172,9 +180,11 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 	if err != nil {
 		p.roster = nil // it may hold a part of the batch that did not commit
 	}
-	if err == nil && p.known != nil && written != nil {
-		for k := range written.messageIndex { // committed: now they are known
-			p.known.add(k)
+	if err == nil && p.known != nil {
+		for _, c := range written {
+			for k := range c.messageIndex { // committed: now they are known
+				p.known.add(k)
+			}
 		}
 	}
 	return err
@@ -190,6 +200,11 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	keep := func(_ int, err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
+		}
+	}
+	for _, cv := range c.conversions {
+		if err := q.ConvertVisitor(ctx, cv); err != nil {
+			return fmt.Errorf("convert visitor %s: %w", cv.AnonymousID, err)
 		}
 	}
 	if len(c.conversations) > 0 {
@@ -277,6 +292,8 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	writeConversations(ctx, q, c, keep)
 	writeSync(ctx, q, c, keep)
 	if firstErr == nil {
+		// Notifications read the settings before the batch's are written.
+		keep(0, writeNotes(ctx, q, c, keep))
 		keep(0, writeGroups(ctx, q, c))
 	}
 	writeAnnouncements(ctx, q, c, keep)

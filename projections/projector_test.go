@@ -53,6 +53,7 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 	var posted []*events.MessagePosted
 	postedSeq := map[string]uint64{}
 	room := &testkit.RoomChurn{}
+	visitors := &visitorHistory{}
 	for i := 0; len(evs) < n; i++ {
 		c := convs[r.IntN(len(convs))]
 		if r.IntN(8) == 0 { // groups and the user room
@@ -82,6 +83,11 @@ func history(t *testing.T, js jetstream.JetStream, n int) {
 			m := posted[r.IntN(len(posted))]
 			add(fmt.Sprint("delete-", i), &events.MessageDeleted{MessageID: m.MessageID, ConversationID: m.ConversationID,
 				ClientMsgID: fmt.Sprint("d", i), DeletedBy: m.SenderID, Message: posting(m)})
+		case k == 9 && r.IntN(3) == 0:
+			visitors.step(r, add, func(m *events.MessagePosted) {
+				posted = append(posted, m)
+				postedSeq[m.MessageID] = uint64(len(evs) + 1)
+			}, postedSeq)
 		case k == 8 && r.IntN(2) == 0:
 			// Receipts of members and former members, in any order: the
 			// positions they leave only ever move forward.
@@ -150,6 +156,11 @@ func expected(t *testing.T, js jetstream.JetStream) (members, messages []string)
 				case *events.AnnouncementTargeted:
 					for _, u := range p.Recipients {
 						in[p.ConversationID+"/"+u] = true
+					}
+				case *events.AnonymousConverted:
+					if in[p.ConversationID+"/"+p.AnonymousID] {
+						delete(in, p.ConversationID+"/"+p.AnonymousID)
+						in[p.ConversationID+"/"+p.UserID] = true
 					}
 				case *events.MessagePosted:
 					if _, ok := msgs[p.MessageID]; !ok {

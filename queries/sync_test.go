@@ -2,11 +2,13 @@ package queries_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,18 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 			CreatedBy: "u0", Members: members})
 	}
 	create()
+	// Every other conversation is a visitor's (anon-{id}, with u0 as its
+	// professional), converted into client-{id} at some point, and now and
+	// then transferred.
+	visitors := map[string]string{}  // conversation → visitor, until converted
+	converted := map[string]string{} // conversation → visitor, once converted
+	visit := func() {
+		c := fmt.Sprint("v", len(convs))
+		convs = append(convs, c)
+		visitors[c] = "anon-" + c
+		add(&events.ConversationCreated{ConversationID: c, Kind: events.KindOneToOne, ReplyPermission: events.ReplyAll,
+			CreatedBy: "anon-" + c, Members: []events.Member{{UserID: "anon-" + c, Role: events.RoleMember}, {UserID: "u0", Role: events.RoleAdmin}}})
+	}
 	type msg struct {
 		p        *events.MessagePosted
 		at       time.Time
@@ -98,8 +112,18 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 				}
 				add(&events.ParticipantUpdated{ConversationID: c, UserID: u, Role: roles[r.IntN(len(roles))], CanReply: can, UpdatedBy: "u0"})
 			}
+		case k == 0 && len(convs) < 4 && len(convs)%2 == 1:
+			visit()
 		case k == 0 && len(convs) < 4:
 			create()
+		case k == 16 && r.IntN(3) == 0 && visitors[c] != "":
+			add(&events.AnonymousConverted{ConversationID: c, AnonymousID: visitors[c], UserID: "client-" + c, ConvertedBy: "u0"})
+			converted[c] = visitors[c]
+			delete(visitors, c)
+		case k == 16 && r.IntN(3) == 1 && c[0] == 'v':
+			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: events.RoleAdmin, AddedBy: "u0"})
+			add(&events.MemberLeft{ConversationID: c, UserID: "u0", RemovedBy: "u0"})
+			add(&events.ConversationTransferred{ConversationID: c, FromUserIDs: []string{"u0"}, ToUserID: u, TransferredBy: "u0"})
 		case k < 4:
 			add(&events.MemberJoined{ConversationID: c, UserID: u, Role: roles[r.IntN(len(roles))], AddedBy: "u0"})
 		case k == 4 && r.IntN(2) == 0:
@@ -125,6 +149,13 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 		case k < 10 || len(posted) == 0:
 			m := &events.MessagePosted{MessageID: fmt.Sprint("m", i), ClientMsgID: fmt.Sprint("k", i), ConversationID: c,
 				SenderID: u, SenderType: events.ActorUser, Content: fmt.Sprintf("body <%d> & \u2028", i), ContentType: events.ContentText}
+			if anon := visitors[c]; anon != "" && r.IntN(2) == 0 {
+				m.SenderID, m.SenderType = anon, events.ActorAnonymous
+			}
+			if anon := converted[c]; anon != "" && r.IntN(6) == 0 {
+				// A post the visitor sent as it was converted: it stays the visitor's.
+				m.SenderID, m.SenderType = anon, events.ActorAnonymous
+			}
 			if r.IntN(4) == 0 {
 				m.ReplyTo = "m0"
 			}
@@ -163,6 +194,9 @@ func churn(r *rand.Rand, n int) []*events.Envelope {
 		default:
 			j := r.IntN(len(posted))
 			m := posted[j]
+			if anon := visitors[m.p.ConversationID]; anon != "" && r.IntN(2) == 0 {
+				u = anon
+			}
 			kind := []string{"read", "delivered"}[r.IntN(2)]
 			key := m.p.ConversationID + " " + u + " " + kind
 			if last, ok := receipts[key]; ok && last >= j {
@@ -227,6 +261,7 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 			user := strings.Split(d.Topic, "/")[2]
 			live[user] = append(live[user], d.Payload)
 		}
+		asHistory(t, evs, live)
 
 		pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
 		if err != nil {
@@ -263,7 +298,7 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 		}
 
 		store := queries.Store{Q: db.New(pool), DB: pool}
-		for _, user := range []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6", "nobody"} {
+		for _, user := range []string{"u0", "u1", "u2", "u3", "u4", "u5", "u6", "nobody", "anon-v1", "anon-v3", "client-v1", "client-v3"} {
 			for _, since := range []uint64{0, uint64(r.IntN(len(evs))), uint64(r.IntN(len(evs))), uint64(len(evs))} {
 				var want [][]byte
 				for _, p := range live[user] {
@@ -284,6 +319,48 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 			}
 		}
 		pool.Close()
+	}
+}
+
+// asHistory turns live deliveries into what sync gives once visitors are
+// converted: everything delivered about the conversation before the
+// conversion names the client where it named the visitor (its messages
+// are the client's, senderType user), and the visitor's deliveries before it
+// are the client's; the visitor keeps only the decisions on posts it sent as
+// it was converted.
+func asHistory(t *testing.T, evs []*events.Envelope, live map[string][][]byte) {
+	for _, e := range evs {
+		p, _ := e.Payload()
+		cv, ok := p.(*events.AnonymousConverted)
+		if !ok {
+			continue
+		}
+		for _, ps := range live {
+			for i, b := range ps {
+				var env struct {
+					Seq  uint64
+					Data struct{ ConversationID string }
+				}
+				if err := json.Unmarshal(b, &env); err != nil {
+					t.Fatal(err)
+				}
+				if env.Seq < e.Seq && env.Data.ConversationID == cv.ConversationID {
+					b = bytes.ReplaceAll(b, []byte(`"`+cv.AnonymousID+`"`), []byte(`"`+cv.UserID+`"`))
+					ps[i] = bytes.ReplaceAll(b, []byte(`"senderType":"anonymous"`), []byte(`"senderType":"user"`))
+				}
+			}
+		}
+		// The visitor keeps only what concerns its stray posts after it.
+		var before, after [][]byte
+		for _, b := range live[cv.AnonymousID] {
+			if envSeq(t, b) < e.Seq {
+				before = append(before, b)
+			} else {
+				after = append(after, b)
+			}
+		}
+		live[cv.UserID], live[cv.AnonymousID] = append(before, live[cv.UserID]...), after
+		slices.SortStableFunc(live[cv.UserID], func(a, b []byte) int { return cmp.Compare(envSeq(t, a), envSeq(t, b)) })
 	}
 }
 

@@ -17,8 +17,10 @@ import (
 	"github.com/chatbackend/chat/queries"
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/decide"
+	"github.com/chatbackend/chat/services/files"
 	"github.com/chatbackend/chat/services/httpx"
 	"github.com/chatbackend/chat/services/jet"
+	"github.com/chatbackend/chat/services/revoked"
 	"github.com/chatbackend/chat/services/webhooks"
 )
 
@@ -70,6 +72,12 @@ type API struct {
 	// Directories decide announcements and directory writes at the
 	// directory's position in the log.
 	Directories *decide.Directories
+	// Anonymous limits POST /anonymous; Revoked are the tokens that no
+	// longer work (converted visitors).
+	Anonymous AnonymousLimits
+	Revoked   *revoked.Set
+	// Files stores uploaded files' bytes.
+	Files *files.Store
 }
 
 // Handler is the full HTTP surface.
@@ -86,7 +94,7 @@ func (a *API) Handler() http.Handler {
 	// path checked.
 	user := func(h http.HandlerFunc) http.Handler {
 		return a.Limits.limitAuthFailures(httpx.Authenticate(a.Secret, a.Apps,
-			a.Limits.limitWrites(a.consistentReads(pathIDs(h)))))
+			a.tokenScope(a.Limits.limitWrites(a.consistentReads(pathIDs(h))))))
 	}
 	api := http.NewServeMux()
 	api.Handle("GET /conversations", user(reads.Conversations))
@@ -132,6 +140,11 @@ func (a *API) Handler() http.Handler {
 	api.Handle("GET /audience-targets", user(reads.AudienceTargets))
 	api.Handle("PUT /directory/users/{id}", user(a.putDirectoryUser))
 	api.Handle("POST /directory/users:batch", user(a.putDirectoryUsers))
+	api.Handle("POST /anonymous", http.HandlerFunc(a.startVisit))
+	api.Handle("POST /anonymous/{id}/convert", user(a.convertVisitor))
+	api.Handle("POST /conversations/{id}/transfer", user(a.transfer))
+	api.Handle("POST /files", user(a.uploadFile))
+	api.Handle("GET /files/{id}", user(a.downloadFile))
 	api.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		// The same for everyone, but new with each release: revalidate.
 		w.Header().Set("Cache-Control", "no-cache")

@@ -93,6 +93,18 @@ type Limits struct {
 	CommandBurst        int     `yaml:"commandBurst"`
 	RESTWritesPerSecond float64 `yaml:"restWritesPerSecond"`
 	RESTWriteBurst      int     `yaml:"restWriteBurst"`
+	// POST /anonymous goes through two token buckets (anonymous.go): one
+	// per device and one per client address.
+	AnonymousPerDevicePerMinute  float64 `yaml:"anonymousPerDevicePerMinute"`
+	AnonymousDeviceBurst         int     `yaml:"anonymousDeviceBurst"`
+	AnonymousPerAddressPerMinute float64 `yaml:"anonymousPerAddressPerMinute"`
+	AnonymousAddressBurst        int     `yaml:"anonymousAddressBurst"`
+	// AnonymousTokenHours is how long a visitor's token lasts.
+	AnonymousTokenHours int `yaml:"anonymousTokenHours"`
+	// MaxFileBytes bounds one upload; FileTypes are the content types
+	// (sniffed from the bytes) an upload may have.
+	MaxFileBytes int64    `yaml:"maxFileBytes"`
+	FileTypes    []string `yaml:"fileTypes"`
 }
 
 // fillRate gives a token bucket left out of the file its default shape.
@@ -228,9 +240,12 @@ func LoadApps(path string) (Apps, error) {
 		}
 		fillRate(&a.Limits.CommandsPerSecond, &a.Limits.CommandBurst, 20, 100)
 		fillRate(&a.Limits.RESTWritesPerSecond, &a.Limits.RESTWriteBurst, 5, 30)
+		fillAnonymous(&a.Limits)
+		fillFiles(&a.Limits)
 		l := a.Limits
 		if l.MaxContentBytes < 0 || l.MaxGroupMembers < 0 || l.MemberEventsUpTo < 0 || l.ReceiptsToAllUpTo < 0 ||
-			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 {
+			l.CommandsPerSecond < 0 || l.CommandBurst < 0 || l.RESTWritesPerSecond < 0 || l.RESTWriteBurst < 0 ||
+			!l.anonymousValid() || l.MaxFileBytes < 0 {
 			return nil, fmt.Errorf("application %q: limits must be positive", name)
 		}
 		for _, r := range a.SuperAdminRoles {

@@ -139,6 +139,11 @@ func TestLoadAppsRefusesBadFiles(t *testing.T) {
 		{"negative group limit", "applications:\n  a:\n    limits:\n      maxGroupMembers: -5\n", "limits must be positive"},
 		{"negative command rate", "applications:\n  a:\n    limits:\n      commandsPerSecond: -1\n", "limits must be positive"},
 		{"negative write burst", "applications:\n  a:\n    limits:\n      restWriteBurst: -2\n", "limits must be positive"},
+		{"negative device burst", "applications:\n  a:\n    limits:\n      anonymousDeviceBurst: -1\n", "limits must be positive"},
+		{"negative address rate", "applications:\n  a:\n    limits:\n      anonymousPerAddressPerMinute: -3\n", "limits must be positive"},
+		{"negative token lifetime", "applications:\n  a:\n    limits:\n      anonymousTokenHours: -1\n", "limits must be positive"},
+		{"negative file size", "applications:\n  a:\n    limits:\n      maxFileBytes: -1\n", "limits must be positive"},
+		{"file types not a list", "applications:\n  a:\n    limits:\n      fileTypes: image/png\n", ""},
 		{"blank bad word", "applications:\n  a:\n    moderation:\n      badWords: [\"ok\", \"  \"]\n", "empty bad word"},
 	}
 	for _, tc := range cases {

@@ -62,6 +62,8 @@ type Config struct {
 	// ProjectorStall is how long the projector may stay behind the log
 	// without advancing before readiness reports it stalled.
 	ProjectorStall time.Duration
+	// FileOrphanAfter is how long an upload no message carries is kept.
+	FileOrphanAfter time.Duration
 	// Pprof serves Go's profiler under /debug/pprof/ on the HTTP address.
 	Pprof bool
 	// MetricsAddr serves /metrics on an address of its own (e.g. one only
@@ -182,6 +184,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.IntVar(&c.AuthFailuresPerMinute, "auth-failures-per-minute", envInt("CHAT_AUTH_FAILURES_PER_MINUTE", 30), "failed MQTT and REST authentications allowed per client address and minute; 0 = no limit (CHAT_AUTH_FAILURES_PER_MINUTE)")
 	fl.IntVar(&c.SessionQueue, "mqtt-session-queue", envInt("CHAT_MQTT_SESSION_QUEUE", 1000), "embedded broker: deliveries kept for an offline persistent session before the session is ended (CHAT_MQTT_SESSION_QUEUE)")
 	fl.StringVar(&origins, "mqtt-ws-origins", env("CHAT_MQTT_WS_ORIGINS", ""), "embedded broker: comma-separated browser origins allowed on the WebSocket listener, e.g. https://app.example.com, or * (CHAT_MQTT_WS_ORIGINS)")
+	fl.DurationVar(&c.FileOrphanAfter, "file-orphan-after", envDuration("CHAT_FILE_ORPHAN_AFTER", 24*time.Hour), "how long an uploaded file no message carries is kept before it is removed (CHAT_FILE_ORPHAN_AFTER)")
 	fl.BoolVar(&c.Pprof, "pprof", getenv("CHAT_PPROF") == "1", "serve /debug/pprof/ on the HTTP address; keep it off in production (CHAT_PPROF=1)")
 	fl.IntVar(&c.Webhooks.Attempts, "webhook-attempts", envInt("CHAT_WEBHOOK_ATTEMPTS", 8), "tries of one webhook delivery before it is parked (CHAT_WEBHOOK_ATTEMPTS)")
 	fl.DurationVar(&c.Webhooks.RetryFirst, "webhook-retry", envDuration("CHAT_WEBHOOK_RETRY", time.Second), "wait after a webhook delivery's first failure, doubled after each next one (CHAT_WEBHOOK_RETRY)")
@@ -200,8 +203,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 			return nil, fmt.Errorf("%s: %s", badDuration, badWhy)
 		}
 	}
-	if c.DedupWindow <= 0 || c.WriteWait <= 0 || c.ProjectorStall <= 0 {
-		return nil, errors.New("dedup-window, write-wait and projector-stall must be positive")
+	if c.DedupWindow <= 0 || c.WriteWait <= 0 || c.ProjectorStall <= 0 || c.FileOrphanAfter <= 0 {
+		return nil, errors.New("dedup-window, write-wait, projector-stall and file-orphan-after must be positive")
 	}
 	if fl.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fl.Arg(0))

@@ -198,6 +198,8 @@ func TestLoadRefusesBadSettings(t *testing.T) {
 		{"zero dedup window", []string{"--dedup-window=0s"}, base, "must be positive"},
 		{"negative write wait", nil, with("CHAT_WRITE_WAIT", "-1s"), "must be positive"},
 		{"zero projector stall", []string{"--projector-stall=0s"}, base, "must be positive"},
+		{"zero file orphan time", []string{"--file-orphan-after=0s"}, base, "must be positive"},
+		{"bad file orphan time env", nil, with("CHAT_FILE_ORPHAN_AFTER", "a day"), "CHAT_FILE_ORPHAN_AFTER: not a duration"},
 		{"tiny read buffer", nil, with("CHAT_MQTT_READ_BUFFER", "16"), "mqtt-read-buffer"},
 		{"tiny client queue", []string{"--mqtt-client-queue=8"}, base, "mqtt-client-queue"},
 		{"schema upper case", []string{"--db-schema=Chat"}, base, "db-schema"},

@@ -29,11 +29,13 @@ import (
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/decide"
 	"github.com/chatbackend/chat/services/fanout"
+	"github.com/chatbackend/chat/services/files"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/live"
 	"github.com/chatbackend/chat/services/moderation"
 	"github.com/chatbackend/chat/services/natsauth"
 	"github.com/chatbackend/chat/services/ratelimit"
+	"github.com/chatbackend/chat/services/revoked"
 	"github.com/chatbackend/chat/services/servicecmd"
 	"github.com/chatbackend/chat/services/webhooks"
 	chatsql "github.com/chatbackend/chat/sql"
@@ -45,12 +47,16 @@ type Daemon struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	ns       *jet.Embedded
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	pool     *pgxpool.Pool
-	decider  *decide.Decider // shared by every command-side role here
-	sealer   *webhooks.Sealer
+	ns      *jet.Embedded
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	pool    *pgxpool.Pool
+	decider *decide.Decider // shared by every command-side role here
+	sealer  *webhooks.Sealer
+	// revoked are the tokens that no longer work (converted visitors),
+	// folded from the log before the broker and the API accept any.
+	revoked  *revoked.Set
+	files    *files.Store // uploaded files, where the API runs
 	broker   *bridge.Broker
 	clients  []paho.Client
 	http     *http.Server
@@ -108,6 +114,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	if d.pool != nil {
 		messages = &decide.Messages{Decider: d.decider, Locate: d.locator(d.projected(mark))}
 	}
+	d.revoked = revoked.New()
+	revokedFrom, err := d.revoked.Load(ctx, d.js)
+	if err != nil {
+		return nil, err
+	}
 	mqttURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() && cfg.HasRole(config.RoleBroker) {
 		clientsSeen, err := d.js.CreateOrUpdateKeyValue(ctx, jet.ClientsSeenConfig(jet.StreamOptions{Replicas: cfg.NATSReplicas}))
@@ -119,11 +130,14 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			MaxQueued: int32(cfg.ClientQueue), ReadBuffer: cfg.ReadBuffer, SlowClientTimeout: cfg.SlowClientTimeout,
 			SessionQueue: cfg.SessionQueue, WSOrigins: cfg.WSOrigins, AuthFailures: d.authFailures,
 			ClientsSeen: clientsSeen,
+			Revoked:     d.revoked.Revoked,
 		}); err != nil {
 			return nil, err
 		}
 		mqttURL = "tcp://" + loopback(d.broker.Addr())
+		d.revoked.OnRevoke = d.broker.Revoke
 	}
+	d.run(runCtx, "revoked tokens", func(ctx context.Context) error { return d.revoked.Follow(ctx, d.js, revokedFrom) })
 	var ingress *bridge.Ingress
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
@@ -221,6 +235,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		d.run(runCtx, "projector watch", stall.Run)
 	}
 	if cfg.HasRole(config.RoleAPI) {
+		if d.files, err = files.Open(ctx, d.js); err != nil {
+			return nil, err
+		}
+		j := &files.Janitor{Store: d.files, Decider: d.decider, OrphanAfter: cfg.FileOrphanAfter, Now: time.Now,
+			Log: log.With("role", "files")}
+		d.run(runCtx, "files janitor", j.Run)
 		if err := d.startHTTP(mark, ingress, stall); err != nil {
 			return nil, err
 		}
@@ -425,7 +445,10 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		JS:               d.js,
 		Webhooks:         &webhooks.Admin{JS: d.js, Append: jet.NewAppender(d.js), Sealer: d.sealer, Now: time.Now},
-		MetricsElsewhere: d.cfg.MetricsAddr != ""}
+		MetricsElsewhere: d.cfg.MetricsAddr != "",
+		Anonymous: api.AnonymousLimits{Devices: ratelimit.NewByApp(d.cfg.Apps.AnonymousDeviceRates()),
+			Addresses: ratelimit.NewByApp(d.cfg.Apps.AnonymousAddressRates())},
+		Revoked: d.revoked, Files: d.files}
 	// Groups and the user room are decided at their own positions in the log.
 	a.Groups, a.Room = decide.NewGroups(d.js, jet.NewAppender(d.js), 0), decide.NewUserRoom(d.js, jet.NewAppender(d.js))
 	a.Directories = decide.NewDirectories(d.js, a.Append)

@@ -85,17 +85,17 @@ func TestRestartUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 	}
 	// Every message acknowledged before the stop is there, once. (Messages
 	// sent in order: the first `acked` ones are the acknowledged ones.)
-	testkit.Eventually(t, 30*time.Second, "acknowledged messages in history", func() bool {
+	whileGrowing(t, "acknowledged messages in history", func() (bool, int) {
 		total, distinct := countHistory()
 		if total != distinct {
 			t.Fatalf("history repeats messages: %d rows for %d messages", total, distinct)
 		}
 		for i := range acked {
 			if !seen["f"+strconv.Itoa(i)] {
-				return false
+				return false, distinct
 			}
 		}
-		return true
+		return true, distinct
 	})
 	t.Logf("%d of %d messages acknowledged before the stop", acked, n)
 
@@ -111,7 +111,7 @@ func TestRestartUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testkit.Eventually(t, 30*time.Second, "every message in history", func() bool {
+	whileGrowing(t, "every message in history", func() (bool, int) {
 		_, distinct := countHistory()
 		if distinct != n {
 			var missing []string
@@ -122,9 +122,28 @@ func TestRestartUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 			}
 			t.Logf("missing %d: %v", len(missing), missing[:min(len(missing), 20)])
 		}
-		return distinct == n
+		return distinct == n, distinct
 	})
 	if total, distinct := countHistory(); total != n || distinct != n {
 		t.Fatalf("history holds %d rows for %d distinct messages, want %d", total, distinct, n)
 	}
+}
+
+// whileGrowing waits until cond says done, failing only once its progress
+// (the history's size) has not grown for 30 s, or after 3 minutes: a
+// machine busy with other tests projects slowly, a stall is a bug.
+func whileGrowing(t *testing.T, what string, cond func() (done bool, progress int)) {
+	t.Helper()
+	const stall, limit = 30 * time.Second, 3 * time.Minute
+	best, grew, start := -1, time.Now(), time.Now()
+	testkit.Eventually(t, limit, what, func() bool {
+		done, progress := cond()
+		if progress > best {
+			best, grew = progress, time.Now()
+		}
+		if !done && time.Since(grew) > stall {
+			t.Fatalf("waiting for %s: no progress for %v (at %d after %v)", what, stall, best, time.Since(start).Round(time.Second))
+		}
+		return done
+	})
 }

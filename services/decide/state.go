@@ -33,6 +33,11 @@ type State struct {
 	done map[string]struct{}
 	// Group is the group (team) the conversation belongs to, if any.
 	Group string
+	// visitor is the anonymous visitor who started the conversation, if
+	// one did (anonymous.go).
+	visitor *Visitor
+	// files are the uploads for the conversation, by id (files.go).
+	files map[string]*File
 }
 
 // Message is what decisions need about one message.
@@ -55,7 +60,7 @@ type Message struct {
 // NewState returns the state of a conversation before its first event.
 func NewState(app, id string) *State {
 	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{},
-		read: map[string]uint64{}, delivered: map[string]uint64{}}
+		read: map[string]uint64{}, delivered: map[string]uint64{}, files: map[string]*File{}}
 }
 
 // Conversation is the membership view, nil while the log has not created it.
@@ -80,9 +85,14 @@ var folds = func() *events.Router[*State] {
 	events.On(r, (*State).created)
 	events.On(r, (*State).updated)
 	events.On(r, (*State).targeted)
+	events.On(r, (*State).visitorCreated)
+	events.On(r, (*State).converted)
+	events.On(r, (*State).fileUploaded)
+	events.On(r, (*State).fileExpired)
 	r.Ignore(events.TypeMemberJoined, events.TypeParticipantUpdated, // folded by the roster
 		events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged,
-		events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeDirectoryUsersUpdated)
+		events.TypeSettingsChanged, events.TypeNotificationsRead, events.TypeDirectoryUsersUpdated,
+		events.TypeConversationTransferred)
 	r.Ignore(events.GroupTypes...) // a group's own state: GroupState
 	return r
 }()

@@ -30,7 +30,9 @@ type Service struct {
 	// awaits its decision (or, held, its review), nil once decided. Repeats of either event (a retry
 	// or a backfill run after the log's deduplication window) deliver nothing.
 	messages map[string]*posting
-	folded   uint64
+	// clients are the clients converted visitors became, by app/visitor.
+	clients map[string]conversion
+	folded  uint64
 	// restoring is set while folding events already delivered: route then
 	// updates the state and sends nothing.
 	restoring bool
@@ -47,7 +49,8 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, settings: map[userKey]events.UserSettings{}}
+	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, settings: map[userKey]events.UserSettings{},
+		clients: map[string]conversion{}}
 }
 
 // Restore folds events already delivered. One whose routing fails was
@@ -104,8 +107,11 @@ var routes = func() *events.Router[*Service] {
 	events.On(r, (*Service).groupJoinRefused)
 	events.On(r, (*Service).notificationsRead)
 	events.On(r, (*Service).announcementTargeted)
+	events.On(r, (*Service).converted)
+	events.On(r, (*Service).transferred)
 	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, // internal: no client sees them
-		events.TypeModerationRulesChanged, events.TypeDirectoryUsersUpdated)
+		events.TypeModerationRulesChanged, events.TypeDirectoryUsersUpdated, events.TypeAnonymousUserCreated,
+		events.TypeFileUploaded, events.TypeFileExpired)
 	return r
 }()
 
@@ -208,13 +214,14 @@ func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerate
 	if p.Status == events.StatusApproved {
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {
 			s.send(e, c.MemberIDs(), bridge.KindMessages, "message.new",
-				wire.MessageFromEvent(post.m, post.at, post.seq, p.Status))
+				s.asClient(e.App, wire.MessageFromEvent(post.m, post.at, post.seq, p.Status)))
 			if !s.restoring {
 				jet.StageDone(jet.StageFanout, post.at)
 			}
 		}
 	}
-	s.send(e, []string{p.SenderID}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
+	sender, _ := s.clientOf(e.App, p.SenderID, post.seq)
+	s.send(e, []string{sender}, bridge.KindModeration, "moderation.result", wire.ModerationResult{
 		ClientMsgID: p.ClientMsgID, MessageID: p.MessageID, ConversationID: p.ConversationID,
 		Status: string(p.Status), Reason: p.Reason,
 	})

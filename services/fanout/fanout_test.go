@@ -49,7 +49,10 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 		}
 		return ms
 	}
-	convs := []string{"c0", "c1", "c2"}
+	// v3 is a visitor's: anon-v3 with u0 as its professional, converted
+	// into the client client-v3 at some point, transferred now and then.
+	convs := []string{"c0", "c1", "c2", "v3"}
+	converted := false
 	add(&events.ConversationCreated{ConversationID: "c0", Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 		CreatedBy: "u0", Members: some(3)})
 	var posted, approved []*events.MessagePosted
@@ -61,8 +64,21 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 			room.Step(r, add, u, c)
 			continue
 		}
-		switch k := r.IntN(20); {
-		case k == 19:
+		switch k := r.IntN(21); {
+		case k == 0 && created == 3:
+			add(&events.ConversationCreated{ConversationID: "v3", Kind: events.KindOneToOne, ReplyPermission: events.ReplyAll,
+				CreatedBy: "anon-v3", Members: []events.Member{{UserID: "anon-v3", Role: events.RoleMember}, {UserID: "u0", Role: events.RoleAdmin}}})
+			created++
+		case k == 0 && created < len(convs):
+			add(&events.ConversationCreated{ConversationID: convs[created], Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
+				CreatedBy: "u0", Members: some(2)})
+			created++
+		case k == 19 && created > 3 && !converted && r.IntN(2) == 0:
+			add(&events.AnonymousConverted{ConversationID: "v3", AnonymousID: "anon-v3", UserID: "client-v3", ConvertedBy: "u0"})
+			converted = r.IntN(3) > 0 // sometimes a repeat follows
+		case k == 19 && created > 3 && r.IntN(2) == 0:
+			add(&events.ConversationTransferred{ConversationID: "v3", FromUserIDs: []string{"u0"}, ToUserID: u, TransferredBy: "u0"})
+		case k == 20:
 			// An admin's change: of the conversation (closed now and then),
 			// or of a participant, who may not be a member at this position.
 			if r.IntN(2) == 0 {
@@ -73,10 +89,6 @@ func churn(t *testing.T, r *rand.Rand, n int) []*events.Envelope {
 				add(&events.ParticipantUpdated{ConversationID: c, UserID: u, Role: []events.Role{events.RoleAdmin, events.RoleMember,
 					events.RoleReadOnly}[r.IntN(3)], CanReply: &can, UpdatedBy: "u0"})
 			}
-		case k == 0 && created < len(convs):
-			add(&events.ConversationCreated{ConversationID: convs[created], Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
-				CreatedBy: "u0", Members: some(2)})
-			created++
 		case k == 0: // a repeated creation changes nothing
 			add(&events.ConversationCreated{ConversationID: c, Kind: events.KindGroup, ReplyPermission: events.ReplyAll,
 				CreatedBy: "u0", Members: some(1)})
@@ -264,6 +276,19 @@ func (m *leakModel) fold(e *events.Envelope) {
 				m.entitle("announcement.new", e.Seq, u)
 			}
 		}
+	case *events.AnonymousConverted:
+		ms := m.members[p.ConversationID]
+		role, ok := ms[p.AnonymousID]
+		if !ok {
+			return
+		}
+		delete(ms, p.AnonymousID)
+		ms[p.UserID] = role
+		m.entitle("conversation.updated", e.Seq, m.all(p.ConversationID)...)
+	case *events.ConversationTransferred:
+		if m.members[p.ConversationID] != nil {
+			m.entitle("conversation.updated", e.Seq, m.all(p.ConversationID)...)
+		}
 	case *events.MessagePosted:
 		m.posted[p.MessageID] = true
 	case *events.MessageModerated:
@@ -432,6 +457,10 @@ func conversationOf(p events.Payload) string {
 	case *events.ParticipantUpdated:
 		return p.ConversationID
 	case *events.AnnouncementTargeted:
+		return p.ConversationID
+	case *events.AnonymousConverted:
+		return p.ConversationID
+	case *events.ConversationTransferred:
 		return p.ConversationID
 	}
 	return ""

@@ -90,13 +90,35 @@ func ClientsSeenConfig(o StreamOptions) jetstream.KeyValueConfig {
 	}
 }
 
-// EnsureStreams creates the declared streams or updates them to the declared
-// configuration.
+// FilesBucket is the object store of uploaded files: beside the log, it
+// replicates with the cluster and is backed up with it (DESIGN "Choices").
+const FilesBucket = "CHAT_FILES"
+
+// FilesBucketConfig is the declared configuration of the files' store.
+// Objects are kept until chatd deletes them: an upload no message took up
+// once it expires (events.FileExpired), never a file the log references.
+func FilesBucketConfig(o StreamOptions) jetstream.ObjectStoreConfig {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	return jetstream.ObjectStoreConfig{
+		Bucket:      FilesBucket,
+		Description: "uploaded files, by application and file id",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	}
+}
+
+// EnsureStreams creates the declared streams and the files' store, or
+// updates them to the declared configuration.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{EventStreamConfig(o), DeadLetterStreamConfig(o)} {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("declare stream %s: %w", cfg.Name, err)
 		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, FilesBucketConfig(o)); err != nil {
+		return fmt.Errorf("declare object store %s: %w", FilesBucket, err)
 	}
 	return nil
 }

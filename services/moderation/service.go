@@ -28,6 +28,8 @@ type Service struct {
 	// rules remember of each sender, by app/sender.
 	rules   map[string]*Rules
 	senders map[string]*Sender
+	// files are the uploads by app/id, for attachments (files.go).
+	files map[string]*Upload
 	// folded is the last position folded into the state; out holds decisions
 	// not yet in the log. A retried Handle skips what it folded already and
 	// appends out again, so state advances exactly once per event.
@@ -40,7 +42,7 @@ type Service struct {
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
 	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{},
-		rules: map[string]*Rules{}, senders: map[string]*Sender{}}
+		rules: map[string]*Rules{}, senders: map[string]*Sender{}, files: map[string]*Upload{}}
 }
 
 // decides declares what moderation does with each event type. Membership
@@ -49,9 +51,13 @@ var decides = func() *events.Router[*Service] {
 	r := events.NewRouter[*Service]("moderation")
 	events.On(r, (*Service).posted)
 	events.On(r, (*Service).rulesChanged)
+	events.On(r, (*Service).fileUploaded)
+	events.On(r, (*Service).fileExpired)
 	r.Ignore(events.TypeConversationCreated, events.TypeMemberJoined, events.TypeMemberLeft, // folded by the roster
 		events.TypeConversationUpdated, events.TypeParticipantUpdated,
 		events.TypeMessageModerated, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
+		events.TypeAnonymousUserCreated, events.TypeAnonymousConverted, // the roster folds the conversion
+		events.TypeConversationTransferred,
 		// Decided on the command side, at the conversation's position
 		// (services/decide): the message was moderated when posted.
 		events.TypeMessageEdited, events.TypeMessageDeleted, events.TypeDeliveryReceipt, events.TypeReadReceipt,
@@ -105,6 +111,9 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	sender.Record(m.Content, e.At, rules)
 	if s.restoring {
 		return nil
+	}
+	if m.AttachmentID != "" {
+		d = DecideAttachment(d, s.files[e.App+"/"+m.AttachmentID], m)
 	}
 	mod := &events.MessageModerated{
 		MessageID: m.MessageID, ConversationID: m.ConversationID, SenderID: m.SenderID,

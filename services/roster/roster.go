@@ -53,10 +53,12 @@ var folds = func() *events.Router[*Roster] {
 	events.On(r, (*Roster).groupJoinRequested)
 	events.On(r, (*Roster).groupJoinRefused)
 	events.On(r, (*Roster).targeted)
+	events.On(r, (*Roster).converted)
 	r.Ignore(events.TypeMessagePosted, events.TypeMessageModerated, events.TypeMessageEdited, events.TypeMessageDeleted,
 		events.TypeDeliveryReceipt, events.TypeReadReceipt, events.TypeServiceAccountCreated, events.TypeWebhooksChanged,
 		events.TypeModerationRulesChanged, events.TypeSettingsChanged, events.TypeNotificationsRead,
-		events.TypeDirectoryUsersUpdated)
+		events.TypeDirectoryUsersUpdated, events.TypeAnonymousUserCreated, events.TypeFileUploaded, events.TypeFileExpired,
+		events.TypeConversationTransferred)
 	return r
 }()
 

@@ -143,3 +143,8 @@ WHERE p.app = @app AND p.user_id = @user_id
 GROUP BY p.conversation_id
 ORDER BY last_seq DESC
 LIMIT @max_rows;
+
+-- name: AddNotifications :batchexec
+-- A batch's conversation notification records, in one round trip.
+INSERT INTO user_feed (app, user_id, seq, type, at, data) VALUES ($1, $2, $3, 'notification.new', $4, $5)
+ON CONFLICT DO NOTHING;
