@@ -178,7 +178,9 @@ func run(ctx context.Context, o *options) error {
 		if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
 			return err
 		}
+		stop := b.profileReplay()
 		r, err := b.replayScenario(ctx, o.replayEvents)
+		stop()
 		if err != nil {
 			return err
 		}
@@ -341,18 +343,9 @@ func run(ctx context.Context, o *options) error {
 	}
 
 	b.logf("replay: rebuilding the read model from %d events", o.replayEvents)
-	if o.profile { // the replay runs in this process: profile it here
-		f, err := os.Create(filepath.Join(o.out, "replay-cpu.pprof"))
-		if err != nil {
-			return err
-		}
-		_ = pprof.StartCPUProfile(f)
-		defer f.Close()
-	}
+	stop := b.profileReplay()
 	b.report.replay, err = b.replayScenario(ctx, o.replayEvents)
-	if o.profile {
-		pprof.StopCPUProfile()
-	}
+	stop()
 	if err != nil {
 		return err
 	}
@@ -401,4 +394,23 @@ func (r *loadResult) line() string {
 
 func ms(d time.Duration) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", float64(d)/1e6), "0"), ".") + " ms"
+}
+
+// profileReplay starts profiling this process's CPU when --profile is set
+// (the replay runs here, not in chatd); the returned func stops it.
+func (b *bench) profileReplay() (stop func()) {
+	if !b.o.profile {
+		return func() {}
+	}
+	_ = os.MkdirAll(b.o.out, 0o755)
+	f, err := os.Create(filepath.Join(b.o.out, "replay-cpu.pprof"))
+	if err != nil {
+		b.logf("replay profile: %v", err)
+		return func() {}
+	}
+	_ = pprof.StartCPUProfile(f)
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
