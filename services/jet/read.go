@@ -278,3 +278,41 @@ func LastOn(ctx context.Context, js jetstream.JetStream, subject string) (*event
 	}
 	return e, m.Sequence, nil
 }
+
+// Follow calls fn with each event stored under filter from position from
+// (0 or 1: the start of the log) and its position, in order, until ctx ends,
+// fn fails or the log cannot be read: how a process keeps a small state
+// (service accounts, revoked tokens) current from the events that make it.
+func Follow(ctx context.Context, js jetstream.JetStream, filter string, from uint64, fn func(seq uint64, m jetstream.Msg) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if from > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
+	}
+	cons, err := js.OrderedConsumer(ctx, events.Stream, cfg)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		if err := fn(md.Sequence.Stream, m); err != nil {
+			return err
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
 )
 
 // accountsSubject holds every application's ServiceAccountCreated events.
@@ -60,38 +61,14 @@ func Watch(ctx context.Context, js jetstream.JetStream, from uint64, fn func(Ser
 // for one that does not decode or whose subject is not its own: it gives no
 // account.
 func read(ctx context.Context, js jetstream.JetStream, from uint64, fn func(seq uint64, s Service, ok bool) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{accountsSubject}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if from > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
-	}
-	cons, err := js.OrderedConsumer(ctx, events.Stream, cfg)
-	if err != nil {
-		return fmt.Errorf("service accounts: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("service accounts: %w", err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("service accounts: %w", err)
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("service accounts: %w", err)
-		}
+	err := jet.Follow(ctx, js, accountsSubject, from, func(seq uint64, m jetstream.Msg) error {
 		s, ok := decode(m)
-		if err := fn(md.Sequence.Stream, s, ok); err != nil {
-			return err
-		}
+		return fn(seq, s, ok)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("service accounts: %w", err)
 	}
+	return err
 }
 
 func decode(m jetstream.Msg) (Service, bool) {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
 )
 
 // Subjects are where conversions are stored, in every application and
@@ -123,38 +124,14 @@ func (s *Set) Follow(ctx context.Context, js jetstream.JetStream, from uint64) e
 // and visitor, or an empty user for one that does not decode or is stored
 // under a subject not its own.
 func read(ctx context.Context, js jetstream.JetStream, from uint64, fn func(seq uint64, app, user string) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{Subjects}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if from > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, from
-	}
-	cons, err := js.OrderedConsumer(ctx, events.Stream, cfg)
-	if err != nil {
-		return fmt.Errorf("revoked tokens: %w", err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("revoked tokens: %w", err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	defer it.Stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("revoked tokens: %w", err)
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("revoked tokens: %w", err)
-		}
+	err := jet.Follow(ctx, js, Subjects, from, func(seq uint64, m jetstream.Msg) error {
 		app, user := decode(m)
-		if err := fn(md.Sequence.Stream, app, user); err != nil {
-			return err
-		}
+		return fn(seq, app, user)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("revoked tokens: %w", err)
 	}
+	return err
 }
 
 func decode(m jetstream.Msg) (app, user string) {
