@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -230,7 +231,14 @@ func loadRoster(ctx context.Context, q *db.Queries) (*roster.Roster, error) {
 		c := r.Get(row.App, row.ID)
 		if c == nil {
 			c = &roster.Conversation{Kind: events.ConversationKind(row.Kind), ReplyPermission: events.ReplyPermission(row.ReplyPermission),
-				CreatedBy: row.CreatedBy, Members: map[string]events.Role{}}
+				CreatedBy: row.CreatedBy, Members: map[string]events.Role{}, Title: row.Title, Pinned: row.Pinned,
+				CreatedAt: row.CreatedAt, Closed: row.ClosedAt != nil}
+			if err := json.Unmarshal(row.Settings, &c.Settings); err != nil {
+				return nil, fmt.Errorf("load roster: settings of %s: %w", row.ID, err)
+			}
+			if len(c.Settings) == 0 {
+				c.Settings = nil // as folded from the log before any change
+			}
 			r.Put(row.App, row.ID, c)
 		}
 		if row.UserID != nil && row.Role != nil {

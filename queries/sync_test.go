@@ -339,12 +339,12 @@ func asHistory(t *testing.T, evs []*events.Envelope, live map[string][][]byte) {
 			for i, b := range ps {
 				var env struct {
 					Seq  uint64
-					Data struct{ ConversationID string }
+					Data struct{ ConversationID, ID string } // conversation.updated names it by id
 				}
 				if err := json.Unmarshal(b, &env); err != nil {
 					t.Fatal(err)
 				}
-				if env.Seq < e.Seq && env.Data.ConversationID == cv.ConversationID {
+				if env.Seq < e.Seq && (env.Data.ConversationID == cv.ConversationID || env.Data.ID == cv.ConversationID) {
 					b = bytes.ReplaceAll(b, []byte(`"`+cv.AnonymousID+`"`), []byte(`"`+cv.UserID+`"`))
 					ps[i] = bytes.ReplaceAll(b, []byte(`"senderType":"anonymous"`), []byte(`"senderType":"user"`))
 				}

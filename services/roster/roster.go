@@ -4,7 +4,11 @@
 // may lag (DESIGN invariant 4). It does no I/O.
 package roster
 
-import "github.com/chatbackend/chat/events"
+import (
+	"time"
+
+	"github.com/chatbackend/chat/events"
+)
 
 // Key names a conversation across applications.
 type Key struct{ App, Conversation string }
@@ -19,6 +23,12 @@ type Conversation struct {
 	CanReply map[string]bool
 	// Closed is set once an admin closed the conversation.
 	Closed bool
+	// Title, Settings, Pinned and CreatedAt complete the conversation
+	// object deliveries carry (conversation.updated).
+	Title     string
+	Settings  events.Settings
+	Pinned    bool
+	CreatedAt time.Time
 }
 
 // Roster maps conversations to their members, and groups (teams) to
@@ -74,7 +84,7 @@ func (r *Roster) created(e *events.Envelope, p *events.ConversationCreated) erro
 		return nil // a conversation is created once; a repeat changes nothing
 	}
 	c := &Conversation{Kind: p.Kind, ReplyPermission: p.ReplyPermission, CreatedBy: p.CreatedBy,
-		Members: make(map[string]events.Role, len(p.Members))}
+		Members: make(map[string]events.Role, len(p.Members)), Title: p.Title, CreatedAt: e.At}
 	for _, m := range p.Members {
 		c.Members[m.UserID] = m.Role
 	}
@@ -101,6 +111,7 @@ func (r *Roster) updated(e *events.Envelope, p *events.ConversationUpdated) erro
 	if c := r.convs[Key{e.App, p.ConversationID}]; c != nil {
 		c.ReplyPermission = p.ReplyPermission
 		c.Closed = c.Closed || p.Closed // a closed conversation stays closed
+		c.Title, c.Settings, c.Pinned = p.Title, p.Settings, p.Pinned
 	}
 	return nil
 }

@@ -3,25 +3,11 @@ package wire
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/roster"
 )
-
-// MembersChanged is the data of conversation.updated after a conversion or a
-// transfer (an admin's change has ConversationChange): the conversation
-// as it is after the change, members sorted by id, and what changed.
-type MembersChanged struct {
-	ConversationID  string          `json:"conversationId"`
-	Type            string          `json:"type"`
-	ReplyPermission string          `json:"replyPermission"`
-	CreatedBy       string          `json:"createdBy"`
-	Members         []events.Member `json:"members"`
-	// Converted is set when the change made a visitor a known client.
-	Converted *Conversion `json:"converted,omitempty"`
-	// Transferred is set when the conversation moved to another professional.
-	Transferred *Transfer `json:"transferred,omitempty"`
-}
 
 // Transfer says which professionals handed the conversation to which.
 type Transfer struct {
@@ -39,23 +25,32 @@ type Conversion struct {
 
 // Converted is the conversation.updated of a conversion, c being the
 // conversation after it.
-func Converted(c *roster.Conversation, p *events.AnonymousConverted) MembersChanged {
-	u := updated(p.ConversationID, c)
+func Converted(c *roster.Conversation, p *events.AnonymousConverted) ConversationChange {
+	u := changedMembers(p.ConversationID, c, p.ConvertedBy)
 	u.Converted = &Conversion{AnonymousID: p.AnonymousID, UserID: p.UserID, By: p.ConvertedBy}
 	return u
 }
 
 // Transferred is the conversation.updated of a transfer, c being the
 // conversation after it.
-func Transferred(c *roster.Conversation, p *events.ConversationTransferred) MembersChanged {
-	u := updated(p.ConversationID, c)
+func Transferred(c *roster.Conversation, p *events.ConversationTransferred) ConversationChange {
+	u := changedMembers(p.ConversationID, c, p.TransferredBy)
 	u.Transferred = &Transfer{From: p.FromUserIDs, To: p.ToUserID, By: p.TransferredBy}
 	return u
 }
 
-func updated(id string, c *roster.Conversation) MembersChanged {
-	u := MembersChanged{ConversationID: id, Type: string(c.Kind), ReplyPermission: string(c.ReplyPermission),
-		CreatedBy: c.CreatedBy, Members: make([]events.Member, 0, len(c.Members))}
+// changedMembers is the conversation object after a change of its members
+// by someone, with the members. createdAt is cut to the read model's
+// microseconds, so a projector that loaded its roster from the read model
+// writes what fan-out sent.
+func changedMembers(id string, c *roster.Conversation, by string) ConversationChange {
+	settings := c.Settings
+	if settings == nil {
+		settings = events.Settings{}
+	}
+	u := ConversationChange{ID: id, Type: string(c.Kind), Title: c.Title, Settings: settings,
+		ReplyPermission: string(c.ReplyPermission), Pinned: c.Pinned, Closed: c.Closed, CreatedBy: c.CreatedBy,
+		CreatedAt: c.CreatedAt.UTC().Truncate(time.Microsecond), By: by, Members: make([]events.Member, 0, len(c.Members))}
 	for _, id := range slices.Sorted(maps.Keys(c.Members)) {
 		u.Members = append(u.Members, events.Member{UserID: id, Role: c.Members[id]})
 	}

@@ -21,6 +21,11 @@ type ConversationChange struct {
 	CreatedBy       string          `json:"createdBy"`
 	CreatedAt       time.Time       `json:"createdAt"`
 	By              string          `json:"by"`
+	// After a visitor's conversion or a transfer (anonymous.go): the
+	// members after it, and what happened.
+	Members     []events.Member `json:"members,omitempty"`
+	Converted   *Conversion     `json:"converted,omitempty"`
+	Transferred *Transfer       `json:"transferred,omitempty"`
 }
 
 // ConversationUpdated is the delivery of a conversation's change.

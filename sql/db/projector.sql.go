@@ -136,7 +136,8 @@ func (q *Queries) MessageKeys(ctx context.Context) ([]MessageKeysRow, error) {
 }
 
 const openMemberships = `-- name: OpenMemberships :many
-SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, m.user_id, m.role
+SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, c.title, c.settings, c.pinned, c.created_at,
+       c.closed_at, m.user_id, m.role
 FROM conversations c
 LEFT JOIN memberships m ON m.app = c.app AND m.conversation_id = c.id AND m.to_seq IS NULL
 `
@@ -147,6 +148,11 @@ type OpenMembershipsRow struct {
 	Kind            string
 	ReplyPermission string
 	CreatedBy       string
+	Title           string
+	Settings        []byte
+	Pinned          bool
+	CreatedAt       time.Time
+	ClosedAt        *time.Time
 	UserID          *string
 	Role            *string
 }
@@ -168,6 +174,11 @@ func (q *Queries) OpenMemberships(ctx context.Context) ([]OpenMembershipsRow, er
 			&i.Kind,
 			&i.ReplyPermission,
 			&i.CreatedBy,
+			&i.Title,
+			&i.Settings,
+			&i.Pinned,
+			&i.CreatedAt,
+			&i.ClosedAt,
 			&i.UserID,
 			&i.Role,
 		); err != nil {

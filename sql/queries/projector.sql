@@ -145,6 +145,7 @@ WHERE app = @app AND conversation_id = @conversation_id AND message_id = @messag
 -- name: OpenMemberships :many
 -- The roster at the projector's position: every conversation with its
 -- current members (none: a NULL user).
-SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, m.user_id, m.role
+SELECT c.app, c.id, c.kind, c.reply_permission, c.created_by, c.title, c.settings, c.pinned, c.created_at,
+       c.closed_at, m.user_id, m.role
 FROM conversations c
 LEFT JOIN memberships m ON m.app = c.app AND m.conversation_id = c.id AND m.to_seq IS NULL;
