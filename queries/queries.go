@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -142,7 +143,7 @@ func (h Handlers) Conversation(w http.ResponseWriter, r *http.Request) {
 // Participants answers GET /conversations/{id}/participants (members only).
 func (h Handlers) Participants(w http.ResponseWriter, r *http.Request) {
 	caller := httpx.CallerOf(r)
-	c, _, err := h.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
+	c, me, err := h.Store.Member(r.Context(), caller.App.Name, r.PathValue("id"), caller.User())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -151,6 +152,12 @@ func (h Handlers) Participants(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
+	}
+	if c.Kind == string(events.KindBroadcast) && me.Role != string(events.RoleAdmin) {
+		// An announcement's audience is its author's to list (and the
+		// admins'): a recipient sees the admins and themself, not who
+		// else in the application received it.
+		ps = slices.DeleteFunc(ps, func(p Participant) bool { return p.Role != string(events.RoleAdmin) && p.UserID != caller.User() })
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"participants": ps})
 }

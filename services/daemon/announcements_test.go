@@ -179,6 +179,12 @@ func TestAnnouncementReachesExactlyItsAudienceAndALaterDirectoryChangeLeavesItAl
 	if len(via) != 3 || !via["ann5"] || !via["bob5"] || via["adm5"] {
 		t.Fatalf("participants' viaTarget: %v (%s)", via, body)
 	}
+	// A recipient sees the author and themself, not the rest of the audience.
+	_, body = c.Do("GET", "/api/chat/conversations/"+a.ConversationID+"/participants", c.Token("geosector", "ann5", "member"), nil)
+	if !bytes.Contains(body, []byte(`"userId":"ann5"`)) || !bytes.Contains(body, []byte(`"userId":"adm5"`)) ||
+		bytes.Contains(body, []byte(`"userId":"bob5"`)) {
+		t.Fatalf("a recipient's participants: %s", body)
+	}
 
 	// Lists: recipients and the author see it, others do not.
 	for user, want := range map[string]bool{"ann5": true, "adm5": true, "cat6": false, "new5": false} {
