@@ -351,72 +351,19 @@ func (d *Decider) catchUp(ctx context.Context, en *entry, filter string) error {
 	if err != nil {
 		return err
 	}
-	// The feed running now delivers every event stored after the query
-	// below; what it delivered before is in the log up to last.
+	// The feed running now delivers every event stored after readAfter
+	// looks up the last position; what it delivered before is in the log
+	// up to there.
 	gen := d.feed.Load()
 	en.mu.Lock()
 	if !en.fed {
 		en.held, en.lost = nil, false
 	}
 	en.mu.Unlock()
-	last, err := lastSeq(ctx, stream, filter)
-	if err != nil {
-		return err
-	}
-	if err := d.readLog(ctx, en, stream, filter, last); err != nil {
+	if err := readAfter(ctx, d.js, stream, filter, en.pos, en.foldAt); err != nil {
 		return err
 	}
 	en.fedFrom(d, gen)
-	return nil
-}
-
-// readLog folds the events stored under filter after the entry's position,
-// up to last.
-func (d *Decider) readLog(ctx context.Context, en *entry, stream jetstream.Stream, filter string, last uint64) error {
-	pos := en.pos()
-	for i := 0; i < fetchAtMost && pos < last; i++ {
-		m, err := stream.GetMsg(ctx, pos+1, jetstream.WithGetMsgSubject(filter))
-		if err != nil {
-			return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
-		}
-		en.foldAt(m.Sequence, m.Subject, m.Data)
-		pos = en.pos()
-	}
-	if pos >= last {
-		return nil
-	}
-	cons, err := d.js.OrderedConsumer(ctx, events.Stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    pos + 1,
-		// Read once then left: the server forgets it soon.
-		InactiveThreshold: 30 * time.Second,
-	})
-	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("read %s from %d: %w", filter, pos+1, err)
-	}
-	defer it.Stop()
-	// Next has no context: stop the iterator when ctx ends.
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for en.pos() < last {
-		m, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read %s: %w", filter, err)
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", filter, err)
-		}
-		en.foldAt(md.Sequence.Stream, m.Subject(), m.Data())
-	}
 	return nil
 }
 

@@ -106,16 +106,18 @@ func (d *Groups) catchUp(ctx context.Context, g *GroupState, filter string) erro
 	if err != nil {
 		return err
 	}
+	logFoldsMetric.Inc()
 	return readAfter(ctx, d.js, stream, filter, func() uint64 { return g.Pos },
 		func(seq uint64, subject string, data []byte) { foldGroup(g, seq, subject, data) })
 }
 
 // readAfter folds the events stored under filter after pos() up to the
 // last one there: up to 16 with single requests, the rest with an ordered
-// consumer. fold must advance pos past each event it is given.
+// consumer (read once then left: the server forgets it soon). fold must
+// advance pos past each event it is given. Conversations and groups are
+// both caught up this way.
 func readAfter(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, filter string,
 	pos func() uint64, fold func(seq uint64, subject string, data []byte)) error {
-	logFoldsMetric.Inc()
 	last, err := lastSeq(ctx, stream, filter)
 	if err != nil {
 		return err
