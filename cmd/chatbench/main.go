@@ -276,7 +276,7 @@ func run(ctx context.Context, o *options) error {
 		b.logf("steady chat: %d pairs and %d groups", len(pairs), len(groups))
 		b.quiet()
 		if o.profile && round == 0 {
-			go b.profile(o.duration)
+			go b.profile("steady", o.duration)
 		}
 		steady = append(steady, b.chatStaged("steady chat", pairs, groups, o.groupShare, o.rate, o.duration, o.drain))
 		b.logf("  %s", steady[round].line())
@@ -289,6 +289,9 @@ func run(ctx context.Context, o *options) error {
 
 		b.logf("one_to_one: %d pairs at %.0f msg/s, %d clients connected", len(pairs), o.rate, o.clients)
 		b.quiet()
+		if o.profile && round == 0 {
+			go b.profile("one_to_one", o.duration)
+		}
 		oneToOne = append(oneToOne, b.chatStaged("one_to_one", pairs, nil, 0, o.rate, o.duration, o.drain))
 		b.logf("  %s", oneToOne[round].line())
 	}
@@ -374,14 +377,15 @@ func run(ctx context.Context, o *options) error {
 	return nil
 }
 
-// profile saves chatd's CPU profile over the steady run, then its allocations.
-func (b *bench) profile(d time.Duration) {
+// profile saves chatd's CPU profile over a scenario's run, then its
+// allocations, in files named after the scenario.
+func (b *bench) profile(scenario string, d time.Duration) {
 	_ = os.MkdirAll(b.o.out, 0o755)
 	secs := int(d.Seconds())
-	if err := b.srv.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), filepath.Join(b.o.out, "chatd-cpu.pprof")); err != nil {
+	if err := b.srv.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), filepath.Join(b.o.out, "chatd-cpu-"+scenario+".pprof")); err != nil {
 		b.logf("cpu profile: %v", err)
 	}
-	if err := b.srv.fetch("/debug/pprof/allocs", filepath.Join(b.o.out, "chatd-allocs.pprof")); err != nil {
+	if err := b.srv.fetch("/debug/pprof/allocs", filepath.Join(b.o.out, "chatd-allocs-"+scenario+".pprof")); err != nil {
 		b.logf("allocs profile: %v", err)
 	}
 }
