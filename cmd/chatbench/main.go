@@ -200,7 +200,14 @@ func run(ctx context.Context, o *options) error {
 	b.pop = pop
 	b.report.connectTime = time.Since(t)
 	if o.announceOnly {
+		profiled := make(chan struct{})
+		if o.profile {
+			go func() { b.profile("announce", 5*time.Second); close(profiled) }()
+		} else {
+			close(profiled)
+		}
 		r, err := b.announcement(o.announceTo, 3)
+		<-profiled
 		if err != nil {
 			return err
 		}
