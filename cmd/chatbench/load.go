@@ -23,6 +23,7 @@ type loadResult struct {
 	// the run, when read (see stages.go).
 	toIngress, sinceIngress []time.Duration
 	stages                  map[string]stageTimes
+	gc                      gcTimes // chatd's collections over the run, when read
 	timeline                []int
 	step                    time.Duration
 	elapsed                 time.Duration // first scheduled send to last delivery (or drain end)

@@ -67,8 +67,9 @@ func (b *bench) chat(name string, pairs, groups []*conversation, groupShare, rat
 
 // chatStaged is chat with chatd's stage times over the run.
 func (b *bench) chatStaged(name string, pairs, groups []*conversation, groupShare, rate float64, dur, drain time.Duration) *loadResult {
-	before := b.stageHistograms()
+	before, gcBefore := b.stageHistograms(), b.gcTimes()
 	res := b.chat(name, pairs, groups, groupShare, rate, dur, drain)
+	res.gc = b.gcTimes().since(gcBefore)
 	if before != nil {
 		if after := b.stageHistograms(); after != nil {
 			res.stages = stagesOver(before, after)

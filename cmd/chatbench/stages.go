@@ -195,5 +195,33 @@ func (r *report) stagesSection(p func(string, ...any)) {
 			p("| %s | %s | %s | %s | %s | %s | %s |", rw.stage, rw.span, rw.by, ms(rw.t.p50), ms(rw.t.p99), step50, step99)
 		}
 		p("")
+		if st.gc.cycles > 0 {
+			p("Across every stage, chatd collected garbage %d times in the run (one every %v), its world stopped %s in all: while a collection marks, it takes a quarter of the CPU, and messages caught in one wait longer.",
+				st.gc.cycles, (st.elapsed / time.Duration(st.gc.cycles)).Round(time.Millisecond), ms(st.gc.paused))
+			p("")
+		}
 	}
+}
+
+// gcTimes are chatd's garbage collections so far: how many, and how long
+// its world stopped for them in all (the Go runtime's go_gc_duration_seconds).
+type gcTimes struct {
+	cycles int
+	paused time.Duration
+}
+
+func (b *bench) gcTimes() gcTimes {
+	n, err := b.metricValue("go_gc_duration_seconds_count")
+	if err != nil {
+		return gcTimes{}
+	}
+	sum, err := b.metricValue("go_gc_duration_seconds_sum")
+	if err != nil {
+		return gcTimes{}
+	}
+	return gcTimes{cycles: int(n), paused: seconds(sum)}
+}
+
+func (g gcTimes) since(before gcTimes) gcTimes {
+	return gcTimes{cycles: g.cycles - before.cycles, paused: g.paused - before.paused}
 }
