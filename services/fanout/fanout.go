@@ -12,6 +12,7 @@ import (
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/idkey"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/roster"
 	"github.com/chatbackend/chat/services/wire"
@@ -26,10 +27,12 @@ type Service struct {
 	// Only the consumer's goroutine changes the roster, under the write
 	// lock; its own reads need no lock.
 	rosterMu sync.RWMutex
-	// messages holds every message seen, by app/id: the posting while it
-	// awaits its decision (or, held, its review), nil once decided. Repeats of either event (a retry
-	// or a backfill run after the log's deduplication window) deliver nothing.
-	messages map[string]*posting
+	// pending holds the postings awaiting their decision (or, held, their
+	// review); decided every message decided since, by key: it grows with
+	// the log, so it holds no strings. Repeats of either event (a retry or
+	// a backfill run after the log's deduplication window) deliver nothing.
+	pending map[idkey.Key]*posting
+	decided map[idkey.Key]struct{}
 	// clients are the clients converted visitors became, by app/visitor.
 	clients map[string]conversion
 	folded  uint64
@@ -49,7 +52,7 @@ type posting struct {
 
 // New returns the fan-out consumer.
 func New(apps config.Apps, d bridge.Deliverer) *Service {
-	return &Service{apps: apps, deliver: d, roster: roster.New(), messages: map[string]*posting{}, settings: map[userKey]events.UserSettings{},
+	return &Service{apps: apps, deliver: d, roster: roster.New(), pending: map[idkey.Key]*posting{}, decided: map[idkey.Key]struct{}{}, settings: map[userKey]events.UserSettings{},
 		clients: map[string]conversion{}}
 }
 
@@ -195,21 +198,25 @@ func (s *Service) memberLeft(e *events.Envelope, p *events.MemberLeft) error {
 }
 
 func (s *Service) messagePosted(e *events.Envelope, p *events.MessagePosted) error {
-	key := e.App + "/" + p.MessageID
-	if _, seen := s.messages[key]; !seen {
-		s.messages[key] = &posting{m: p, at: e.At, seq: e.Seq}
+	key := idkey.Of(e.App, p.MessageID)
+	if _, done := s.decided[key]; done {
+		return nil
+	}
+	if _, seen := s.pending[key]; !seen {
+		s.pending[key] = &posting{m: p, at: e.At, seq: e.Seq}
 	}
 	return nil
 }
 
 func (s *Service) messageModerated(e *events.Envelope, p *events.MessageModerated) error {
-	key := e.App + "/" + p.MessageID
-	post := s.messages[key]
+	key := idkey.Of(e.App, p.MessageID)
+	post := s.pending[key]
 	if post == nil {
 		return nil // decided before (a repeat), or never posted
 	}
 	if p.Status != events.StatusPending {
-		s.messages[key] = nil // decided: a repeat of a decision changes nothing
+		delete(s.pending, key) // decided: a repeat of a decision changes nothing
+		s.decided[key] = struct{}{}
 	}
 	if p.Status == events.StatusApproved {
 		if c := s.roster.Get(e.App, p.ConversationID); c != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
+	"github.com/chatbackend/chat/services/idkey"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/roster"
 )
@@ -18,11 +19,11 @@ type Service struct {
 	log     *slog.Logger
 	roster  *roster.Roster
 	// seen holds every message id posted so far, with the conversation it
-	// was posted in (nil if that did not exist), for replies to name. A
-	// MessagePosted that repeats one (a client retry after the log's
-	// deduplication window) is ignored, so no message is ever decided,
-	// delivered or counted twice.
-	seen map[string]*roster.Conversation
+	// was posted in (the zero key if that did not exist), for replies to
+	// name. A MessagePosted that repeats one (a client retry after the
+	// log's deduplication window) is ignored, so no message is ever decided,
+	// delivered or counted twice. Keys, not strings: it grows with the log.
+	seen map[idkey.Key]idkey.Key
 	// rules are each application's rules in force at the position folded
 	// (the configured ones until the log records some); senders what the
 	// rules remember of each sender, by app/sender.
@@ -41,7 +42,7 @@ type Service struct {
 
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
-	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[string]*roster.Conversation{},
+	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[idkey.Key]idkey.Key{},
 		rules: map[string]*Rules{}, senders: map[string]*Sender{}, files: map[string]*Upload{}}
 }
 
@@ -89,14 +90,27 @@ func (s *Service) fold(e *events.Envelope) error {
 	return decides.Handle(s, e)
 }
 
+// repliedIn is conv if the message replyTo was posted in it (in is conv's
+// key), else nil: a reply may only name a message of its own conversation.
+func (s *Service) repliedIn(app, replyTo string, conv *roster.Conversation, in idkey.Key) *roster.Conversation {
+	if k, ok := s.seen[idkey.Of(app, replyTo)]; ok && conv != nil && k == in {
+		return conv
+	}
+	return nil
+}
+
 // posted decides a first posting at its position; a repeat is ignored.
 func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
-	key := e.App + "/" + m.MessageID
+	key := idkey.Of(e.App, m.MessageID)
 	if _, dup := s.seen[key]; dup {
 		return nil
 	}
 	conv := s.roster.Get(e.App, m.ConversationID)
-	s.seen[key] = conv
+	var in idkey.Key // none: the conversation did not exist
+	if conv != nil {
+		in = idkey.Of(e.App, m.ConversationID)
+	}
+	s.seen[key] = in
 	if m.Imported || m.Announcement {
 		return nil
 	}
@@ -105,7 +119,7 @@ func (s *Service) posted(e *events.Envelope, m *events.MessagePosted) error {
 	if !s.restoring {
 		d = Decide(rules, sender, conv, m, e.At)
 		if m.ReplyTo != "" {
-			d = DecideReply(d, conv, s.seen[e.App+"/"+m.ReplyTo], m)
+			d = DecideReply(d, conv, s.repliedIn(e.App, m.ReplyTo, conv, in), m)
 		}
 	}
 	sender.Record(m.Content, e.At, rules)
