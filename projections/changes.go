@@ -223,10 +223,10 @@ func (c *changes) messageModerated(e *events.Envelope, p *events.MessageModerate
 		if m.ModeratedSeq == nil || m.ModerationStatus == string(events.StatusPending) {
 			m.ModerationStatus, m.ModerationReason, m.ModeratedSeq, m.ModeratedAt = string(p.Status), reason, &seq, &e.At
 		}
-		c.approved(e, p)
+		c.approved(e, p, m)
 		return nil
 	}
-	c.approved(e, p)
+	c.approved(e, p, nil)
 	c.moderations = append(c.moderations, db.ModerateMessageParams{
 		App: e.App, ID: p.MessageID, ModerationStatus: string(p.Status), ModerationReason: reason, ModeratedSeq: &seq,
 		ModeratedAt: &e.At,

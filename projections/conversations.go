@@ -17,6 +17,10 @@ import (
 type conversationChanges struct {
 	updates   []db.UpdateConversationParams
 	approvals db.AdvanceLastMessageParams
+	// In replays, the approvals of messages the batch copies need no join:
+	// each conversation's newest such message (index in lastCopied).
+	lastCopied      db.AdvanceLastMessageToParams
+	lastCopiedIndex map[msgKey]int // keyed by app and conversation
 }
 
 func (c *changes) conversationUpdated(e *events.Envelope, p *events.ConversationUpdated) error {
@@ -58,12 +62,37 @@ func (c *changes) participantUpdated(e *events.Envelope, p *events.ParticipantUp
 }
 
 // approved records an approval, for the conversation's last message
-// (AdvanceLastMessage tells whether it is the decision that stood).
-func (c *changes) approved(e *events.Envelope, p *events.MessageModerated) {
-	if p.Status == events.StatusApproved {
-		a := &c.approvals
-		a.App, a.ID, a.ModeratedSeq = append(a.App, e.App), append(a.ID, p.MessageID), append(a.ModeratedSeq, int64(e.Seq))
+// (AdvanceLastMessage tells whether it is the decision that stood). m is
+// the batch's row of the message, if it has one, its decisions folded.
+func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *db.InsertMessageParams) {
+	if p.Status != events.StatusApproved {
+		return
 	}
+	if m != nil && c.known != nil {
+		// A replay copies m as it stands: it is the row. An approval that
+		// stands now stays (only a hold is ever replaced).
+		if m.ModeratedSeq != nil && *m.ModeratedSeq == int64(e.Seq) {
+			c.copiedApproval(e.App, m.ConversationID, m.Seq)
+		}
+		return
+	}
+	a := &c.approvals
+	a.App, a.ID, a.ModeratedSeq = append(a.App, e.App), append(a.ID, p.MessageID), append(a.ModeratedSeq, int64(e.Seq))
+}
+
+// copiedApproval keeps the newest approved message of a conversation.
+func (c *changes) copiedApproval(app, conv string, seq int64) {
+	l := &c.lastCopied
+	k := msgKey{app, conv}
+	if i, ok := c.lastCopiedIndex[k]; ok {
+		l.Seq[i] = max(l.Seq[i], seq)
+		return
+	}
+	if c.lastCopiedIndex == nil {
+		c.lastCopiedIndex = map[msgKey]int{}
+	}
+	c.lastCopiedIndex[k] = len(l.App)
+	l.App, l.ID, l.Seq = append(l.App, app), append(l.ID, conv), append(l.Seq, seq)
 }
 
 // writeConversations sends the batch's conversation changes, after the
@@ -84,5 +113,8 @@ func writeConversations(ctx context.Context, q *db.Queries, c *changes, keep fun
 	if len(c.approvals.App) > 0 {
 		keep(0, q.PlanForTheseValues(ctx))
 		keep(0, q.AdvanceLastMessage(ctx, c.approvals))
+	}
+	if len(c.lastCopied.App) > 0 {
+		keep(0, q.AdvanceLastMessageTo(ctx, c.lastCopied))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
@@ -54,23 +56,12 @@ func TestConversationChangesLandTheSameWhateverTheBatches(t *testing.T) {
 	want := fmt.Sprintf("c1 T2 {} none pinned=false closed=%s last=2 | alice read_only false | bob member <nil> | "+
 		"feed {5:member.updated,8:member.updated,10:conversation.updated,11:conversation.updated}",
 		base.Add(10*time.Second).Format(time.RFC3339))
-	for _, size := range []int{1, 3, len(evs)} {
-		t.Run(fmt.Sprint("batches of ", size), func(t *testing.T) {
+	for _, run := range batchRuns(len(evs)) {
+		t.Run(run.name, func(t *testing.T) {
 			ctx := context.Background()
-			pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			p := &Projector{Pool: pool}
-			for i := 0; i < len(evs); i += size {
-				b := evs[i:min(i+size, len(evs))]
-				if err := p.Apply(ctx, jet.Batch{Events: b, Last: b[len(b)-1].Seq}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			pool := applyInBatches(t, evs, run)
 			var conv, alice, bob, feed string
-			err = pool.QueryRow(ctx, `SELECT id || ' ' || title || ' ' || settings::text || ' ' || reply_permission || ' pinned=' || pinned
+			err := pool.QueryRow(ctx, `SELECT id || ' ' || title || ' ' || settings::text || ' ' || reply_permission || ' pinned=' || pinned
 				|| ' closed=' || to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' last=' || last_message_seq
 				FROM conversations`).Scan(&conv)
 			if err != nil {
@@ -94,6 +85,105 @@ func TestConversationChangesLandTheSameWhateverTheBatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The last message is the newest whose standing decision approved it: an
+// approval after a hold stands, one after a rejection does not, and a
+// rejection after an approval changes nothing. Replays find it from the
+// rows they copy, the live projector from the rows written: both agree.
+func TestLastMessageIsTheNewestWithAStandingApproval(t *testing.T) {
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	decide := func(id, conv string, s events.ModerationStatus) *events.MessageModerated {
+		return &events.MessageModerated{MessageID: id, ConversationID: conv, SenderID: "bob", ClientMsgID: id, Status: s}
+	}
+	in := func(conv string, m *events.MessagePosted) *events.MessagePosted { m.ConversationID = conv; return m }
+	members := []events.Member{{UserID: "alice", Role: events.RoleAdmin}, {UserID: "bob", Role: events.RoleMember}}
+	payloads := []events.Payload{
+		&events.ConversationCreated{ConversationID: "c1", Kind: events.KindGroup, ReplyPermission: events.ReplyAll, CreatedBy: "alice", Members: members},
+		&events.ConversationCreated{ConversationID: "c2", Kind: events.KindGroup, ReplyPermission: events.ReplyAll, CreatedBy: "alice", Members: members},
+		in("c1", posted("m1", "bob")),             // 3
+		decide("m1", "c1", events.StatusPending),  // held
+		decide("m1", "c1", events.StatusApproved), // the review's decision stands: c1 last = 3
+		in("c1", posted("m2", "bob")),             // 6
+		decide("m2", "c1", events.StatusRejected), // stands
+		decide("m2", "c1", events.StatusApproved), // does not
+		in("c2", posted("m3", "bob")),             // 9
+		decide("m3", "c2", events.StatusApproved), // c2 last = 9
+		decide("m3", "c2", events.StatusRejected), // does not stand
+		in("c2", posted("m4", "bob")),             // 12, never decided
+		in("c1", posted("m1", "bob")),             // a repeat: the first posting stays the position
+		decide("m1", "c1", events.StatusApproved), // a second approval does not stand
+	}
+	evs := make([]*events.Envelope, len(payloads))
+	for i, p := range payloads {
+		e, err := events.New(fmt.Sprint("e", i+1), "geosector", base.Add(time.Duration(i+1)*time.Second),
+			events.Actor{ID: "alice", Type: events.ActorUser}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Seq = uint64(i + 1)
+		evs[i] = e
+	}
+	for _, run := range batchRuns(len(evs)) {
+		t.Run(run.name, func(t *testing.T) {
+			pool := applyInBatches(t, evs, run)
+			var got string
+			err := pool.QueryRow(context.Background(),
+				"SELECT string_agg(id || '=' || last_message_seq, ' ' ORDER BY id) FROM conversations").Scan(&got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "c1=3 c2=9"; got != want {
+				t.Fatalf("last messages %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// batchRun is one way of applying a log: in batches of size, by the live
+// projector or by a replay's (which copies the messages it has not written).
+type batchRun struct {
+	name   string
+	size   int
+	replay bool
+}
+
+func batchRuns(n int) []batchRun {
+	var runs []batchRun
+	for _, replay := range []bool{false, true} {
+		for _, size := range []int{1, 2, 3, n} {
+			name := fmt.Sprint("live, batches of ", size)
+			if replay {
+				name = fmt.Sprint("replay, batches of ", size)
+			}
+			runs = append(runs, batchRun{name: name, size: size, replay: replay})
+		}
+	}
+	return runs
+}
+
+// applyInBatches applies evs to a fresh read model as run says.
+func applyInBatches(t *testing.T, evs []*events.Envelope, run batchRun) *pgxpool.Pool {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	p := &Projector{Pool: pool}
+	if run.replay {
+		if err := p.bulk(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < len(evs); i += run.size {
+		b := evs[i:min(i+run.size, len(evs))]
+		if err := p.Apply(ctx, jet.Batch{Events: b, Last: b[len(b)-1].Seq}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pool
 }
 
 func posted(id, sender string) *events.MessagePosted {

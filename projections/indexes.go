@@ -27,6 +27,12 @@ var deferredIndexes = []string{
 	"memberships_by_user",
 	"receipts_by_position",
 	"receipts_by_event",
+	"user_feed_notifications", // every conversation notification's row
+	"group_members_by_user",
+	"group_memberships_by_user",
+	"group_feed_by_group",
+	"announcements_by_author",
+	"announcement_recipients_by_user",
 }
 
 // pendingIndexes is the table, in a schema being rebuilt, of the indexes

@@ -74,7 +74,7 @@ type appUser struct{ app, user string }
 // on its recipient's settings at its position: those before the batch (one
 // read), then the batch's own changes in order. It runs before the batch's
 // settings rows are written.
-func writeNotes(ctx context.Context, q *db.Queries, c *changes, keep func(int, error)) error {
+func writeNotes(ctx context.Context, q *db.Queries, c *changes) error {
 	if len(c.notes) == 0 {
 		return nil
 	}
@@ -98,7 +98,7 @@ func writeNotes(ctx context.Context, q *db.Queries, c *changes, keep func(int, e
 			settings[appUser{app, r.UserID}] = s
 		}
 	}
-	var rows []db.AddNotificationsParams
+	var rows db.AddNotificationsParams
 	for _, op := range c.notes {
 		if op.settings != nil {
 			settings[appUser{op.app, op.users[0]}] = *op.settings
@@ -108,11 +108,12 @@ func writeNotes(ctx context.Context, q *db.Queries, c *changes, keep func(int, e
 			if s, ok := settings[appUser{op.app, u}]; ok && (!s.Notifications.Enabled || op.conv != "" && s.Muted(op.conv)) {
 				continue
 			}
-			rows = append(rows, db.AddNotificationsParams{App: op.app, UserID: u, Seq: op.seq, At: op.at, Data: op.data})
+			rows.App, rows.UserID, rows.Seq = append(rows.App, op.app), append(rows.UserID, u), append(rows.Seq, op.seq)
+			rows.At, rows.Data = append(rows.At, op.at), append(rows.Data, op.data)
 		}
 	}
-	if len(rows) > 0 {
-		q.AddNotifications(ctx, rows).Exec(keep)
+	if len(rows.App) > 0 {
+		return q.AddNotifications(ctx, rows)
 	}
 	return nil
 }

@@ -293,7 +293,7 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	writeSync(ctx, q, c, keep)
 	if firstErr == nil {
 		// Notifications read the settings before the batch's are written.
-		keep(0, writeNotes(ctx, q, c, keep))
+		keep(0, writeNotes(ctx, q, c))
 		keep(0, writeGroups(ctx, q, c))
 	}
 	writeAnnouncements(ctx, q, c, keep)

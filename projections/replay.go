@@ -55,10 +55,16 @@ type ReplaySummary struct {
 	SwappedOut    string // the previous live schema's new name, after a swap
 }
 
+// DefaultReplayBatch is a replay's events per transaction unless told
+// otherwise. Per batch, every conversation it approves a message of has its
+// row updated once and each table gets its statement: on the benchmark's
+// log, batches of 20,000 rebuilt about 10% faster than batches of 5,000.
+const DefaultReplayBatch = 20000
+
 // Run performs the replay.
 func (r *Replay) Run(ctx context.Context) (*ReplaySummary, error) {
 	if r.Batch <= 0 {
-		r.Batch = 5000
+		r.Batch = DefaultReplayBatch
 	}
 	if r.Target == "" {
 		r.Target = r.Live + "_rebuild"

@@ -67,7 +67,7 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 	res.generate = time.Since(start)
 	log := slog.New(slog.DiscardHandler)
 	r := &projections.Replay{DatabaseURL: b.srv.dbURL, JS: js, Log: log, Live: "replay_src", Until: uint64(n),
-		Target: "replay_bench", Fresh: true, Batch: 5000}
+		Target: "replay_bench", Fresh: true, Batch: projections.DefaultReplayBatch}
 	if b.o.verbose {
 		r.Progress = os.Stderr
 	}

@@ -20,7 +20,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	noSwap := fl.Bool("no-swap", false, "build (and verify) but leave the live model in place")
 	dropOld := fl.Bool("drop-old", false, "after the swap, drop the previous live schema")
 	fresh := fl.Bool("fresh", false, "discard an unfinished rebuild instead of resuming it")
-	batch := fl.Int("batch", 5000, "events per transaction")
+	batch := fl.Int("batch", projections.DefaultReplayBatch, "events per transaction")
 	cf := configFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return err

@@ -17,63 +17,6 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
-const addNotifications = `-- name: AddNotifications :batchexec
-INSERT INTO user_feed (app, user_id, seq, type, at, data) VALUES ($1, $2, $3, 'notification.new', $4, $5)
-ON CONFLICT DO NOTHING
-`
-
-type AddNotificationsBatchResults struct {
-	br     pgx.BatchResults
-	tot    int
-	closed bool
-}
-
-type AddNotificationsParams struct {
-	App    string
-	UserID string
-	Seq    int64
-	At     time.Time
-	Data   []byte
-}
-
-// A batch's conversation notification records, in one round trip.
-func (q *Queries) AddNotifications(ctx context.Context, arg []AddNotificationsParams) *AddNotificationsBatchResults {
-	batch := &pgx.Batch{}
-	for _, a := range arg {
-		vals := []interface{}{
-			a.App,
-			a.UserID,
-			a.Seq,
-			a.At,
-			a.Data,
-		}
-		batch.Queue(addNotifications, vals...)
-	}
-	br := q.db.SendBatch(ctx, batch)
-	return &AddNotificationsBatchResults{br, len(arg), false}
-}
-
-func (b *AddNotificationsBatchResults) Exec(f func(int, error)) {
-	defer b.br.Close()
-	for t := 0; t < b.tot; t++ {
-		if b.closed {
-			if f != nil {
-				f(t, ErrBatchAlreadyClosed)
-			}
-			continue
-		}
-		_, err := b.br.Exec()
-		if f != nil {
-			f(t, err)
-		}
-	}
-}
-
-func (b *AddNotificationsBatchResults) Close() error {
-	b.closed = true
-	return b.br.Close()
-}
-
 const advanceDelivered = `-- name: AdvanceDelivered :batchexec
 UPDATE participants SET last_delivered_seq = $1, last_delivered_message_id = $2, last_delivered_at = $3
 WHERE app = $4 AND conversation_id = $5 AND user_id = $6 AND last_delivered_seq < $1

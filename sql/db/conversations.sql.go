@@ -38,6 +38,27 @@ func (q *Queries) AdvanceLastMessage(ctx context.Context, arg AdvanceLastMessage
 	return err
 }
 
+const advanceLastMessageTo = `-- name: AdvanceLastMessageTo :exec
+UPDATE conversations c SET last_message_seq = x.seq
+FROM (SELECT unnest($1::text[]) AS app, unnest($2::text[]) AS id, unnest($3::bigint[]) AS seq) x
+WHERE c.app = x.app AND c.id = x.id AND c.last_message_seq < x.seq
+`
+
+type AdvanceLastMessageToParams struct {
+	App []string
+	ID  []string
+	Seq []int64
+}
+
+// Replays only: the last message of each conversation, among the messages
+// the batch copies with their standing approval folded in (the replay
+// knows those rows are its own, so it needs no join to find them; one
+// element per conversation). It only moves forward.
+func (q *Queries) AdvanceLastMessageTo(ctx context.Context, arg AdvanceLastMessageToParams) error {
+	_, err := q.db.Exec(ctx, advanceLastMessageTo, arg.App, arg.ID, arg.Seq)
+	return err
+}
+
 const listMyConversations = `-- name: ListMyConversations :many
 WITH page AS (
     SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created_at, c.created_seq,

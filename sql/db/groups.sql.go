@@ -10,6 +10,35 @@ import (
 	"time"
 )
 
+const addNotifications = `-- name: AddNotifications :exec
+INSERT INTO user_feed (app, user_id, seq, type, at, data)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::bigint[]), 'notification.new',
+       unnest($4::timestamptz[]), unnest($5::json[])
+ON CONFLICT DO NOTHING
+`
+
+type AddNotificationsParams struct {
+	App    []string
+	UserID []string
+	Seq    []int64
+	At     []time.Time
+	Data   [][]byte
+}
+
+// A batch's conversation notification records in one statement, one array
+// per column as UpsertParticipants (a statement per row cost a replay more
+// than the rows: a new conversation notifies each of its members).
+func (q *Queries) AddNotifications(ctx context.Context, arg AddNotificationsParams) error {
+	_, err := q.db.Exec(ctx, addNotifications,
+		arg.App,
+		arg.UserID,
+		arg.Seq,
+		arg.At,
+		arg.Data,
+	)
+	return err
+}
+
 const closeGroupMembership = `-- name: CloseGroupMembership :exec
 UPDATE group_memberships SET to_seq = $1
 WHERE app = $2 AND group_id = $3 AND user_id = $4 AND to_seq IS NULL

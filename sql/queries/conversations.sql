@@ -36,6 +36,15 @@ FROM (SELECT m.app, m.conversation_id, max(m.seq) AS seq
       GROUP BY m.app, m.conversation_id) x
 WHERE c.app = x.app AND c.id = x.conversation_id AND c.last_message_seq < x.seq;
 
+-- name: AdvanceLastMessageTo :exec
+-- Replays only: the last message of each conversation, among the messages
+-- the batch copies with their standing approval folded in (the replay
+-- knows those rows are its own, so it needs no join to find them; one
+-- element per conversation). It only moves forward.
+UPDATE conversations c SET last_message_seq = x.seq
+FROM (SELECT unnest(@app::text[]) AS app, unnest(@id::text[]) AS id, unnest(@seq::bigint[]) AS seq) x
+WHERE c.app = x.app AND c.id = x.id AND c.last_message_seq < x.seq;
+
 -- name: ListMyConversations :many
 -- GET /conversations in one statement: the caller's conversations, pinned
 -- first, then by last activity (the position of the last approved message,

@@ -144,7 +144,11 @@ GROUP BY p.conversation_id
 ORDER BY last_seq DESC
 LIMIT @max_rows;
 
--- name: AddNotifications :batchexec
--- A batch's conversation notification records, in one round trip.
-INSERT INTO user_feed (app, user_id, seq, type, at, data) VALUES ($1, $2, $3, 'notification.new', $4, $5)
+-- name: AddNotifications :exec
+-- A batch's conversation notification records in one statement, one array
+-- per column as UpsertParticipants (a statement per row cost a replay more
+-- than the rows: a new conversation notifies each of its members).
+INSERT INTO user_feed (app, user_id, seq, type, at, data)
+SELECT unnest(@app::text[]), unnest(@user_id::text[]), unnest(@seq::bigint[]), 'notification.new',
+       unnest(@at::timestamptz[]), unnest(@data::json[])
 ON CONFLICT DO NOTHING;
