@@ -92,16 +92,20 @@ func (d *ClientDeliverer) Send(x Delivery) {
 	}
 }
 
+// Flush waits for the deliveries sent before it; Send goes on meanwhile,
+// and what it sends is the next Flush's. Deliveries that failed are kept,
+// ahead of those sent since, to be published again by the next Flush.
 func (d *ClientDeliverer) Flush(ctx context.Context) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.settled = 0
-	for i := range d.pending {
-		if d.pending[i].tok == nil {
-			d.pending[i].tok = d.C.Publish(d.pending[i].d.Topic, 1, false, d.pending[i].d.Payload)
+	batch := d.pending
+	d.pending, d.settled = nil, 0
+	for i := range batch {
+		if batch[i].tok == nil {
+			batch[i].tok = d.C.Publish(batch[i].d.Topic, 1, false, batch[i].d.Payload)
 		}
 	}
-	for i, p := range d.pending {
+	d.mu.Unlock()
+	for i, p := range batch {
 		var err error
 		select {
 		case <-p.tok.Done():
@@ -111,16 +115,17 @@ func (d *ClientDeliverer) Flush(ctx context.Context) error {
 		}
 		if err != nil {
 			var again []pendingPub
-			for _, q := range d.pending[i:] {
+			for _, q := range batch[i:] {
 				if !isDone(q.tok) || q.tok.Error() != nil {
 					again = append(again, pendingPub{d: q.d})
 				}
 			}
-			d.pending = again
+			d.mu.Lock()
+			d.pending, d.settled = append(again, d.pending...), 0
+			d.mu.Unlock()
 			return fmt.Errorf("deliver to %s: %w", p.d.Topic, err)
 		}
 	}
-	d.pending = d.pending[:0]
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,9 +28,13 @@ type Stateful interface {
 
 // Flusher is a Stateful whose effects leave before they are confirmed (a
 // delivery sent, its acknowledgement to come). The runner calls Flush, which
-// returns once every effect so far is confirmed, before it acknowledges the
-// events behind them; it does so at most every AckEvery, so confirmations
-// are awaited once for many batches rather than once each.
+// returns once every effect sent before the call is confirmed, before it
+// acknowledges the events behind them; it does so at most every AckEvery,
+// so confirmations are awaited once for many batches rather than once each.
+// Flush runs beside Handle, not between two calls of it: events keep being
+// handled while confirmations travel (a broker's PUBACKs take a round trip
+// that would otherwise stall every delivery behind it), so Flush must be
+// safe to call while Handle runs.
 type Flusher interface {
 	Flush(ctx context.Context) error
 }
@@ -104,20 +109,42 @@ func (d *Durable) Run(ctx context.Context) error {
 	flusher, _ := d.Handler.(Flusher)
 	var unacked jetstream.Msg // last message handled, not yet acknowledged
 	lastAck := time.Now()
+	// flushing holds a token while a flush and the acknowledgement after it
+	// are under way; a later one waits for the next batch or quiet moment.
+	// Neither outlives Run.
+	flushing := make(chan struct{}, 1)
+	flushCtx, stopFlush := context.WithCancel(ctx)
+	var flushes sync.WaitGroup
+	defer func() {
+		stopFlush()
+		flushes.Wait()
+	}()
 	ack := func() error {
 		if unacked == nil {
 			return nil
 		}
-		if flusher != nil {
-			if err := d.backoff.Retry(ctx, "flush", func() error { return flusher.Flush(ctx) }); err != nil {
-				return err
-			}
+		m := unacked
+		if flusher == nil {
+			d.doubleAck(ctx, m)
+			unacked, lastAck = nil, time.Now()
+			return nil
 		}
-		if err := unacked.DoubleAck(ctx); err != nil {
-			// Not fatal: the events come again and Handle is idempotent.
-			d.Log.Warn("ack failed", "consumer", d.Name, "err", err)
+		select {
+		case flushing <- struct{}{}:
+		default:
+			return nil
 		}
 		unacked, lastAck = nil, time.Now()
+		flushes.Add(1)
+		go func() {
+			defer func() { <-flushing; flushes.Done() }()
+			// Retried until it succeeds or Run ends: the events after m are
+			// not acknowledged meanwhile, so a restart sends them again.
+			err := d.backoff.Retry(flushCtx, "flush", func() error { return flusher.Flush(flushCtx) })
+			if err == nil {
+				d.doubleAck(flushCtx, m)
+			}
+		}()
 		return nil
 	}
 	opts := pumpOptions{max: d.MaxBatch}
@@ -142,6 +169,14 @@ func (d *Durable) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// doubleAck acknowledges m and every message before it (AckAll).
+func (d *Durable) doubleAck(ctx context.Context, m jetstream.Msg) {
+	if err := m.DoubleAck(ctx); err != nil {
+		// Not fatal: the events come again and Handle is idempotent.
+		d.Log.Warn("ack failed", "consumer", d.Name, "err", err)
+	}
 }
 
 // open declares the durable consumer and returns it with its acknowledged

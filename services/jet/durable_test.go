@@ -99,3 +99,89 @@ func TestDurableParksPoisonAndGoesOn(t *testing.T) {
 		t.Fatalf("a third dead letter: %v", err)
 	}
 }
+
+// slowFlush is a recording whose Flush waits until the test lets it end.
+type slowFlush struct {
+	recording
+	started chan struct{} // a value per Flush begun
+	release chan struct{} // a value lets one Flush end
+}
+
+func (s *slowFlush) Flush(ctx context.Context) error {
+	s.started <- struct{}{}
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A flusher's confirmations travel beside its handling: events go on being
+// handled while a Flush waits, and nothing is acknowledged before the Flush
+// that covers it returns.
+func TestDurableHandlesOnWhileAFlushWaits(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	ctx := context.Background()
+	app := jet.NewAppender(js)
+	appendJoin := func(u string) {
+		e, err := events.New("e"+u, "geosector", time.Now(), events.Actor{ID: "x", Type: events.ActorUser},
+			&events.MemberJoined{ConversationID: "c1", UserID: u, Role: events.RoleMember, AddedBy: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &slowFlush{started: make(chan struct{}, 16), release: make(chan struct{})}
+	d := &jet.Durable{JS: js, Name: "flushing", Handler: h, Log: testkit.Logger(t), AckEvery: time.Millisecond}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	ackFloor := func() uint64 {
+		c, err := js.Consumer(ctx, events.Stream, "flushing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.AckFloor.Stream
+	}
+
+	appendJoin("a") // 1
+	select {
+	case <-h.started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no Flush after the first event")
+	}
+	appendJoin("b") // 2, while that Flush waits
+	appendJoin("c") // 3
+	testkit.Eventually(t, 20*time.Second, "events handled while a Flush waits", func() bool {
+		return len(h.handled()) == 3
+	})
+	if f := ackFloor(); f != 0 {
+		t.Fatalf("acknowledged up to %d before any Flush returned", f)
+	}
+	h.release <- struct{}{} // the first Flush covers event 1
+	testkit.Eventually(t, 20*time.Second, "event 1 acknowledged", func() bool { return ackFloor() >= 1 })
+	// The next Flush covers the rest; until it returns they stay unacknowledged.
+	select {
+	case <-h.started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no Flush for events 2 and 3")
+	}
+	if f := ackFloor(); f > 1 {
+		t.Fatalf("acknowledged up to %d before the Flush covering it returned", f)
+	}
+	h.release <- struct{}{}
+	testkit.Eventually(t, 20*time.Second, "every event acknowledged", func() bool { return ackFloor() == 3 })
+}
