@@ -3,12 +3,15 @@ package bridge_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatbackend/chat/bridge"
+	"github.com/chatbackend/chat/services/testkit"
 )
 
 // recorder is a deliverer that keeps what it was sent and what was flushed.
@@ -77,5 +80,129 @@ func TestSpreadDelivererKeepsEachUsersOrderAndFlushesEverything(t *testing.T) {
 	}
 	if total != users*each {
 		t.Fatalf("%d deliveries reached the parts, %d sent", total, users*each)
+	}
+}
+
+// pubackGate is a TCP proxy to a broker that can hold back everything the
+// broker sends to the client (its PUBACKs among it) while the client's own
+// packets pass.
+type pubackGate struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	open   chan struct{} // closed while the broker's packets pass
+}
+
+func newPubackGate(t *testing.T, brokerURL string) *pubackGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &pubackGate{ln: ln, target: strings.TrimPrefix(brokerURL, "tcp://"), open: make(chan struct{})}
+	close(g.open)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", g.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(b, c); b.Close() }()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := b.Read(buf)
+					if n > 0 {
+						<-g.gate()
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	return g
+}
+
+func (g *pubackGate) url() string { return "tcp://" + g.ln.Addr().String() }
+
+func (g *pubackGate) gate() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
+}
+
+func (g *pubackGate) hold() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.open = make(chan struct{})
+}
+
+func (g *pubackGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.open)
+}
+
+// A flush waits for the PUBACKs of what was sent before it, and only those:
+// sends go on while it waits (the fan-out keeps delivering while a broker's
+// acknowledgements travel), and the next flush covers them.
+func TestClientDelivererSendsOnWhileAFlushWaits(t *testing.T) {
+	users := map[string]string{"chat-bridge": "bridge-pw", "alice": "alice-pw"}
+	url := testkit.Mosquitto(t, users)
+	g := newPubackGate(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := bridge.Dial(ctx, bridge.ClientOptions{URL: g.url(), ClientID: "chat-fanout", Username: "chat-bridge",
+		Password: func() string { return users["chat-bridge"] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	alice := testkit.Connect(t, url, "chat", "alice", users["alice"])
+	d := &bridge.ClientDeliverer{C: c}
+	delivery := func(n int) bridge.Delivery {
+		return bridge.Delivery{Topic: "chat/user/alice/messages",
+			Payload: bridge.Encode(bridge.Outbound{Type: "message.new", Data: map[string]int{"n": n}})}
+	}
+
+	g.hold()
+	d.Send(delivery(1))
+	flushed := make(chan error, 1)
+	go func() { flushed <- d.Flush(ctx) }()
+	alice.WaitType("message.new", `"n":1`) // the broker has it; its PUBACK is held
+	sent := make(chan struct{})
+	go func() {
+		d.Send(delivery(2))
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a send waited for the flush before it")
+	}
+	alice.WaitType("message.new", `"n":2`)
+	select {
+	case err := <-flushed:
+		t.Fatalf("the flush returned (%v) before its PUBACK came", err)
+	default:
+	}
+	g.release()
+	if err := <-flushed; err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	if err := d.Flush(ctx); err != nil {
+		t.Fatalf("second flush: %v", err)
 	}
 }
