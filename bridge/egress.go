@@ -165,9 +165,10 @@ func (p spreadPart) run(ctx context.Context) {
 		case x := <-p.queue:
 			p.d.Send(x)
 		case done := <-p.idle:
-			// Everything queued before the request was taken first: the
-			// queue is a FIFO read by this goroutine alone.
-			for len(p.queue) > 0 {
+			// What was queued before the request goes first: the queue is
+			// a FIFO read by this goroutine alone. Sends go on meanwhile
+			// (Flush runs beside fan-out), so only those are waited for.
+			for n := len(p.queue); n > 0; n-- {
 				p.d.Send(<-p.queue)
 			}
 			close(done)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,50 @@ func TestSpreadDelivererKeepsEachUsersOrderAndFlushesEverything(t *testing.T) {
 	}
 	if total != users*each {
 		t.Fatalf("%d deliveries reached the parts, %d sent", total, users*each)
+	}
+}
+
+// A spread deliverer's Flush covers what was sent before it and returns
+// while sends go on: fan-out never stops sending for it.
+func TestSpreadDelivererFlushesWhileSendsGoOn(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	parts := []*recorder{{}, {}}
+	s := bridge.NewSpreadDeliverer(ctx, []bridge.Deliverer{parts[0], parts[1]})
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	sending := make(chan struct{})
+	go func() {
+		defer close(sending)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Send(bridge.Delivery{Topic: fmt.Sprintf("chat/user/u%d/messages", i%50), Payload: []byte("x")})
+			sent.Add(1)
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-sending
+	}()
+	testkit.Eventually(t, 10*time.Second, "deliveries under way", func() bool { return sent.Load() >= 5000 })
+	before := sent.Load()
+	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer fcancel()
+	if err := s.Flush(fctx); err != nil {
+		t.Fatalf("flush while sends go on: %v", err)
+	}
+	flushed := 0
+	for _, p := range parts {
+		p.mu.Lock()
+		flushed += p.flushed
+		p.mu.Unlock()
+	}
+	if int64(flushed) < before {
+		t.Fatalf("the flush covered %d deliveries, %d were sent before it", flushed, before)
 	}
 }
 
