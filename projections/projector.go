@@ -125,16 +125,10 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch, park *jet.P
 // Apply writes one batch and its checkpoint in one transaction. Events at or
 // before the stored checkpoint are skipped, so applying a batch twice is safe.
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
-	var written []*changes
+	var segs []*changes
 	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if err := q.RelaxCommit(ctx); err != nil {
-			return fmt.Errorf("projector transaction: %w", err)
-		}
-		if err := q.LockProjection(ctx); err != nil {
-			return fmt.Errorf("lock projection: %w", err)
-		}
-		cp, err := Checkpoint(ctx, q)
+		cp, err := begin(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -146,48 +140,88 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 				return err
 			}
 		}
-		if p.Apps == nil {
-			p.Apps = config.Defaults()
-		}
-		c := newChanges(p.known, p.roster, p.Apps)
-		for _, e := range b.Events {
-			if e.Seq <= cp {
-				continue
-			}
-			if rewrites(e) {
-				if err := write(ctx, q, c); err != nil {
-					return err
-				}
-				written = append(written, c)
-				c = c.next()
-			}
-			if err := c.add(p.effects, e); err != nil {
-				return err
-			}
-		}
-		if err := write(ctx, q, c); err != nil {
+		if segs, err = p.fold(b, cp, nil); err != nil {
 			return err
 		}
-		written = append(written, c)
-		if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(b.Last)}); err != nil {
-			return fmt.Errorf("write checkpoint: %w", err)
-		}
-		if p.beforeCommit != nil {
-			return p.beforeCommit(b.Last)
-		}
-		return nil
+		return p.writeBatch(ctx, q, segs, b.Last)
 	})
 	if err != nil {
 		p.roster = nil // it may hold a part of the batch that did not commit
+		return err
 	}
-	if err == nil && p.known != nil {
-		for _, c := range written {
-			for k := range c.messageIndex { // committed: now they are known
-				p.known.add(k)
-			}
+	p.committed(segs)
+	return nil
+}
+
+// begin starts a projector transaction: commits need not wait for the
+// flush, the projection is locked, and the checkpoint is read.
+func begin(ctx context.Context, q *db.Queries) (uint64, error) {
+	if err := q.RelaxCommit(ctx); err != nil {
+		return 0, fmt.Errorf("projector transaction: %w", err)
+	}
+	if err := q.LockProjection(ctx); err != nil {
+		return 0, fmt.Errorf("lock projection: %w", err)
+	}
+	return Checkpoint(ctx, q)
+}
+
+// fold folds the events of b after position cp into changes, folding
+// p.roster forward with them: one segment, or more when an event rewrites
+// rows written before it (see rewrites), each to be written in turn.
+// earlier, when set, holds messages written but not yet known (a batch
+// being written while this one folds): a repeat of one is skipped. Folding
+// touches no database, so a replay folds a batch while the one before it is
+// being written (pipeline.go).
+func (p *Projector) fold(b jet.Batch, cp uint64, earlier map[msgKey]struct{}) ([]*changes, error) {
+	if p.Apps == nil {
+		p.Apps = config.Defaults()
+	}
+	c := newChanges(p.known, p.roster, p.Apps)
+	c.earlier = earlier
+	var segs []*changes
+	for _, e := range b.Events {
+		if e.Seq <= cp {
+			continue
+		}
+		if rewrites(e) {
+			segs = append(segs, c)
+			c = c.next()
+		}
+		if err := c.add(p.effects, e); err != nil {
+			return nil, err
 		}
 	}
-	return err
+	return append(segs, c), nil
+}
+
+// writeBatch sends folded segments, in order, then the checkpoint last, inside
+// the transaction of q.
+func (p *Projector) writeBatch(ctx context.Context, q *db.Queries, segs []*changes, last uint64) error {
+	for _, c := range segs {
+		if err := write(ctx, q, c); err != nil {
+			return err
+		}
+	}
+	if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(last)}); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if p.beforeCommit != nil {
+		return p.beforeCommit(last)
+	}
+	return nil
+}
+
+// committed records that segs committed: in replays, their messages are
+// now known.
+func (p *Projector) committed(segs []*changes) {
+	if p.known == nil {
+		return
+	}
+	for _, c := range segs {
+		for k := range c.messageIndex {
+			p.known.add(k)
+		}
+	}
 }
 
 // copyThreshold is the batch size from which messages are copied rather
