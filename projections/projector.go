@@ -52,6 +52,9 @@ type Projector struct {
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
 	known *knownMessages
+	// lastDeferred is set in fresh rebuilds, which fill last messages at
+	// the end (see conversationChanges.lastDeferred).
+	lastDeferred bool
 	// roster is the membership at the checkpoint, loaded from the read model
 	// by the first transaction and folded as batches apply; dropped when a
 	// transaction fails, so the next one loads it again.
@@ -69,7 +72,8 @@ func (p *Projector) bulk(ctx context.Context) error {
 	for _, k := range keys {
 		p.known.add(msgKey{k.App, k.ID})
 	}
-	return nil
+	p.lastDeferred, err = lastMessagesDeferred(ctx, p.Pool)
+	return err
 }
 
 // Checkpoint reads the last applied position.
@@ -177,7 +181,7 @@ func (p *Projector) fold(b jet.Batch, cp uint64, earlier map[msgKey]struct{}) ([
 		p.Apps = config.Defaults()
 	}
 	c := newChanges(p.known, p.roster, p.Apps)
-	c.earlier = earlier
+	c.earlier, c.lastDeferred = earlier, p.lastDeferred
 	var segs []*changes
 	for _, e := range b.Events {
 		if e.Seq <= cp {
