@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -109,6 +110,30 @@ func lastMessagesDeferred(ctx context.Context, pool *pgxpool.Pool) (bool, error)
 		return false, fmt.Errorf("deferred last messages: %w", err)
 	}
 	return deferred, nil
+}
+
+// buildIndexNow builds, in tx, a deferred index the rebuild needs before
+// its end, if it is still to build.
+func buildIndexNow(ctx context.Context, tx pgx.Tx, name string) error {
+	var pending bool
+	if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&pending); err != nil || !pending {
+		return err
+	}
+	var def string
+	err := tx.QueryRow(ctx, "SELECT definition FROM "+pendingIndexes+" WHERE name = $1", name).Scan(&def)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // built
+	}
+	if err == nil {
+		_, err = tx.Exec(ctx, def)
+	}
+	if err == nil {
+		_, err = tx.Exec(ctx, "DELETE FROM "+pendingIndexes+" WHERE name = $1", name)
+	}
+	if err != nil {
+		return fmt.Errorf("build index %s: %w", name, err)
+	}
+	return nil
 }
 
 // buildIndexes builds the indexes deferIndexes dropped, each in a

@@ -135,7 +135,7 @@ func (pl *pipeline) write(ctx context.Context, after uint64, w *inflight) error 
 		if cp != after {
 			return fmt.Errorf("batch up to %d, folded after %d, finds the checkpoint at %d: %w", w.b.Last, after, cp, errCheckpointMoved)
 		}
-		return pl.p.writeBatch(ctx, q, w.segs, w.b.Last)
+		return pl.p.writeBatch(ctx, tx, w.segs, w.b.Last)
 	})
 }
 

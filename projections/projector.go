@@ -147,7 +147,7 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 		if segs, err = p.fold(b, cp, nil); err != nil {
 			return err
 		}
-		return p.writeBatch(ctx, q, segs, b.Last)
+		return p.writeBatch(ctx, tx, segs, b.Last)
 	})
 	if err != nil {
 		p.roster = nil // it may hold a part of the batch that did not commit
@@ -200,8 +200,16 @@ func (p *Projector) fold(b jet.Batch, cp uint64, earlier map[msgKey]struct{}) ([
 
 // writeBatch sends folded segments, in order, then the checkpoint last, inside
 // the transaction of q.
-func (p *Projector) writeBatch(ctx context.Context, q *db.Queries, segs []*changes, last uint64) error {
+func (p *Projector) writeBatch(ctx context.Context, tx pgx.Tx, segs []*changes, last uint64) error {
+	q := db.New(tx)
 	for _, c := range segs {
+		if len(c.conversions) > 0 && c.known != nil {
+			// ConvertVisitor finds the visitor's messages by conversation:
+			// without the index a rebuild defers, each would read them all.
+			if err := buildIndexNow(ctx, tx, "messages_by_conversation"); err != nil {
+				return err
+			}
+		}
 		if err := write(ctx, q, c); err != nil {
 			return err
 		}
