@@ -16,7 +16,7 @@ func rewrites(e *events.Envelope) bool { return e.Type == events.TypeAnonymousCo
 // next is the changes that follow c's in the same batch, after a rewrite.
 func (c *changes) next() *changes {
 	n := newChanges(c.known, c.roster, c.apps)
-	n.earlier = c.earlier
+	n.earlier, n.lastDeferred = c.earlier, c.lastDeferred
 	if n.earlier == nil {
 		n.earlier = map[msgKey]struct{}{}
 	}

@@ -21,6 +21,10 @@ type conversationChanges struct {
 	// each conversation's newest such message (index in lastCopied).
 	lastCopied      db.AdvanceLastMessageToParams
 	lastCopiedIndex map[msgKey]int // keyed by app and conversation
+	// lastDeferred: a fresh rebuild fills every last message once, after
+	// its last event (FillLastMessages, recorded with the deferred
+	// indexes), so its batches record none.
+	lastDeferred bool
 }
 
 func (c *changes) conversationUpdated(e *events.Envelope, p *events.ConversationUpdated) error {
@@ -65,7 +69,16 @@ func (c *changes) participantUpdated(e *events.Envelope, p *events.ParticipantUp
 // (AdvanceLastMessage tells whether it is the decision that stood). m is
 // the batch's row of the message, if it has one, its decisions folded.
 func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *db.InsertMessageParams) {
-	if p.Status != events.StatusApproved {
+	if p.Status != events.StatusApproved || c.lastDeferred {
+		return
+	}
+	conv := p.ConversationID
+	if m != nil {
+		conv = m.ConversationID
+	}
+	if c.roster.Get(e.App, conv) == nil {
+		// No conversation at this position: no row to move, whatever
+		// batch creates it later (FillLastMessages agrees).
 		return
 	}
 	if m != nil && c.known != nil {

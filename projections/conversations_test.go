@@ -89,8 +89,10 @@ func TestConversationChangesLandTheSameWhateverTheBatches(t *testing.T) {
 
 // The last message is the newest whose standing decision approved it: an
 // approval after a hold stands, one after a rejection does not, and a
-// rejection after an approval changes nothing. Replays find it from the
-// rows they copy, the live projector from the rows written: both agree.
+// rejection after an approval changes nothing; an approval logged before
+// its conversation exists moves nothing, whatever the batches. Replays find
+// it from the rows they copy, or in one pass once a fresh rebuild's last
+// batch is written; the live projector from the rows written: all agree.
 func TestLastMessageIsTheNewestWithAStandingApproval(t *testing.T) {
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	decide := func(id, conv string, s events.ModerationStatus) *events.MessageModerated {
@@ -113,6 +115,12 @@ func TestLastMessageIsTheNewestWithAStandingApproval(t *testing.T) {
 		in("c2", posted("m4", "bob")),             // 12, never decided
 		in("c1", posted("m1", "bob")),             // a repeat: the first posting stays the position
 		decide("m1", "c1", events.StatusApproved), // a second approval does not stand
+		in("c3", posted("m5", "bob")),             // 15: posted before c3 exists
+		decide("m5", "c3", events.StatusApproved), // approved before c3 exists: moves no row
+		&events.ConversationCreated{ConversationID: "c3", Kind: events.KindGroup, ReplyPermission: events.ReplyAll, CreatedBy: "alice", Members: members},
+		in("c4", posted("m6", "bob")), // 18: posted before c4 exists
+		&events.ConversationCreated{ConversationID: "c4", Kind: events.KindGroup, ReplyPermission: events.ReplyAll, CreatedBy: "alice", Members: members},
+		decide("m6", "c4", events.StatusApproved), // approved once c4 exists: c4 last = 18
 	}
 	evs := make([]*events.Envelope, len(payloads))
 	for i, p := range payloads {
@@ -133,7 +141,7 @@ func TestLastMessageIsTheNewestWithAStandingApproval(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := "c1=3 c2=9"; got != want {
+			if want := "c1=3 c2=9 c3=0 c4=18"; got != want {
 				t.Fatalf("last messages %s, want %s", got, want)
 			}
 		})
@@ -141,22 +149,21 @@ func TestLastMessageIsTheNewestWithAStandingApproval(t *testing.T) {
 }
 
 // batchRun is one way of applying a log: in batches of size, by the live
-// projector or by a replay's (which copies the messages it has not written).
+// projector or by a replay's (which copies the messages it has not written),
+// into a fresh rebuild (fresh: what it defers is done after the last batch)
+// or one resumed or catching up.
 type batchRun struct {
-	name   string
-	size   int
-	replay bool
+	name          string
+	size          int
+	replay, fresh bool
 }
 
 func batchRuns(n int) []batchRun {
 	var runs []batchRun
-	for _, replay := range []bool{false, true} {
+	for _, mode := range []string{"live", "replay", "fresh replay"} {
 		for _, size := range []int{1, 2, 3, n} {
-			name := fmt.Sprint("live, batches of ", size)
-			if replay {
-				name = fmt.Sprint("replay, batches of ", size)
-			}
-			runs = append(runs, batchRun{name: name, size: size, replay: replay})
+			runs = append(runs, batchRun{name: fmt.Sprint(mode, ", batches of ", size), size: size,
+				replay: mode != "live", fresh: mode == "fresh replay"})
 		}
 	}
 	return runs
@@ -172,16 +179,27 @@ func applyInBatches(t *testing.T, evs []*events.Envelope, run batchRun) *pgxpool
 	}
 	t.Cleanup(pool.Close)
 	p := &Projector{Pool: pool}
+	if run.fresh {
+		if err := deferIndexes(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if run.replay {
 		if err := p.bulk(ctx); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if p.lastDeferred != run.fresh {
+		t.Fatalf("last messages deferred: %v in a run %q", p.lastDeferred, run.name)
 	}
 	for i := 0; i < len(evs); i += run.size {
 		b := evs[i:min(i+run.size, len(evs))]
 		if err := p.Apply(ctx, jet.Batch{Events: b, Last: b[len(b)-1].Seq}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := buildIndexes(ctx, pool); err != nil {
+		t.Fatal(err)
 	}
 	return pool
 }

@@ -32,18 +32,7 @@ func TestProjectorParksAnEventWhoseEffectPanicsAndGoesOn(t *testing.T) {
 	f := newPoisonFixture(t)
 	seqs := f.append(t, f.conversation(t, "c1"), f.post(t, "c1", "m1", "before"), f.post(t, "c1", "m2", "boom"),
 		f.post(t, "c1", "m3", "after"), f.approve(t, "c1", "m3"))
-	r := events.NewRouter[*changes]("projector-test")
-	events.On(r, (*changes).conversationCreated)
-	events.On(r, (*changes).memberJoined)
-	events.On(r, (*changes).memberLeft)
-	events.On(r, func(c *changes, e *events.Envelope, p *events.MessagePosted) error {
-		if p.Content == "boom" {
-			panic("effect of " + p.MessageID + " fails")
-		}
-		return c.messagePosted(e, p)
-	})
-	events.On(r, (*changes).messageModerated)
-	r.Ignore(events.TypeServiceAccountCreated, events.TypeWebhooksChanged, events.TypeModerationRulesChanged)
+	r := boomEffects()
 
 	mark := NewWatermark(0)
 	ctx, cancel := context.WithCancel(context.Background())

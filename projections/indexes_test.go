@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
+	chatsql "github.com/chatbackend/chat/sql"
 )
 
 // indexes lists schema's indexes as name: definition, the schema's name
@@ -102,10 +106,25 @@ func TestInterruptedReplayBuildsTheDeferredIndexesWhenItResumes(t *testing.T) {
 	if !f.hasPendingIndexes(t, target) {
 		t.Fatal("the interrupted rebuild lists no index to build")
 	}
-	for _, d := range f.indexes(t, target) {
-		if slices.ContainsFunc(deferredIndexes, func(name string) bool { return strings.HasPrefix(d, name+":") }) {
-			t.Fatalf("the interrupted rebuild already has %s", d)
+	// Each deferred index is either still to build or built (as
+	// messages_by_conversation is at the first conversion), never both.
+	rows, err := f.conn.Query(context.Background(), "SELECT name FROM "+pgx.Identifier{target, pendingIndexes}.Sanitize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := f.indexes(t, target)
+	for _, name := range deferredIndexes {
+		has := slices.ContainsFunc(built, func(d string) bool { return strings.HasPrefix(d, name+":") })
+		if has == slices.Contains(pending, name) {
+			t.Fatalf("the interrupted rebuild has %s: %v, and lists it to build: %v", name, has, !has)
 		}
+	}
+	if !slices.Contains(pending, deferredIndexes[0]) {
+		t.Fatalf("the interrupted rebuild lists %v to build, not %s: the test proves nothing", pending, deferredIndexes[0])
 	}
 
 	sum, err = f.replay(Replay{Swap: true, Verify: true, Batch: 500}).Run(context.Background())
@@ -120,5 +139,64 @@ func TestInterruptedReplayBuildsTheDeferredIndexesWhenItResumes(t *testing.T) {
 	}
 	if f.hasPendingIndexes(t, testkit.Schema) {
 		t.Fatal("the swapped-in model still lists indexes to build")
+	}
+}
+
+// A rebuild leaves messages_by_conversation out until its first conversion
+// of a visitor, which finds the visitor's messages by it (without it, each
+// conversion would read every message): the conversion's batch builds it,
+// and the rebuilt model is the live one.
+func TestRebuildBuildsTheConversationIndexAtItsFirstConversion(t *testing.T) {
+	f := newFixture(t, 1500)
+	ctx := context.Background()
+	target := testkit.Schema + "_conversions"
+	pool, err := chatsql.Open(ctx, f.url, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := deferIndexes(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	p := &Projector{Pool: pool, JS: f.js, Log: slogDiscard}
+	if err := p.bulk(ctx); err != nil {
+		t.Fatal(err)
+	}
+	indexed := func() bool {
+		var ok bool
+		if err := f.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL",
+			pgx.Identifier{target, "messages_by_conversation"}.Sanitize()).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	converted := false
+	err = jet.Read(ctx, f.js, jet.ReadOptions{Until: lastSeq(t, f.js), Max: 100, Park: jet.NewParker(f.js, Name, slogDiscard)},
+		func(ctx context.Context, b jet.Batch) error {
+			if err := p.Apply(ctx, b); err != nil {
+				return err
+			}
+			for _, e := range b.Events {
+				converted = converted || e.Type == events.TypeAnonymousConverted
+			}
+			if indexed() != converted {
+				return fmt.Errorf("after the batch up to %d: messages_by_conversation built %v, a visitor converted %v", b.Last, indexed(), converted)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !converted {
+		t.Fatal("the history converts no visitor: the test proves nothing")
+	}
+	if err := buildIndexes(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if diff := DigestDiff(f.digest(t, testkit.Schema), f.digest(t, target)); len(diff) > 0 {
+		t.Fatalf("rebuilt model differs from the live one: %v", diff)
+	}
+	if got, want := f.indexes(t, target), f.indexes(t, testkit.Schema); !slices.Equal(got, want) {
+		t.Fatalf("indexes of the rebuild:\n%v\nwant:\n%v", got, want)
 	}
 }

@@ -48,7 +48,13 @@ func (p *Projector) applyOrPark(ctx context.Context, b jet.Batch, park *jet.Park
 	if !poison(err) {
 		return err
 	}
-	p.Log.Warn("the read model refuses an event of the batch; applying it event by event", "last", b.Last, "err", err)
+	return p.applyEach(ctx, b, park, err)
+}
+
+// applyEach applies a batch the read model refused (why) event by event,
+// parking the events refused.
+func (p *Projector) applyEach(ctx context.Context, b jet.Batch, park *jet.Parker, why error) error {
+	p.Log.Warn("the read model refuses an event of the batch; applying it event by event", "last", b.Last, "err", why)
 	for _, e := range b.Events {
 		err := p.Apply(ctx, jet.Batch{Events: []*events.Envelope{e}, Last: e.Seq})
 		if poison(err) {

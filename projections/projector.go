@@ -52,6 +52,9 @@ type Projector struct {
 	// known is set in replays: the keys of every message written, so new
 	// messages are copied straight into the table (see CopyMessages).
 	known *knownMessages
+	// lastDeferred is set in fresh rebuilds, which fill last messages at
+	// the end (see conversationChanges.lastDeferred).
+	lastDeferred bool
 	// roster is the membership at the checkpoint, loaded from the read model
 	// by the first transaction and folded as batches apply; dropped when a
 	// transaction fails, so the next one loads it again.
@@ -69,7 +72,8 @@ func (p *Projector) bulk(ctx context.Context) error {
 	for _, k := range keys {
 		p.known.add(msgKey{k.App, k.ID})
 	}
-	return nil
+	p.lastDeferred, err = lastMessagesDeferred(ctx, p.Pool)
+	return err
 }
 
 // Checkpoint reads the last applied position.
@@ -125,16 +129,10 @@ func (p *Projector) applyWithRetry(ctx context.Context, b jet.Batch, park *jet.P
 // Apply writes one batch and its checkpoint in one transaction. Events at or
 // before the stored checkpoint are skipped, so applying a batch twice is safe.
 func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
-	var written []*changes
+	var segs []*changes
 	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		if err := q.RelaxCommit(ctx); err != nil {
-			return fmt.Errorf("projector transaction: %w", err)
-		}
-		if err := q.LockProjection(ctx); err != nil {
-			return fmt.Errorf("lock projection: %w", err)
-		}
-		cp, err := Checkpoint(ctx, q)
+		cp, err := begin(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -146,48 +144,96 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 				return err
 			}
 		}
-		if p.Apps == nil {
-			p.Apps = config.Defaults()
+		if segs, err = p.fold(b, cp, nil); err != nil {
+			return err
 		}
-		c := newChanges(p.known, p.roster, p.Apps)
-		for _, e := range b.Events {
-			if e.Seq <= cp {
-				continue
-			}
-			if rewrites(e) {
-				if err := write(ctx, q, c); err != nil {
-					return err
-				}
-				written = append(written, c)
-				c = c.next()
-			}
-			if err := c.add(p.effects, e); err != nil {
+		return p.writeBatch(ctx, tx, segs, b.Last)
+	})
+	if err != nil {
+		p.roster = nil // it may hold a part of the batch that did not commit
+		return err
+	}
+	p.committed(segs)
+	return nil
+}
+
+// begin starts a projector transaction: commits need not wait for the
+// flush, the projection is locked, and the checkpoint is read.
+func begin(ctx context.Context, q *db.Queries) (uint64, error) {
+	if err := q.RelaxCommit(ctx); err != nil {
+		return 0, fmt.Errorf("projector transaction: %w", err)
+	}
+	if err := q.LockProjection(ctx); err != nil {
+		return 0, fmt.Errorf("lock projection: %w", err)
+	}
+	return Checkpoint(ctx, q)
+}
+
+// fold folds the events of b after position cp into changes, folding
+// p.roster forward with them: one segment, or more when an event rewrites
+// rows written before it (see rewrites), each to be written in turn.
+// earlier, when set, holds messages written but not yet known (a batch
+// being written while this one folds): a repeat of one is skipped. Folding
+// touches no database, so a replay folds a batch while the one before it is
+// being written (pipeline.go).
+func (p *Projector) fold(b jet.Batch, cp uint64, earlier map[msgKey]struct{}) ([]*changes, error) {
+	if p.Apps == nil {
+		p.Apps = config.Defaults()
+	}
+	c := newChanges(p.known, p.roster, p.Apps)
+	c.earlier, c.lastDeferred = earlier, p.lastDeferred
+	var segs []*changes
+	for _, e := range b.Events {
+		if e.Seq <= cp {
+			continue
+		}
+		if rewrites(e) {
+			segs = append(segs, c)
+			c = c.next()
+		}
+		if err := c.add(p.effects, e); err != nil {
+			return nil, err
+		}
+	}
+	return append(segs, c), nil
+}
+
+// writeBatch sends folded segments, in order, then the checkpoint last, inside
+// the transaction of q.
+func (p *Projector) writeBatch(ctx context.Context, tx pgx.Tx, segs []*changes, last uint64) error {
+	q := db.New(tx)
+	for _, c := range segs {
+		if len(c.conversions) > 0 && c.known != nil {
+			// ConvertVisitor finds the visitor's messages by conversation:
+			// without the index a rebuild defers, each would read them all.
+			if err := buildIndexNow(ctx, tx, "messages_by_conversation"); err != nil {
 				return err
 			}
 		}
 		if err := write(ctx, q, c); err != nil {
 			return err
 		}
-		written = append(written, c)
-		if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(b.Last)}); err != nil {
-			return fmt.Errorf("write checkpoint: %w", err)
-		}
-		if p.beforeCommit != nil {
-			return p.beforeCommit(b.Last)
-		}
-		return nil
-	})
-	if err != nil {
-		p.roster = nil // it may hold a part of the batch that did not commit
 	}
-	if err == nil && p.known != nil {
-		for _, c := range written {
-			for k := range c.messageIndex { // committed: now they are known
-				p.known.add(k)
-			}
+	if err := q.SetCheckpoint(ctx, db.SetCheckpointParams{Name: Name, Position: int64(last)}); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if p.beforeCommit != nil {
+		return p.beforeCommit(last)
+	}
+	return nil
+}
+
+// committed records that segs committed: in replays, their messages are
+// now known.
+func (p *Projector) committed(segs []*changes) {
+	if p.known == nil {
+		return
+	}
+	for _, c := range segs {
+		for k := range c.messageIndex {
+			p.known.add(k)
 		}
 	}
-	return err
 }
 
 // copyThreshold is the batch size from which messages are copied rather

@@ -47,7 +47,7 @@ type ReplaySummary struct {
 	Applied       int
 	Elapsed       time.Duration // the whole run
 	Applying      time.Duration // reading and applying events, then building the deferred indexes: the part that grows with the log
-	Writing       time.Duration // of which PostgreSQL transactions
+	Writing       time.Duration // of which PostgreSQL transactions (the next batch folds meanwhile)
 	Indexing      time.Duration // of which building the indexes deferred for the bulk load (indexes.go)
 	LiveDigest    map[string]string
 	RebuiltDigest map[string]string
@@ -144,18 +144,16 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 	start := time.Now()
 	defer func() { sum.Applying += time.Since(start) }()
 	park := jet.NewParker(r.JS, Name, r.Log)
-	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: park},
-		func(ctx context.Context, b jet.Batch) error {
-			t := time.Now()
-			if err := p.applyOrPark(ctx, b, park); err != nil {
-				return err
-			}
-			sum.Writing += time.Since(t)
-			sum.Applied += len(b.Events)
-			sum.Position = b.Last
-			prog.Update(b.Last)
-			return nil
-		})
+	pl := newPipeline(p, park, func(b jet.Batch, writing time.Duration) {
+		sum.Writing += writing
+		sum.Applied += len(b.Events)
+		sum.Position = b.Last
+		prog.Update(b.Last)
+	})
+	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: park}, pl.add)
+	if derr := pl.drain(ctx); err == nil {
+		err = derr
+	}
 	prog.Done()
 	if err != nil && ctx.Err() != nil {
 		// Interrupted: whatever the driver reported (a COPY cut off says

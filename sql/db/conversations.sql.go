@@ -59,6 +59,27 @@ func (q *Queries) AdvanceLastMessageTo(ctx context.Context, arg AdvanceLastMessa
 	return err
 }
 
+const fillLastMessages = `-- name: FillLastMessages :exec
+UPDATE conversations c SET last_message_seq = x.seq
+FROM (SELECT m.app, m.conversation_id, max(m.seq) AS seq
+      FROM messages m
+      JOIN conversations cc ON cc.app = m.app AND cc.id = m.conversation_id AND m.moderated_seq > cc.created_seq
+      WHERE m.moderation_status = 'approved'
+      GROUP BY m.app, m.conversation_id) x
+WHERE c.app = x.app AND c.id = x.conversation_id AND c.last_message_seq < x.seq
+`
+
+// Replays only, once after the last event (see projections/indexes.go):
+// every conversation's last message, the newest message whose standing
+// decision approved it after the conversation was created, as the updates
+// of each approval in log order leave it (an approval logged before its
+// conversation's creation moves nothing: the row did not exist). One pass
+// over messages instead of an update per conversation per batch.
+func (q *Queries) FillLastMessages(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, fillLastMessages)
+	return err
+}
+
 const listMyConversations = `-- name: ListMyConversations :many
 WITH page AS (
     SELECT c.app, c.id, c.kind, c.title, c.reply_permission, c.created_by, c.created_at, c.created_seq,

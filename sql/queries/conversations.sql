@@ -45,6 +45,21 @@ UPDATE conversations c SET last_message_seq = x.seq
 FROM (SELECT unnest(@app::text[]) AS app, unnest(@id::text[]) AS id, unnest(@seq::bigint[]) AS seq) x
 WHERE c.app = x.app AND c.id = x.id AND c.last_message_seq < x.seq;
 
+-- name: FillLastMessages :exec
+-- Replays only, once after the last event (see projections/indexes.go):
+-- every conversation's last message, the newest message whose standing
+-- decision approved it after the conversation was created, as the updates
+-- of each approval in log order leave it (an approval logged before its
+-- conversation's creation moves nothing: the row did not exist). One pass
+-- over messages instead of an update per conversation per batch.
+UPDATE conversations c SET last_message_seq = x.seq
+FROM (SELECT m.app, m.conversation_id, max(m.seq) AS seq
+      FROM messages m
+      JOIN conversations cc ON cc.app = m.app AND cc.id = m.conversation_id AND m.moderated_seq > cc.created_seq
+      WHERE m.moderation_status = 'approved'
+      GROUP BY m.app, m.conversation_id) x
+WHERE c.app = x.app AND c.id = x.conversation_id AND c.last_message_seq < x.seq;
+
 -- name: ListMyConversations :many
 -- GET /conversations in one statement: the caller's conversations, pinned
 -- first, then by last activity (the position of the last approved message,
