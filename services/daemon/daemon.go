@@ -333,8 +333,9 @@ func redact(raw string) string {
 }
 
 // fanoutConnections is how many MQTT connections fan-out publishes through
-// to an external broker.
-const fanoutConnections = 4
+// to an external broker: Mosquitto reads a few thousand publishes a second
+// from one connection at most (deploy/mosquitto/README.md).
+const fanoutConnections = 16
 
 // dial connects one of chatd's own MQTT clients.
 func (d *Daemon) dial(ctx context.Context, url, id string, manualAck bool, onConnect func(paho.Client), onMessage paho.MessageHandler) (paho.Client, error) {
