@@ -343,6 +343,10 @@ func run(ctx context.Context, o *options) error {
 
 	// The bulk baselines and the replay write a lot to disk: they come last so
 	// the background flushing they cause does not weigh on the live scenarios.
+	// The clients go first: the replay runs in this process, as `chatctl
+	// replay` runs in its own, not beside thousands of connections' goroutines
+	// for the collector to scan.
+	pop.close()
 	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)
 	if b.report.jsAppend, b.report.jsRead, err = b.jetstreamBaseline(ctx, o.baselineN); err != nil {
 		return fmt.Errorf("jetstream baseline: %w", err)

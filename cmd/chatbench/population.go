@@ -92,10 +92,12 @@ func (p *population) keepAlive(ctx context.Context) {
 	}
 }
 
+// close disconnects every client; a second call does nothing.
 func (p *population) close() {
-	for _, c := range p.conns {
+	for i, c := range p.conns {
 		if c != nil {
 			c.Close()
+			p.conns[i] = nil
 		}
 	}
 }
