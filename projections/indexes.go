@@ -98,11 +98,23 @@ func deferIndexes(ctx context.Context, pool *pgxpool.Pool) error {
 	})
 }
 
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pendingTable reports whether the schema holds pendingIndexes: a rebuild
+// with deferred work left.
+func pendingTable(ctx context.Context, q rowQuerier) (bool, error) {
+	var pending bool
+	err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&pending)
+	return pending, err
+}
+
 // lastMessagesDeferred reports whether the schema of pool is a rebuild that
 // fills its last messages at the end.
 func lastMessagesDeferred(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	var deferred bool
-	err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&deferred)
+	deferred, err := pendingTable(ctx, pool)
 	if err == nil && deferred {
 		err = pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pendingIndexes+" WHERE name = $1)", lastMessages).Scan(&deferred)
 	}
@@ -115,20 +127,17 @@ func lastMessagesDeferred(ctx context.Context, pool *pgxpool.Pool) (bool, error)
 // buildIndexNow builds, in tx, a deferred index the rebuild needs before
 // its end, if it is still to build.
 func buildIndexNow(ctx context.Context, tx pgx.Tx, name string) error {
-	var pending bool
-	if err := tx.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&pending); err != nil || !pending {
+	pending, err := pendingTable(ctx, tx)
+	if err != nil || !pending {
 		return err
 	}
 	var def string
-	err := tx.QueryRow(ctx, "SELECT definition FROM "+pendingIndexes+" WHERE name = $1", name).Scan(&def)
+	err = tx.QueryRow(ctx, "SELECT definition FROM "+pendingIndexes+" WHERE name = $1", name).Scan(&def)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // built
 	}
 	if err == nil {
-		_, err = tx.Exec(ctx, def)
-	}
-	if err == nil {
-		_, err = tx.Exec(ctx, "DELETE FROM "+pendingIndexes+" WHERE name = $1", name)
+		err = buildPending(ctx, tx, name, def)
 	}
 	if err != nil {
 		return fmt.Errorf("build index %s: %w", name, err)
@@ -136,12 +145,28 @@ func buildIndexNow(ctx context.Context, tx pgx.Tx, name string) error {
 	return nil
 }
 
+// buildPending carries out, in tx, one piece of deferred work (an index's
+// definition, or the fill of the last messages) and removes its record.
+func buildPending(ctx context.Context, tx pgx.Tx, name, definition string) error {
+	var err error
+	if name == lastMessages {
+		err = db.New(tx).FillLastMessages(ctx)
+	} else {
+		_, err = tx.Exec(ctx, definition)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "DELETE FROM "+pendingIndexes+" WHERE name = $1", name)
+	return err
+}
+
 // buildIndexes builds the indexes deferIndexes dropped, each in a
 // transaction with the removal of its record, so an interruption leaves the
 // rest to the next run; then it drops the record table.
 func buildIndexes(ctx context.Context, pool *pgxpool.Pool) error {
-	var pending bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pendingIndexes).Scan(&pending); err != nil {
+	pending, err := pendingTable(ctx, pool)
+	if err != nil {
 		return fmt.Errorf("build indexes: %w", err)
 	}
 	if !pending {
@@ -158,17 +183,7 @@ func buildIndexes(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	for _, ix := range todo {
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			var err error
-			if ix.Name == lastMessages {
-				err = db.New(tx).FillLastMessages(ctx)
-			} else {
-				_, err = tx.Exec(ctx, ix.Definition)
-			}
-			if err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, "DELETE FROM "+pendingIndexes+" WHERE name = $1", ix.Name)
-			return err
+			return buildPending(ctx, tx, ix.Name, ix.Definition)
 		})
 		if err != nil {
 			return fmt.Errorf("build index %s: %w", ix.Name, err)

@@ -333,15 +333,7 @@ func (a *API) transfer(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		evs := make([]*events.Envelope, 0, len(ps))
-		for _, p := range ps {
-			e, err := a.event(caller, events.NewEventID(), p)
-			if err != nil {
-				return nil, err
-			}
-			evs = append(evs, e)
-		}
-		return evs, nil
+		return a.newEvents(caller, ps)
 	})
 	if err != nil {
 		httpx.WriteError(w, r, refusal(err))

@@ -177,16 +177,11 @@ func (a *API) addParticipants(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		evs := make([]*events.Envelope, 0, len(add))
-		for _, id := range add {
-			e, err := a.event(caller, events.NewEventID(),
-				&events.MemberJoined{ConversationID: conv, UserID: id, Role: role, AddedBy: caller.User()})
-			if err != nil {
-				return nil, err
-			}
-			evs = append(evs, e)
+		ps := make([]events.Payload, len(add))
+		for i, id := range add {
+			ps[i] = &events.MemberJoined{ConversationID: conv, UserID: id, Role: role, AddedBy: caller.User()}
 		}
-		return evs, nil
+		return a.newEvents(caller, ps)
 	})
 	if err != nil {
 		httpx.WriteError(w, r, refusal(err))
@@ -286,6 +281,19 @@ func (a *API) event(caller *httpx.Caller, id string, p events.Payload) (*events.
 		return nil, badRequest("%v", invalid.Err)
 	}
 	return e, err
+}
+
+// newEvents is a fresh event of the caller for each payload, in order.
+func (a *API) newEvents(caller *httpx.Caller, ps []events.Payload) ([]*events.Envelope, error) {
+	evs := make([]*events.Envelope, 0, len(ps))
+	for _, p := range ps {
+		e, err := a.event(caller, events.NewEventID(), p)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
 }
 
 func actorOf(c *httpx.Caller) events.Actor {

@@ -124,14 +124,13 @@ func (a *API) putDirectoryUsers(w http.ResponseWriter, r *http.Request) {
 func (a *API) writeDirectory(w http.ResponseWriter, r *http.Request, caller *httpx.Caller, users []events.DirectoryUser) bool {
 	out, err := a.Directories.Decide(r.Context(), caller.App.Name, func(dir *decide.Directory, _ uint64) ([]*events.Envelope, error) {
 		changed := decide.ChangedUsers(dir, users)
-		var evs []*events.Envelope
+		var ps []events.Payload
 		for i := 0; i < len(changed); i += events.MaxDirectoryUsersPerEvent {
-			e, err := a.event(caller, events.NewEventID(),
-				&events.DirectoryUsersUpdated{Users: changed[i:min(i+events.MaxDirectoryUsersPerEvent, len(changed))]})
-			if err != nil {
-				return nil, fmt.Errorf("directory event: %w", err)
-			}
-			evs = append(evs, e)
+			ps = append(ps, &events.DirectoryUsersUpdated{Users: changed[i:min(i+events.MaxDirectoryUsersPerEvent, len(changed))]})
+		}
+		evs, err := a.newEvents(caller, ps)
+		if err != nil {
+			return nil, fmt.Errorf("directory event: %w", err)
 		}
 		return evs, nil
 	})
