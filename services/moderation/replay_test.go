@@ -78,6 +78,9 @@ func decisions(t *testing.T, evs []*events.Envelope, restored, batch int) map[st
 			t.Fatal(err)
 		}
 	}
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]string{}
 	last, err := jet.LastSeq(ctx, js)
 	if err != nil || last == 0 {

@@ -14,10 +14,13 @@ import (
 // Service is the moderation consumer. Its state (membership and the set of
 // messages already decided) is folded from the log; see jet.Stateful.
 type Service struct {
-	apps    config.Apps
-	appends *jet.Appender
-	log     *slog.Logger
-	roster  *roster.Roster
+	apps config.Apps
+	// outbox appends the decisions; the next events are decided while the
+	// log acknowledges them (Flush confirms them before the events behind
+	// them are acknowledged).
+	outbox *jet.Outbox
+	log    *slog.Logger
+	roster *roster.Roster
 	// seen holds every message id posted so far, with the conversation it
 	// was posted in (the zero key if that did not exist), for replies to
 	// name. A MessagePosted that repeats one (a client retry after the
@@ -42,7 +45,12 @@ type Service struct {
 
 // New returns the moderation consumer.
 func New(apps config.Apps, appends *jet.Appender, log *slog.Logger) *Service {
-	return &Service{apps: apps, appends: appends, log: log, roster: roster.New(), seen: map[idkey.Key]idkey.Key{},
+	out := &jet.Outbox{Appender: appends, Stored: func(evs []*events.Envelope) {
+		for _, de := range evs {
+			jet.StageDone(jet.StageModeration, de.At) // a decision carries its posting's at
+		}
+	}}
+	return &Service{apps: apps, outbox: out, log: log, roster: roster.New(), seen: map[idkey.Key]idkey.Key{},
 		rules: map[string]*Rules{}, senders: map[string]*Sender{}, files: map[string]*Upload{}}
 }
 
@@ -175,36 +183,37 @@ func (s *Service) senderOf(app, user string) *Sender {
 	return sd
 }
 
-// Handle decides each new message at its position and appends the decisions.
+// Handle decides each new message at its position and sends the decisions
+// to the log (Flush confirms them).
 // An event whose handling fails (a panic) is poison: the decisions before it
 // are appended, then the loop parks it and goes on after it.
-func (s *Service) Handle(ctx context.Context, evs []*events.Envelope) error {
+func (s *Service) Handle(_ context.Context, evs []*events.Envelope) error {
 	for _, e := range evs {
 		if e.Seq <= s.folded {
 			continue
 		}
 		s.folded = e.Seq
 		if err := s.fold(e); err != nil {
-			if err := s.appendDecisions(ctx); err != nil {
+			if err := s.appendDecisions(); err != nil {
 				return err
 			}
 			return &jet.PoisonError{Event: e, Err: err}
 		}
 	}
-	return s.appendDecisions(ctx)
+	return s.appendDecisions()
 }
 
-// appendDecisions appends the decisions not yet in the log.
-func (s *Service) appendDecisions(ctx context.Context) error {
+// appendDecisions sends the decisions not yet sent to the log.
+func (s *Service) appendDecisions() error {
 	if len(s.out) == 0 {
 		return nil
 	}
-	if _, err := s.appends.AppendAll(ctx, s.out); err != nil {
+	if err := s.outbox.Send(s.out); err != nil {
 		return err
 	}
-	for _, de := range s.out {
-		jet.StageDone(jet.StageModeration, de.At) // a decision carries its posting's at
-	}
-	s.out = s.out[:0]
+	s.out = nil // the outbox keeps the slice
 	return nil
 }
+
+// Flush returns once every decision sent so far is in the log.
+func (s *Service) Flush(ctx context.Context) error { return s.outbox.Flush(ctx) }
