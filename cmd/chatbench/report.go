@@ -97,6 +97,15 @@ func (r *report) markdown() string {
 		fmt.Sprintf("%.0f relayed/s", relRate), ratio(satRate, relRate), "≥ 9,000", satRate >= 9000)
 	row("saturation: MQTT messages moved/s", fmt.Sprintf("%.0f", satMoved), fmt.Sprintf("%.0f", relMoved),
 		ratio(satMoved, relMoved), "ratio ≥ 0.5", relMoved > 0 && satMoved/relMoved >= 0.5)
+	if satRate > 0 && relMoved > 0 {
+		// A chat message moves several MQTT messages (the posting, its
+		// deliveries, the sender's result): even with no chat logic at all,
+		// the broker and the clients on this machine cap the chat rate here.
+		per := satMoved / satRate
+		row(fmt.Sprintf("ceiling: chat messages/s the raw relay's MQTT rate allows (%.1f MQTT messages per chat message)", per),
+			fmt.Sprintf("%.0f", relMoved/per), fmt.Sprintf("%.0f MQTT msg/s (relay)", relMoved),
+			ratio(satRate, relMoved/per), "", true)
+	}
 	row("appends to the log/s at saturation (2 events per message)", fmt.Sprintf("%.0f", 2*satRate),
 		fmt.Sprintf("%.0f (JetStream async)", r.jsAppend), ratio(2*satRate, r.jsAppend), "", true)
 	if rc := r.receipts; rc != nil {
