@@ -52,11 +52,17 @@ func pump(ctx context.Context, it jetstream.MessagesContext, o pumpOptions, fn f
 		}
 	}()
 	buf := make([]jetstream.Msg, 0, max)
+	// One timer each, reset per batch: a consumer makes thousands of
+	// batches a second under load.
+	idleTimer, lingerTimer := stoppedTimer(), stoppedTimer()
+	defer idleTimer.Stop()
+	defer lingerTimer.Stop()
 	var idle <-chan time.Time
 	for {
 		buf = buf[:0]
 		if o.idle > 0 {
-			idle = time.After(o.idle)
+			idleTimer.Reset(o.idle)
+			idle = idleTimer.C
 		}
 		select {
 		case <-ctx.Done():
@@ -79,7 +85,8 @@ func pump(ctx context.Context, it jetstream.MessagesContext, o pumpOptions, fn f
 		}
 		var deadline <-chan time.Time
 		if linger > 0 {
-			deadline = time.After(linger)
+			lingerTimer.Reset(linger)
+			deadline = lingerTimer.C
 		}
 	fill:
 		for len(buf) < max {
@@ -111,6 +118,14 @@ func pump(ctx context.Context, it jetstream.MessagesContext, o pumpOptions, fn f
 			return err
 		}
 	}
+}
+
+// stoppedTimer is a timer to Reset before use (since Go 1.23 a Reset timer
+// never delivers a value left from before).
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // decode turns raw messages into a batch, parking those that do not decode
