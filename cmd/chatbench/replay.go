@@ -72,9 +72,12 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 	if b.o.verbose {
 		r.Progress = os.Stderr
 	}
+	// As chatctl replay runs it: with its collector setting.
+	restoreGC := projections.ReplayGC(os.Getenv)
 	stop := b.profileReplay()
 	sum, err := r.Run(ctx)
 	stop()
+	restoreGC()
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
