@@ -71,3 +71,50 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 		t.Fatalf("%d rows copied, want %d", n, len(rows))
 	}
 }
+
+// TestCopiedMembershipsAndNotificationsEqualInsertedOnes does the same for
+// the other rows a replay copies.
+func TestCopiedMembershipsAndNotificationsEqualInsertedOnes(t *testing.T) {
+	ctx := context.Background()
+	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
+	memberships := func(app string) db.InsertMembershipsParams {
+		return db.InsertMembershipsParams{App: []string{app, app}, ConversationID: []string{"c1", "c2"}, UserID: []string{"u1", "u2"},
+			FromSeq: []int64{3, 4}, ToSeq: []int64{0, 9}, Role: []string{"admin", "member"}}
+	}
+	notes := func(app string) db.AddNotificationsParams {
+		return db.AddNotificationsParams{App: []string{app, app}, UserID: []string{"u1", "u2"}, Seq: []int64{3, 4},
+			At: []time.Time{at, at.Add(time.Microsecond)}, Data: [][]byte{[]byte(`{"type":"added","conversationId":"c1","by":"ü"}`), []byte(`{}`)}}
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if err := copyMemberships(ctx, tx, memberships("copied")); err != nil {
+			return err
+		}
+		if err := q.InsertMemberships(ctx, memberships("geosector")); err != nil {
+			return err
+		}
+		if err := copyNotifications(ctx, tx, notes("copied")); err != nil {
+			return err
+		}
+		return q.AddNotifications(ctx, notes("geosector"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, key := range map[string]string{"memberships": "conversation_id, user_id, from_seq", "user_feed": "user_id, seq"} {
+		var copied, inserted string
+		err := pool.QueryRow(ctx, `SELECT coalesce(string_agg((to_jsonb(t) - 'app')::text, ';' ORDER BY `+key+`) FILTER (WHERE app = 'copied'), ''),
+			coalesce(string_agg((to_jsonb(t) - 'app')::text, ';' ORDER BY `+key+`) FILTER (WHERE app = 'geosector'), '') FROM `+table+` t`).Scan(&copied, &inserted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if copied != inserted || copied == "" {
+			t.Errorf("%s: copied rows\n%s\ninserted rows\n%s", table, copied, inserted)
+		}
+	}
+}

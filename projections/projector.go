@@ -333,10 +333,10 @@ func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
 	writeConversations(ctx, q, c, keep)
-	writeSync(ctx, q, c, keep)
+	writeSync(ctx, tx, q, c, keep)
 	if firstErr == nil {
 		// Notifications read the settings before the batch's are written.
-		keep(0, writeNotes(ctx, q, c))
+		keep(0, writeNotes(ctx, tx, q, c))
 		keep(0, writeGroups(ctx, q, c))
 	}
 	writeAnnouncements(ctx, q, c, keep)
