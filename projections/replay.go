@@ -81,6 +81,15 @@ func ReplayGC(getenv func(string) string) (restore func()) {
 	return func() { debug.SetGCPercent(old) }
 }
 
+// replayAhead is how many batches a replay reads and decodes ahead of the
+// one it folds. Batches differ: one full of conversations created writes
+// several rows per member and keeps PostgreSQL busy for a second while the
+// next one folds in a tenth of that. Reading on meanwhile uses the core the
+// fold leaves idle: on the benchmark's log, 8 batches ahead rather than 2
+// rebuilt about 3% faster (a median of 103,000 events/s against 100,000
+// over four runs each).
+const replayAhead = 8
+
 // Run performs the replay.
 func (r *Replay) Run(ctx context.Context) (*ReplaySummary, error) {
 	if r.Batch <= 0 {
@@ -170,7 +179,7 @@ func (r *Replay) apply(ctx context.Context, pool *pgxpool.Pool, until uint64, su
 		sum.Position = b.Last
 		prog.Update(b.Last)
 	})
-	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: park}, pl.add)
+	err = jet.Read(ctx, r.JS, jet.ReadOptions{From: from + 1, Until: until, Max: r.Batch, Park: park, Ahead: replayAhead}, pl.add)
 	if derr := pl.drain(ctx); err == nil {
 		err = derr
 	}

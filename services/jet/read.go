@@ -162,6 +162,10 @@ type ReadOptions struct {
 	Linger time.Duration
 	// Park receives events that do not decode; required.
 	Park *Parker
+	// Ahead is how many batches may be read and decoded ahead of fn
+	// (default 2): a consumer whose batches sometimes take much longer to
+	// apply than others lets the reading go on meanwhile.
+	Ahead int
 }
 
 // Read calls fn with consecutive batches of the log from o.From, in order,
@@ -192,7 +196,10 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	errDone := errors.New("done")
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	batches := make(chan Batch, 2)
+	if o.Ahead <= 0 {
+		o.Ahead = 2
+	}
+	batches := make(chan Batch, o.Ahead)
 	perr := make(chan error, 1)
 	go func() {
 		defer close(batches)
