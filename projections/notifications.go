@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/wire"
@@ -74,7 +76,7 @@ type appUser struct{ app, user string }
 // on its recipient's settings at its position: those before the batch (one
 // read), then the batch's own changes in order. It runs before the batch's
 // settings rows are written.
-func writeNotes(ctx context.Context, q *db.Queries, c *changes) error {
+func writeNotes(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 	if len(c.notes) == 0 {
 		return nil
 	}
@@ -112,7 +114,10 @@ func writeNotes(ctx context.Context, q *db.Queries, c *changes) error {
 			rows.At, rows.Data = append(rows.At, op.at), append(rows.Data, op.data)
 		}
 	}
-	if len(rows.App) > 0 {
+	switch {
+	case len(rows.App) > 0 && c.known != nil:
+		return copyNotifications(ctx, tx, rows)
+	case len(rows.App) > 0:
 		return q.AddNotifications(ctx, rows)
 	}
 	return nil

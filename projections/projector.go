@@ -50,7 +50,7 @@ type Projector struct {
 	// panic); nil is the read model's own.
 	effects *events.Router[*changes]
 	// known is set in replays: the keys of every message written, so new
-	// messages are copied straight into the table (see CopyMessages).
+	// messages are copied straight into the table (see copyMessages).
 	known *knownMessages
 	// lastDeferred is set in fresh rebuilds, which fill last messages at
 	// the end (see conversationChanges.lastDeferred).
@@ -210,7 +210,7 @@ func (p *Projector) writeBatch(ctx context.Context, tx pgx.Tx, segs []*changes, 
 				return err
 			}
 		}
-		if err := write(ctx, q, c); err != nil {
+		if err := write(ctx, tx, q, c); err != nil {
 			return err
 		}
 	}
@@ -240,8 +240,9 @@ func (p *Projector) committed(segs []*changes) {
 // than inserted: COPY costs a round trip more but far less per row.
 const copyThreshold = 200
 
-// write sends the folded changes as batched statements, in dependency order.
-func write(ctx context.Context, q *db.Queries, c *changes) error {
+// write sends the folded changes as batched statements, in dependency order,
+// in tx (whose queries are q).
+func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 	var firstErr error
 	keep := func(_ int, err error) {
 		if err != nil && firstErr == nil {
@@ -279,12 +280,8 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 	}
 	switch {
 	case c.known != nil && len(c.messages) > 0:
-		rows := make([]db.CopyMessagesParams, len(c.messages))
-		for i, m := range c.messages {
-			rows[i] = db.CopyMessagesParams(m)
-		}
-		if _, err := q.CopyMessages(ctx, rows); err != nil {
-			return fmt.Errorf("copy messages: %w", err)
+		if err := copyMessages(ctx, tx, c.messages); err != nil {
+			return err
 		}
 	case len(c.messages) >= copyThreshold:
 		// Bulk: COPY into the staging table, then one merge statement.
@@ -336,10 +333,10 @@ func write(ctx context.Context, q *db.Queries, c *changes) error {
 		q.AdvanceDelivered(ctx, deliveries).Exec(keep)
 	}
 	writeConversations(ctx, q, c, keep)
-	writeSync(ctx, q, c, keep)
+	writeSync(ctx, tx, q, c, keep)
 	if firstErr == nil {
 		// Notifications read the settings before the batch's are written.
-		keep(0, writeNotes(ctx, q, c))
+		keep(0, writeNotes(ctx, tx, q, c))
 		keep(0, writeGroups(ctx, q, c))
 	}
 	writeAnnouncements(ctx, q, c, keep)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/chatbackend/chat/bridge"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/roster"
@@ -178,8 +180,9 @@ func (c *changes) receiptAudience(e *events.Envelope, r *events.Receipt) []strin
 	return recorded(conv.ToldOfReceipt(r, upTo))
 }
 
-// writeSync sends what sync reads, after the rows it depends on.
-func writeSync(ctx context.Context, q *db.Queries, c *changes, keep func(int, error)) {
+// writeSync sends what sync reads, after the rows it depends on, in tx
+// (whose queries are q).
+func writeSync(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes, keep func(int, error)) {
 	var closes []db.CloseMembershipParams
 	var roles []db.SetMembershipRoleParams
 	var opens db.InsertMembershipsParams
@@ -208,7 +211,10 @@ func writeSync(ctx context.Context, q *db.Queries, c *changes, keep func(int, er
 	if len(closes) > 0 {
 		q.CloseMembership(ctx, closes).Exec(keep)
 	}
-	if len(opens.App) > 0 {
+	switch {
+	case len(opens.App) > 0 && c.known != nil:
+		keep(0, copyMemberships(ctx, tx, opens))
+	case len(opens.App) > 0:
 		keep(0, q.InsertMemberships(ctx, opens))
 	}
 	if len(c.feed) > 0 {

@@ -27,6 +27,7 @@ type replayResult struct {
 	rate        float64 // events/s rebuilt into PostgreSQL
 	setup       time.Duration
 	writing     time.Duration
+	indexing    time.Duration // of the replay's time, building the indexes deferred for the load
 	restore     time.Duration
 	restoreRate float64
 	sync        *syncResult
@@ -71,12 +72,17 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 	if b.o.verbose {
 		r.Progress = os.Stderr
 	}
+	// As chatctl replay runs it: with its collector setting.
+	restoreGC := projections.ReplayGC(os.Getenv)
+	stop := b.profileReplay()
 	sum, err := r.Run(ctx)
+	stop()
+	restoreGC()
 	if err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	res.rate = float64(sum.Applied) / sum.Applying.Seconds()
-	res.setup, res.writing = sum.Elapsed-sum.Applying, sum.Writing
+	res.setup, res.writing, res.indexing = sum.Elapsed-sum.Applying, sum.Writing, sum.Indexing
 	// 1,000 missed deliveries out of the full log; a quick run's smaller log
 	// gives its users fewer, so the figure is taken on as many as they have.
 	for missed := 1000; ; missed /= 2 {

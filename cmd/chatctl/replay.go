@@ -48,6 +48,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		Swap: *until == 0 && !*noSwap, DropOld: *dropOld, Verify: *verify, Batch: *batch, Progress: stderr,
 		Apps: cfg.Apps,
 	}
+	defer projections.ReplayGC(getenv)()
 	sum, err := r.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("replay interrupted at position %d of schema %s; run the same command again to resume", sum.Position, sum.Target)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -176,6 +177,10 @@ type ReadOptions struct {
 	Linger time.Duration
 	// Park receives events that do not decode; required.
 	Park *Parker
+	// Ahead is how many batches may be read and decoded ahead of fn
+	// (default 2): a consumer whose batches sometimes take much longer to
+	// apply than others lets the reading go on meanwhile.
+	Ahead int
 }
 
 // Read calls fn with consecutive batches of the log from o.From, in order,
@@ -206,7 +211,10 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	errDone := errors.New("done")
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	batches := make(chan Batch, 2)
+	if o.Ahead <= 0 {
+		o.Ahead = 2
+	}
+	batches := make(chan Batch, o.Ahead)
 	perr := make(chan error, 1)
 	go func() {
 		defer close(batches)
@@ -249,14 +257,19 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	return nil
 }
 
-// upTo trims msgs to those at or before position until.
+// upTo trims msgs to those at or before position until. They come in log
+// order, so the last one's position usually settles it: a message's
+// position is parsed from its reply subject on every call, and a replay
+// reads every event once here.
 func upTo(msgs []jetstream.Msg, until uint64) []jetstream.Msg {
-	for i, m := range msgs {
-		if md, err := m.Metadata(); err == nil && md.Sequence.Stream > until {
-			return msgs[:i]
-		}
+	after := func(i int) bool {
+		md, err := msgs[i].Metadata()
+		return err == nil && md.Sequence.Stream > until
 	}
-	return msgs
+	if len(msgs) == 0 || !after(len(msgs)-1) {
+		return msgs
+	}
+	return msgs[:sort.Search(len(msgs), after)]
 }
 
 // LastSeq is the position of the newest event in the log (0 when empty).

@@ -9,55 +9,6 @@ import (
 	"context"
 )
 
-// iteratorForCopyMessages implements pgx.CopyFromSource.
-type iteratorForCopyMessages struct {
-	rows                 []CopyMessagesParams
-	skippedFirstNextCall bool
-}
-
-func (r *iteratorForCopyMessages) Next() bool {
-	if len(r.rows) == 0 {
-		return false
-	}
-	if !r.skippedFirstNextCall {
-		r.skippedFirstNextCall = true
-		return true
-	}
-	r.rows = r.rows[1:]
-	return len(r.rows) > 0
-}
-
-func (r iteratorForCopyMessages) Values() ([]interface{}, error) {
-	return []interface{}{
-		r.rows[0].App,
-		r.rows[0].ID,
-		r.rows[0].ConversationID,
-		r.rows[0].ClientMsgID,
-		r.rows[0].SenderID,
-		r.rows[0].SenderType,
-		r.rows[0].Content,
-		r.rows[0].ContentType,
-		r.rows[0].AttachmentID,
-		r.rows[0].ReplyTo,
-		r.rows[0].CreatedAt,
-		r.rows[0].Seq,
-		r.rows[0].ModerationStatus,
-		r.rows[0].ModerationReason,
-		r.rows[0].ModeratedSeq,
-		r.rows[0].ModeratedAt,
-	}, nil
-}
-
-func (r iteratorForCopyMessages) Err() error {
-	return nil
-}
-
-// Replays only: the replay knows every message id already written, so its
-// rows never conflict and go straight in.
-func (q *Queries) CopyMessages(ctx context.Context, arg []CopyMessagesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"messages"}, []string{"app", "id", "conversation_id", "client_msg_id", "sender_id", "sender_type", "content", "content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason", "moderated_seq", "moderated_at"}, &iteratorForCopyMessages{rows: arg})
-}
-
 // iteratorForStageMessages implements pgx.CopyFromSource.
 type iteratorForStageMessages struct {
 	rows                 []StageMessagesParams

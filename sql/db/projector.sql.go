@@ -20,25 +20,6 @@ func (q *Queries) ClearStagedMessages(ctx context.Context) error {
 	return err
 }
 
-type CopyMessagesParams struct {
-	App              string
-	ID               string
-	ConversationID   string
-	ClientMsgID      string
-	SenderID         string
-	SenderType       string
-	Content          string
-	ContentType      string
-	AttachmentID     *string
-	ReplyTo          *string
-	CreatedAt        time.Time
-	Seq              int64
-	ModerationStatus string
-	ModerationReason *string
-	ModeratedSeq     *int64
-	ModeratedAt      *time.Time
-}
-
 const getCheckpoint = `-- name: GetCheckpoint :one
 SELECT position FROM projection_checkpoints WHERE name = $1
 `

@@ -70,14 +70,6 @@ WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
 -- TRUNCATE, not DELETE: the staging table never accumulates dead rows.
 TRUNCATE message_staging;
 
--- name: CopyMessages :copyfrom
--- Replays only: the replay knows every message id already written, so its
--- rows never conflict and go straight in.
-INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
-                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
-                      moderated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
-
 -- name: MessageKeys :many
 SELECT app, id FROM messages;
 
