@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,25 +60,6 @@ type ReplaySummary struct {
 // row updated once and each table gets its statement: on the benchmark's
 // log, batches of 20,000 rebuilt about 10% faster than batches of 5,000.
 const DefaultReplayBatch = 20000
-
-// ReplayGCPercent is the garbage collector's target (GOGC) a rebuild runs
-// at unless the environment sets GOGC: the heap may grow to five times what
-// is live between collections. At the runtime's default of 100 the collector
-// took a fifth of the rebuild's CPU on the benchmark's log (the set of
-// message keys and the roster are live throughout, and every event
-// allocates), CPU that PostgreSQL needs on a small machine.
-const ReplayGCPercent = 400
-
-// ReplayGC sets this process's collector for a rebuild, unless getenv says
-// GOGC is set, and returns what puts it back. chatctl replay, a process of
-// its own, calls it; so does the benchmark around the rebuild it measures.
-func ReplayGC(getenv func(string) string) (restore func()) {
-	if getenv("GOGC") != "" {
-		return func() {}
-	}
-	old := debug.SetGCPercent(ReplayGCPercent)
-	return func() { debug.SetGCPercent(old) }
-}
 
 // replayAhead is how many batches a replay reads and decodes ahead of the
 // one it folds. Batches differ: one full of conversations created writes

@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -285,28 +284,3 @@ func TestDigestCoversEveryTable(t *testing.T) {
 }
 
 func equalDigests(a, b map[string]string) bool { return len(DigestDiff(a, b)) == 0 }
-
-func TestReplayGCRaisesTheCollectorTargetUnlessGOGCIsSet(t *testing.T) {
-	before := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(before)
-
-	restore := ReplayGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(ReplayGCPercent); got != ReplayGCPercent {
-		t.Errorf("during a rebuild GOGC is %d, want %d", got, ReplayGCPercent)
-	}
-	restore()
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("after a rebuild GOGC is %d, want 100 back", got)
-	}
-
-	restore = ReplayGC(func(k string) string {
-		if k == "GOGC" {
-			return "50"
-		}
-		return ""
-	})
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("with GOGC set, a rebuild changed the collector to %d", got)
-	}
-	restore()
-}

@@ -73,7 +73,7 @@ func (b *bench) replayScenario(ctx context.Context, n int) (*replayResult, error
 		r.Progress = os.Stderr
 	}
 	// As chatctl replay runs it: with its collector setting.
-	restoreGC := projections.ReplayGC(os.Getenv)
+	restoreGC := config.CollectLess(os.Getenv)
 	stop := b.profileReplay()
 	sum, err := r.Run(ctx)
 	stop()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/chatbackend/chat/projections"
+	"github.com/chatbackend/chat/services/config"
 )
 
 func replay(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -48,7 +49,7 @@ func replay(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		Swap: *until == 0 && !*noSwap, DropOld: *dropOld, Verify: *verify, Batch: *batch, Progress: stderr,
 		Apps: cfg.Apps,
 	}
-	defer projections.ReplayGC(getenv)()
+	defer config.CollectLess(getenv)() // as chatd
 	sum, err := r.Run(ctx)
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("replay interrupted at position %d of schema %s; run the same command again to resume", sum.Position, sum.Target)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/chatbackend/chat/services/config"
@@ -21,17 +20,8 @@ import (
 	"github.com/chatbackend/chat/services/natsauth"
 )
 
-// gcPercent is chatd's GOGC unless the environment sets one: the heap may
-// grow to five times what is live between collections. chatd's live heap
-// is small next to the machines it runs on (about 100 MiB with 10,000
-// clients), and at the runtime's default of 100 the collector took about a
-// tenth of its CPU on the chat path.
-const gcPercent = 400
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
+	config.CollectLess(os.Getenv)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load("chatd", os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
