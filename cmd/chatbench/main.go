@@ -289,6 +289,7 @@ func run(ctx context.Context, o *options) error {
 			b.report.rssAfterSteady = rssKB(srv.cmd.Process.Pid)
 			if o.profile {
 				_ = b.srv.fetch("/metrics", filepath.Join(o.out, "chatd-metrics-after-steady.txt"))
+				_ = b.srv.fetch("/debug/pprof/heap?gc=1", filepath.Join(o.out, "chatd-heap-after-steady.pprof"))
 			}
 		}
 

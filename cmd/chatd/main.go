@@ -21,7 +21,6 @@ import (
 )
 
 func main() {
-	config.CollectLess(os.Getenv)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg, err := config.Load("chatd", os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -31,6 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chatd:", err)
 		os.Exit(2)
 	}
+	log.Info("garbage collector", "settings", config.TuneCollector(cfg.MemoryLimit, os.Getenv).String())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.Start(ctx, cfg, log)

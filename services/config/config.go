@@ -88,6 +88,9 @@ type Config struct {
 	WSOrigins []string
 	// Webhooks configure how webhook deliveries are made.
 	Webhooks WebhookSettings
+	// MemoryLimit is the heap chatd's collector keeps under, in bytes (0:
+	// none); with one it collects rarely (TuneCollector).
+	MemoryLimit int64
 }
 
 // WebhookSettings bound webhook deliveries: each is tried Attempts times,
@@ -149,7 +152,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		}
 		return d
 	}
-	var roles, secret, origins string
+	var roles, secret, origins, memoryLimit string
 	var err error
 	envInt := func(key string, def int) int {
 		n, err := strconv.Atoi(env(key, strconv.Itoa(def)))
@@ -190,6 +193,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.DurationVar(&c.Webhooks.RetryFirst, "webhook-retry", envDuration("CHAT_WEBHOOK_RETRY", time.Second), "wait after a webhook delivery's first failure, doubled after each next one (CHAT_WEBHOOK_RETRY)")
 	fl.DurationVar(&c.Webhooks.Timeout, "webhook-timeout", envDuration("CHAT_WEBHOOK_TIMEOUT", 10*time.Second), "bound of one webhook request (CHAT_WEBHOOK_TIMEOUT)")
 	fl.BoolVar(&c.Webhooks.AllowPrivate, "webhook-allow-private", getenv("CHAT_WEBHOOK_ALLOW_PRIVATE") == "1", "let webhooks reach loopback, private and link-local addresses (CHAT_WEBHOOK_ALLOW_PRIVATE=1)")
+	fl.StringVar(&memoryLimit, "memory-limit", env("CHAT_MEMORY_LIMIT", "auto"), "heap the garbage collector keeps under: auto (a quarter of the machine's or container's memory), off, or a size such as 2GiB; with a limit it collects rarely (CHAT_MEMORY_LIMIT)")
 	fl.StringVar(&roles, "roles", env("CHAT_ROLES", "all"), "comma-separated roles: "+strings.Join(AllRoles, ",")+" or all (CHAT_ROLES)")
 	if err := fl.Parse(args); err != nil {
 		return nil, err
@@ -238,6 +242,9 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		return nil, errors.New("nats-replicas: between 1 and 5")
+	}
+	if c.MemoryLimit, err = ParseMemoryLimit(memoryLimit, nil); err != nil {
+		return nil, err
 	}
 	if c.Roles, err = parseRoles(roles); err != nil {
 		return nil, err
