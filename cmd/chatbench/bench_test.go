@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,3 +121,33 @@ func TestADeliveryCarriesItsIngressTime(t *testing.T) {
 }
 
 func inf() float64 { return math.Inf(1) }
+
+func TestSaturationNarrowsTheGapAfterTheFirstFailingStep(t *testing.T) {
+	for _, c := range []struct {
+		limit float64 // the highest rate that passes
+		want  []float64
+	}{
+		{20000, []float64{2000, 5000, 8000, 11000}},
+		{3900, []float64{2000, 5000, 3500, 4300}},
+		{3000, []float64{2000, 5000, 3500, 2800}},
+		{2500, []float64{2000, 5000, 3500, 2800}},
+		{1000, []float64{2000, 1000, 1500}},
+		{0, []float64{2000, 1000, 500}},
+	} {
+		got := narrowRates([]float64{2000, 5000, 8000, 11000}, func(r float64) bool { return r <= c.limit })
+		if !slices.Equal(got, c.want) {
+			t.Errorf("passing up to %.0f/s: ran %v, want %v", c.limit, got, c.want)
+		}
+	}
+}
+
+func TestTheBestStepIsTheHighestRateThatPassed(t *testing.T) {
+	pass := func(rate float64) *loadResult {
+		return &loadResult{rate: rate, expected: 10, unique: 10, lat: []time.Duration{time.Millisecond}}
+	}
+	fail := &loadResult{rate: 5000, expected: 10, unique: 10, lost: 1, lat: []time.Duration{time.Millisecond}}
+	steps := []*loadResult{pass(2000), fail, pass(3500), pass(2800)}
+	if got := best(steps, 100*time.Millisecond); got == nil || got.rate != 3500 {
+		t.Errorf("best = %v, want the 3500/s step", got)
+	}
+}

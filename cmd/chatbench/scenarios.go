@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -79,26 +80,64 @@ func (b *bench) chatStaged(name string, pairs, groups []*conversation, groupShar
 }
 
 // saturate raises the offered rate step by step over pairs until a step
-// fails, and returns every step.
+// fails, then narrows the gap between the last passing rate and the failing
+// one (narrowSteps times, halving it each time), and returns every step in
+// the order run.
 func (b *bench) saturate(name string, rates []float64, step func(rate float64) *loadResult) []*loadResult {
 	var out []*loadResult
-	for _, r := range rates {
+	run := func(r float64) bool {
 		res := step(r)
 		res.name = fmt.Sprintf("%s %.0f/s", name, r)
 		out = append(out, res)
 		b.logf("  %s", res.line())
-		if !res.passes(b.o.saturationP99) {
+		return res.passes(b.o.saturationP99)
+	}
+	narrowRates(rates, run)
+	return out
+}
+
+// narrowSteps is how many steps narrow the gap after the first failing one:
+// two find the sustained rate within a quarter of a step.
+const narrowSteps = 2
+
+// narrowRates runs the rising rates until one fails, then narrowSteps rates
+// halfway between the highest passing and the lowest failing one (rounded
+// to 100/s; from 0 when even the first fails), and returns the rates run
+// in order.
+func narrowRates(rates []float64, run func(float64) bool) []float64 {
+	var ran []float64
+	pass, fail := 0.0, 0.0
+	for _, r := range rates {
+		ran = append(ran, r)
+		if !run(r) {
+			fail = r
 			break
 		}
+		pass = r
 	}
-	return out
+	if fail == 0 {
+		return ran
+	}
+	for range narrowSteps {
+		mid := math.Round((pass+fail)/2/100) * 100
+		if mid <= pass || mid >= fail {
+			break
+		}
+		ran = append(ran, mid)
+		if run(mid) {
+			pass = mid
+		} else {
+			fail = mid
+		}
+	}
+	return ran
 }
 
 // best is the highest passing step.
 func best(steps []*loadResult, p99 time.Duration) *loadResult {
 	var b *loadResult
 	for _, s := range steps {
-		if s.passes(p99) {
+		if s.passes(p99) && (b == nil || s.rate > b.rate) {
 			b = s
 		}
 	}
