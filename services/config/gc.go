@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,29 +90,61 @@ func ParseSize(s string) (int64, error) {
 	return int64(v * float64(factor)), nil
 }
 
-// AutoMemoryLimit is a quarter of the memory this process may use: its
-// cgroup's limit (v2, then v1) when it has one, else the machine's memory.
+// AutoMemoryLimit is a quarter of the memory this process may use: the
+// tightest limit of its cgroup and the cgroup's parents (v2, or v1's
+// memory controller) when there is one, else the machine's memory.
 // Nothing readable gives 1 GiB.
 func AutoMemoryLimit(read func(string) ([]byte, error)) int64 {
 	if read == nil {
 		read = os.ReadFile
 	}
 	total := machineMemory(read)
-	for _, file := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
-		b, err := read(file)
-		if err != nil {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err == nil && n > 0 && (total == 0 || n < total) { // "max", or v1's huge "no limit"
-			total = n
-		}
-		break
+	if n := cgroupLimit(read); n > 0 && (total == 0 || n < total) {
+		total = n
 	}
 	if total <= 0 {
 		return 1 << 30
 	}
 	return total / MemoryLimitAuto
+}
+
+// cgroupLimit is the tightest memory limit on this process's cgroup path,
+// from /proc/self/cgroup: "0::/a/b" (v2) reads memory.max in
+// /sys/fs/cgroup/a/b, /sys/fs/cgroup/a and /sys/fs/cgroup; "4:memory:/a"
+// (v1) memory.limit_in_bytes under /sys/fs/cgroup/memory. 0 is none.
+func cgroupLimit(read func(string) ([]byte, error)) int64 {
+	b, err := read("/proc/self/cgroup")
+	if err != nil {
+		return 0
+	}
+	var best int64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var root, file string
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			root, file = "/sys/fs/cgroup", "memory.max"
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			root, file = "/sys/fs/cgroup/memory", "memory.limit_in_bytes"
+		default:
+			continue
+		}
+		for dir := path.Clean("/" + parts[2]); ; dir = path.Dir(dir) {
+			b, err := read(path.Join(root, dir, file))
+			// "max" (v2) and v1's page-rounded MaxInt64 mean no limit.
+			if n, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && perr == nil &&
+				n > 0 && n < math.MaxInt64/2 && (best == 0 || n < best) {
+				best = n
+			}
+			if dir == "/" {
+				break
+			}
+		}
+	}
+	return best
 }
 
 // machineMemory is MemTotal of /proc/meminfo in bytes, or 0.

@@ -63,18 +63,33 @@ func files(m map[string]string) func(string) ([]byte, error) {
 const meminfo8GiB = "MemTotal:        8388608 kB\nMemFree:         1000 kB\n"
 
 func TestMemoryLimitAutoIsAQuarterOfTheMachineOrContainer(t *testing.T) {
+	const v2 = "0::/system.slice/chatd.service\n"
+	const v1 = "9:name=systemd:/\n4:memory:/process_api/42\n1:cpu,cpuacct:/\n0::/\n"
 	cases := []struct {
 		name  string
 		files map[string]string
 		want  int64
 	}{
 		{"machine only", map[string]string{"/proc/meminfo": meminfo8GiB}, 2 << 30},
-		{"cgroup v2 without a limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/sys/fs/cgroup/memory.max": "max\n"}, 2 << 30},
-		{"cgroup v2 limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/sys/fs/cgroup/memory.max": "2147483648\n"}, 512 << 20},
-		{"cgroup v2 limit above the machine", map[string]string{"/proc/meminfo": meminfo8GiB, "/sys/fs/cgroup/memory.max": "17179869184\n"}, 2 << 30},
-		{"cgroup v1 without a limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 2 << 30},
-		{"cgroup v1 limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/sys/fs/cgroup/memory/memory.limit_in_bytes": "4294967296\n"}, 1 << 30},
-		{"cgroup limit, no meminfo", map[string]string{"/sys/fs/cgroup/memory.max": "4294967296"}, 1 << 30},
+		{"cgroup v2 without a limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v2,
+			"/sys/fs/cgroup/system.slice/chatd.service/memory.max": "max\n"}, 2 << 30},
+		{"cgroup v2 limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v2,
+			"/sys/fs/cgroup/system.slice/chatd.service/memory.max": "2147483648\n"}, 512 << 20},
+		{"cgroup v2 limit on the parent slice", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v2,
+			"/sys/fs/cgroup/system.slice/chatd.service/memory.max": "max\n", "/sys/fs/cgroup/system.slice/memory.max": "4294967296\n"}, 1 << 30},
+		{"the tightest of two limits", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v2,
+			"/sys/fs/cgroup/system.slice/chatd.service/memory.max": "2147483648\n", "/sys/fs/cgroup/system.slice/memory.max": "4294967296\n"}, 512 << 20},
+		{"container's own cgroup", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": "0::/\n",
+			"/sys/fs/cgroup/memory.max": "1073741824\n"}, 256 << 20},
+		{"cgroup v2 limit above the machine", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": "0::/\n",
+			"/sys/fs/cgroup/memory.max": "17179869184\n"}, 2 << 30},
+		{"cgroup v1 without a limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v1,
+			"/sys/fs/cgroup/memory/process_api/42/memory.limit_in_bytes": "9223372036854771712\n",
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 2 << 30},
+		{"cgroup v1 limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v1,
+			"/sys/fs/cgroup/memory/process_api/42/memory.limit_in_bytes": "4294967296\n"}, 1 << 30},
+		{"cgroup limit, no meminfo", map[string]string{"/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "4294967296"}, 1 << 30},
+		{"garbled cgroup file", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": "nonsense\n::\n"}, 2 << 30},
 		{"nothing readable", nil, 1 << 30},
 		{"garbled meminfo", map[string]string{"/proc/meminfo": "MemTotal: lots kB\n"}, 1 << 30},
 	}
