@@ -158,14 +158,11 @@ func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, err
 // belongs (a reply or delivery subject pointed into chat.evt.> by someone
 // with rights would otherwise put one tenant's event under another's).
 func checkSubject(e *events.Envelope, subject string) error {
-	want, err := e.Subject()
-	if err != nil {
+	if ok, err := e.StoredUnder(subject); ok || err != nil {
 		return err
 	}
-	if want != subject {
-		return fmt.Errorf("event %s stored under %s, but its app and payload place it under %s", e.ID, subject, want)
-	}
-	return nil
+	want, _ := e.Subject()
+	return fmt.Errorf("event %s stored under %s, but its app and payload place it under %s", e.ID, subject, want)
 }
 
 // ReadOptions select a range of the log.
