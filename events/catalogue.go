@@ -180,26 +180,62 @@ func (c *catalogue) payload(e *Envelope) (Payload, error) {
 	return p, nil
 }
 
-// subject is the subject p is stored under in app. A payload outside the
-// catalogue (none in this build) is placed as a conversation event.
+// subject is the subject p is stored under in app.
 func (c *catalogue) subject(app string, p Payload) string {
+	scope, id, name := c.place(p)
+	if scope == "app" {
+		return SubjectRoot + "." + app + "." + scope + "." + name
+	}
+	return SubjectRoot + "." + app + "." + scope + "." + id + "." + name
+}
+
+// storedUnder reports whether subject is the one p is stored under in app,
+// without building it: every consumer checks every event it reads.
+func (c *catalogue) storedUnder(subject, app string, p Payload) bool {
+	scope, id, name := c.place(p)
+	rest, ok := cutToken(subject, SubjectRoot)
+	if ok {
+		rest, ok = cutToken(rest, app)
+	}
+	if ok {
+		rest, ok = cutToken(rest, scope)
+	}
+	if ok && scope != "app" {
+		rest, ok = cutToken(rest, id)
+	}
+	return ok && rest == name
+}
+
+// place is where p's subject puts it: the scope's token, the id within the
+// scope (none for application-wide events, scope "app") and the type's
+// token. A payload outside the catalogue (none in this build) is placed as
+// a conversation event.
+func (c *catalogue) place(p Payload) (scope, id, name string) {
 	t := p.EventType()
-	scope, name := ScopeConversation, ""
+	kind := ScopeConversation
 	if s := c.specs[t]; s != nil {
-		scope, name = s.Scope, s.dotted
+		kind, name = s.Scope, s.dotted
 	} else {
 		name = dotted(t)
 	}
-	switch scope {
-	case ScopeUser:
-		return SubjectRoot + "." + app + ".user." + p.scopeID() + "." + name
+	switch kind {
 	case ScopeApp:
-		return SubjectRoot + "." + app + ".app." + name
+		return "app", "", name
+	case ScopeUser:
+		return "user", p.scopeID(), name
 	case ScopeGroup:
-		return SubjectRoot + "." + app + ".group." + p.scopeID() + "." + name
+		return "group", p.scopeID(), name
 	default:
-		return SubjectRoot + "." + app + ".conv." + p.scopeID() + "." + name
+		return "conv", p.scopeID(), name
 	}
+}
+
+// cutToken removes prefix and the dot after it from s.
+func cutToken(s, prefix string) (string, bool) {
+	if len(s) <= len(prefix) || s[len(prefix)] != '.' || s[:len(prefix)] != prefix {
+		return s, false
+	}
+	return s[len(prefix)+1:], true
 }
 
 // newPayload returns an empty payload for a type, or nil when unknown.

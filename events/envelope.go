@@ -138,3 +138,13 @@ func (e *Envelope) Subject() (string, error) {
 	}
 	return SubjectOf(e.App, p), nil
 }
+
+// StoredUnder reports whether subject is the one the envelope is stored
+// under (Subject), without building that.
+func (e *Envelope) StoredUnder(subject string) (bool, error) {
+	p, err := e.Payload()
+	if err != nil {
+		return false, err
+	}
+	return known.storedUnder(subject, e.App, p), nil
+}

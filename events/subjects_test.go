@@ -1,6 +1,9 @@
 package events
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // scoped is a payload of a type outside the catalogue, for the subject forms
 // no event in the catalogue uses yet.
@@ -58,6 +61,56 @@ func TestEveryCatalogueEventHasASubjectInsideTheLog(t *testing.T) {
 		s := SubjectOf("a", p)
 		if len(s) <= len(SubjectRoot)+1 || s[:len(SubjectRoot)+1] != SubjectRoot+"." {
 			t.Errorf("%s is stored under %q, outside %s", typ, s, AllEvents)
+		}
+	}
+}
+
+// storedUnder accepts the subject SubjectOf builds, for every scope, and
+// nothing else: not another application, scope, id or type, nor a subject
+// that only begins or ends like it.
+func TestStoredUnderAcceptsOnlyTheEventsOwnSubject(t *testing.T) {
+	cases := []struct {
+		c *catalogue
+		p Payload
+	}{
+		{known, &MemberJoined{ConversationID: "c1"}},
+		{known, &MessagePosted{ConversationID: "c-2_x"}},
+		{known, &GroupCreated{GroupID: "g1"}},
+		{known, &SettingsChanged{UserID: "bob"}},
+		{known, &WebhooksChanged{}},
+		{scopes, scoped{"ReadReceipt", "alice"}},
+		{scopes, scoped{"RulesChanged", ""}},
+	}
+	for _, tc := range cases {
+		own := tc.c.subject("geosector", tc.p)
+		if !tc.c.storedUnder(own, "geosector", tc.p) {
+			t.Errorf("%s refused under its own subject %s", tc.p.EventType(), own)
+		}
+		others := []string{
+			tc.c.subject("geo", tc.p),
+			tc.c.subject("geosectors", tc.p),
+			tc.c.subject("geosectox", tc.p),
+			own + ".x", own[:len(own)-1], "x" + own, "chat.evt", "",
+			strings.Replace(own, "chat.evt.", "chat.evts.", 1),
+			strings.Replace(own, ".geosector.", ".geosector.x.", 1),
+		}
+		if id := tc.p.scopeID(); id != "" { // another id of the same length
+			others = append(others, strings.Replace(own, "."+id+".", "."+id[:len(id)-1]+"z.", 1))
+		}
+		for _, scope := range []string{"conv", "user", "group", "app"} {
+			for _, from := range []string{".conv.", ".user.", ".group.", ".app."} {
+				if other := strings.Replace(own, from, "."+scope+".", 1); other != own {
+					others = append(others, other, strings.Replace(own, from, "."+scope+".x.", 1))
+				}
+			}
+		}
+		for _, other := range others {
+			if other != own && tc.c.storedUnder(other, "geosector", tc.p) {
+				t.Errorf("%s accepted under %s, its subject being %s", tc.p.EventType(), other, own)
+			}
+		}
+		if tc.c.storedUnder(own, "geo", tc.p) || tc.c.storedUnder(own, "geosectors", tc.p) || tc.c.storedUnder(own, "geosectox", tc.p) {
+			t.Errorf("%s of another application accepted under %s", tc.p.EventType(), own)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"slices"
+
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/roster"
 	"github.com/chatbackend/chat/services/wire"
@@ -16,13 +18,7 @@ func rewrites(e *events.Envelope) bool { return e.Type == events.TypeAnonymousCo
 // next is the changes that follow c's in the same batch, after a rewrite.
 func (c *changes) next() *changes {
 	n := newChanges(c.known, c.roster, c.apps)
-	n.earlier, n.lastDeferred = c.earlier, c.lastDeferred
-	if n.earlier == nil {
-		n.earlier = map[msgKey]struct{}{}
-	}
-	for k := range c.messageIndex {
-		n.earlier[k] = struct{}{}
-	}
+	n.earlier, n.lastDeferred = append(slices.Clip(c.earlier), c), c.lastDeferred
 	return n
 }
 

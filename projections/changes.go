@@ -41,7 +41,9 @@ type changes struct {
 	positionRuns []*positions
 	// known, in replays, holds every message already written: a repeated
 	// posting is skipped here, so new rows can be copied without conflicts.
-	known *knownMessages
+	// knownKeys are the keys of messages, known once committed.
+	known     *knownMessages
+	knownKeys []knownKey
 
 	// What sync reads (sync.go): the roster at the batch's position, folded
 	// as events apply, decides memberships and audiences as fan-out does.
@@ -63,9 +65,10 @@ type changes struct {
 	// conversions rewrite rows written before them: a batch holds one at
 	// most, as its first event (see rewrites), and it is written first.
 	conversions []db.ConvertVisitorParams
-	// earlier are the messages written by the segments of the batch before
-	// this one (see rewrites): a repeat of one is skipped, as known does.
-	earlier map[msgKey]struct{}
+	// earlier are segments written before this one whose messages are not
+	// known yet (the batch's own before a rewrite, and a replay's batch
+	// being written meanwhile): a repeat of one is skipped, as known does.
+	earlier []*changes
 }
 
 type memberKey struct{ app, conv, user string }
@@ -194,13 +197,21 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 	if _, dup := c.messageIndex[k]; dup {
 		return nil
 	}
-	if c.known != nil && c.known.has(k) {
-		return nil
+	var key knownKey
+	if c.known != nil {
+		if key = c.known.key(k); c.known.has(key) {
+			return nil
+		}
 	}
-	if _, dup := c.earlier[k]; dup {
-		return nil
+	for _, w := range c.earlier {
+		if _, dup := w.messageIndex[k]; dup {
+			return nil
+		}
 	}
 	c.messageIndex[k] = len(c.messages)
+	if c.known != nil {
+		c.knownKeys = append(c.knownKeys, key)
+	}
 	c.messages = append(c.messages, db.InsertMessageParams{
 		App: e.App, ID: p.MessageID, ConversationID: p.ConversationID, ClientMsgID: p.ClientMsgID,
 		SenderID: p.SenderID, SenderType: string(p.SenderType), Content: p.Content, ContentType: string(p.ContentType),

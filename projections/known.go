@@ -11,15 +11,19 @@ import "hash/maphash"
 // process, so no one can make ids that collide on purpose.
 type knownMessages struct {
 	seeds [2]maphash.Seed
-	set   map[[2]uint64]struct{}
+	set   map[knownKey]struct{}
 }
+
+// knownKey is a message's key in knownMessages: computed once per message,
+// to ask whether it is known and then to add it.
+type knownKey [2]uint64
 
 func newKnownMessages(size int) *knownMessages {
-	return &knownMessages{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, set: make(map[[2]uint64]struct{}, size)}
+	return &knownMessages{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, set: make(map[knownKey]struct{}, size)}
 }
 
-func (k *knownMessages) key(m msgKey) [2]uint64 {
-	var out [2]uint64
+func (k *knownMessages) key(m msgKey) knownKey {
+	var out knownKey
 	for i, seed := range k.seeds {
 		var h maphash.Hash
 		h.SetSeed(seed)
@@ -31,9 +35,9 @@ func (k *knownMessages) key(m msgKey) [2]uint64 {
 	return out
 }
 
-func (k *knownMessages) add(m msgKey) { k.set[k.key(m)] = struct{}{} }
+func (k *knownMessages) add(key knownKey) { k.set[key] = struct{}{} }
 
-func (k *knownMessages) has(m msgKey) bool {
-	_, ok := k.set[k.key(m)]
+func (k *knownMessages) has(key knownKey) bool {
+	_, ok := k.set[key]
 	return ok
 }

@@ -67,14 +67,9 @@ func (pl *pipeline) add(ctx context.Context, b jet.Batch) error {
 	if b.Last <= uint64(pl.at) {
 		return nil // applied before: Apply would skip it too
 	}
-	var pending map[msgKey]struct{}
+	var pending []*changes
 	if pl.inflight != nil {
-		pending = map[msgKey]struct{}{}
-		for _, c := range pl.inflight.segs {
-			for k := range c.messageIndex {
-				pending[k] = struct{}{}
-			}
-		}
+		pending = pl.inflight.segs
 	}
 	segs, foldErr := pl.p.fold(b, uint64(pl.at), pending)
 	stale, err := pl.settle(ctx)

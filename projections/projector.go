@@ -70,7 +70,7 @@ func (p *Projector) bulk(ctx context.Context) error {
 	}
 	p.known = newKnownMessages(len(keys))
 	for _, k := range keys {
-		p.known.add(msgKey{k.App, k.ID})
+		p.known.add(p.known.key(msgKey{k.App, k.ID}))
 	}
 	p.lastDeferred, err = lastMessagesDeferred(ctx, p.Pool)
 	return err
@@ -172,11 +172,11 @@ func begin(ctx context.Context, q *db.Queries) (uint64, error) {
 // fold folds the events of b after position cp into changes, folding
 // p.roster forward with them: one segment, or more when an event rewrites
 // rows written before it (see rewrites), each to be written in turn.
-// earlier, when set, holds messages written but not yet known (a batch
-// being written while this one folds): a repeat of one is skipped. Folding
+// earlier are segments written but whose messages are not known yet (a
+// batch being written while this one folds): a repeat of one is skipped. Folding
 // touches no database, so a replay folds a batch while the one before it is
 // being written (pipeline.go).
-func (p *Projector) fold(b jet.Batch, cp uint64, earlier map[msgKey]struct{}) ([]*changes, error) {
+func (p *Projector) fold(b jet.Batch, cp uint64, earlier []*changes) ([]*changes, error) {
 	if p.Apps == nil {
 		p.Apps = config.Defaults()
 	}
@@ -230,7 +230,7 @@ func (p *Projector) committed(segs []*changes) {
 		return
 	}
 	for _, c := range segs {
-		for k := range c.messageIndex {
+		for _, k := range c.knownKeys {
 			p.known.add(k)
 		}
 	}

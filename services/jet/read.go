@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -157,14 +158,11 @@ func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, err
 // belongs (a reply or delivery subject pointed into chat.evt.> by someone
 // with rights would otherwise put one tenant's event under another's).
 func checkSubject(e *events.Envelope, subject string) error {
-	want, err := e.Subject()
-	if err != nil {
+	if ok, err := e.StoredUnder(subject); ok || err != nil {
 		return err
 	}
-	if want != subject {
-		return fmt.Errorf("event %s stored under %s, but its app and payload place it under %s", e.ID, subject, want)
-	}
-	return nil
+	want, _ := e.Subject()
+	return fmt.Errorf("event %s stored under %s, but its app and payload place it under %s", e.ID, subject, want)
 }
 
 // ReadOptions select a range of the log.
@@ -202,53 +200,33 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	if err != nil {
 		return fmt.Errorf("open reader at %d: %w", o.From, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * o.Max))
-	if err != nil {
-		return fmt.Errorf("open reader at %d: %w", o.From, err)
-	}
-	// Decoding runs ahead of fn, a batch or two, so a consumer that writes
-	// to a database does not wait for JSON between its writes.
-	errDone := errors.New("done")
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
 	if o.Ahead <= 0 {
 		o.Ahead = 2
 	}
+	// Decoding runs ahead of fn, a batch or two, so a consumer that writes
+	// to a database does not wait for JSON between its writes.
 	batches := make(chan Batch, o.Ahead)
-	perr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		perr <- pump(pctx, it, pumpOptions{max: o.Max, linger: o.Linger}, func(msgs []jetstream.Msg) error {
-			if o.Until > 0 {
-				msgs = upTo(msgs, o.Until)
-			}
-			b, err := decode(pctx, msgs, o.Park)
-			if err != nil {
-				return err
-			}
-			if len(msgs) > 0 {
-				select {
-				case batches <- b:
-				case <-pctx.Done():
-					return pctx.Err()
-				}
-			}
-			if o.Until > 0 && b.Last >= o.Until {
-				return errDone
-			}
-			return nil
-		})
-	}()
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var ended <-chan error
+	if o.Until > 0 {
+		ended, err = readUntil(rctx, cons, o, batches)
+	} else {
+		ended, err = readOn(rctx, cons, o, batches)
+	}
+	if err != nil {
+		return fmt.Errorf("open reader at %d: %w", o.From, err)
+	}
 	for b := range batches {
 		if err := fn(ctx, b); err != nil {
 			stop()
 			for range batches { // let the reader finish
 			}
-			<-perr
+			<-ended
 			return err
 		}
 	}
-	if err := <-perr; err != nil && !errors.Is(err, errDone) {
+	if err := <-ended; err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -257,19 +235,129 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions, fn func(co
 	return nil
 }
 
-// upTo trims msgs to those at or before position until. They come in log
-// order, so the last one's position usually settles it: a message's
-// position is parsed from its reply subject on every call, and a replay
-// reads every event once here.
-func upTo(msgs []jetstream.Msg, until uint64) []jetstream.Msg {
-	after := func(i int) bool {
-		md, err := msgs[i].Metadata()
-		return err == nil && md.Sequence.Stream > until
+// readOn reads the log on forever into batches, as pump makes them, until
+// ctx ends or the log cannot be read; then it closes batches and sends why
+// on the channel it returns.
+func readOn(ctx context.Context, cons jetstream.Consumer, o ReadOptions, batches chan<- Batch) (<-chan error, error) {
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * o.Max))
+	if err != nil {
+		return nil, err
 	}
-	if len(msgs) == 0 || !after(len(msgs)-1) {
-		return msgs
+	ended := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		ended <- pump(ctx, it, pumpOptions{max: o.Max, linger: o.Linger}, func(msgs []jetstream.Msg) error {
+			b, err := decode(ctx, msgs, o.Park)
+			if err != nil {
+				return err
+			}
+			select {
+			case batches <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	return ended, nil
+}
+
+// readUntil reads the log up to o.Until into batches of o.Max events, then
+// closes batches and sends nil on the channel it returns; or the reason it
+// stopped before, once ctx ended or the log could not be read. A bounded
+// read has no batch to linger over nor idle time to report, so it takes
+// each message in a callback and decodes it there: the iterator readOn
+// uses makes a timer for every message, and a rebuild reads millions.
+func readUntil(ctx context.Context, cons jetstream.Consumer, o ReadOptions, batches chan<- Batch) (<-chan error, error) {
+	ended := make(chan error, 1)
+	var (
+		// The callback runs on one goroutine at a time, but the ordered
+		// consumer starts a new subscription when it recreates itself: mu
+		// keeps a late call of the old one from overlapping the new one's.
+		mu     sync.Mutex
+		b      Batch
+		over   bool
+		reason atomic.Pointer[error] // the last error the client reported
+	)
+	end := func(err error) {
+		over = true
+		close(batches)
+		ended <- err
 	}
-	return msgs[:sort.Search(len(msgs), after)]
+	send := func() bool {
+		select {
+		case batches <- b:
+			b = Batch{}
+			return true
+		case <-ctx.Done():
+			end(ctx.Err())
+			return false
+		}
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if over {
+			return
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			end(fmt.Errorf("message metadata: %w", err))
+			return
+		}
+		seq := md.Sequence.Stream
+		if seq > o.Until { // Until itself was deleted
+			if b.Last == 0 || send() {
+				end(nil)
+			}
+			return
+		}
+		b.Last = seq
+		if e, err := Decode(seq, m.Subject(), m.Data()); err != nil {
+			if err := o.Park.Park(ctx, m.Subject(), seq, m.Data(), err); err != nil {
+				end(err)
+				return
+			}
+		} else {
+			if b.Events == nil {
+				b.Events = make([]*events.Envelope, 0, o.Max)
+			}
+			b.Events = append(b.Events, e)
+		}
+		if (len(b.Events) == o.Max || seq == o.Until) && send() && seq == o.Until {
+			end(nil)
+		}
+	}, jetstream.PullMaxMessages(2*o.Max), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		reason.Store(&err)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	// The consumer stops on its own only when it cannot go on (the
+	// connection closed); otherwise when ctx ends, then the callback ends
+	// the read if it has not yet.
+	go func() {
+		select {
+		case <-cc.Closed():
+		case <-ctx.Done():
+			cc.Stop()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if over {
+			return
+		}
+		err := ctx.Err()
+		if err == nil {
+			err = jetstream.ErrMsgIteratorClosed
+			if r := reason.Load(); r != nil {
+				err = *r
+			}
+			err = fmt.Errorf("read stream: %w", err)
+		}
+		end(err)
+	}()
+	return ended, nil
 }
 
 // LastSeq is the position of the newest event in the log (0 when empty).
