@@ -85,7 +85,7 @@ func TestMemoryLimitAutoIsAQuarterOfTheMachineOrContainer(t *testing.T) {
 			"/sys/fs/cgroup/memory.max": "17179869184\n"}, 2 << 30},
 		{"cgroup v1 without a limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v1,
 			"/sys/fs/cgroup/memory/process_api/42/memory.limit_in_bytes": "9223372036854771712\n",
-			"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 2 << 30},
+			"/sys/fs/cgroup/memory/memory.limit_in_bytes":                "9223372036854771712\n"}, 2 << 30},
 		{"cgroup v1 limit", map[string]string{"/proc/meminfo": meminfo8GiB, "/proc/self/cgroup": v1,
 			"/sys/fs/cgroup/memory/process_api/42/memory.limit_in_bytes": "4294967296\n"}, 1 << 30},
 		{"cgroup limit, no meminfo", map[string]string{"/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "4294967296"}, 1 << 30},
