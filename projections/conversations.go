@@ -124,7 +124,6 @@ func writeConversations(ctx context.Context, q *db.Queries, c *changes, keep fun
 		q.UpdateParticipant(ctx, ups).Exec(keep)
 	}
 	if len(c.approvals.App) > 0 {
-		keep(0, q.PlanForTheseValues(ctx))
 		keep(0, q.AdvanceLastMessage(ctx, c.approvals))
 	}
 	if len(c.lastCopied.App) > 0 {

@@ -158,9 +158,10 @@ func (p *Projector) Apply(ctx context.Context, b jet.Batch) error {
 }
 
 // begin starts a projector transaction: commits need not wait for the
-// flush, the projection is locked, and the checkpoint is read.
+// flush, statements are planned for their values, the projection is
+// locked, and the checkpoint is read.
 func begin(ctx context.Context, q *db.Queries) (uint64, error) {
-	if err := q.RelaxCommit(ctx); err != nil {
+	if err := q.SetUpProjectorTransaction(ctx); err != nil {
 		return 0, fmt.Errorf("projector transaction: %w", err)
 	}
 	if err := q.LockProjection(ctx); err != nil {

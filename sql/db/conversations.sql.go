@@ -208,17 +208,3 @@ func (q *Queries) ListMyConversations(ctx context.Context, arg ListMyConversatio
 	}
 	return items, nil
 }
-
-const planForTheseValues = `-- name: PlanForTheseValues :exec
-SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
-`
-
-// For the rest of the transaction, each statement is planned for its own
-// values rather than with the connection's cached generic plan: a plan
-// cached while messages was nearly empty scans it whole once it has grown
-// (statistics change only at the next analyze), which AdvanceLastMessage's
-// join turned into milliseconds per batch.
-func (q *Queries) PlanForTheseValues(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, planForTheseValues)
-	return err
-}

@@ -12,14 +12,6 @@ WHERE app = @app AND id = @id;
 UPDATE participants SET role = @role, can_reply = @can_reply
 WHERE app = @app AND conversation_id = @conversation_id AND user_id = @user_id;
 
--- name: PlanForTheseValues :exec
--- For the rest of the transaction, each statement is planned for its own
--- values rather than with the connection's cached generic plan: a plan
--- cached while messages was nearly empty scans it whole once it has grown
--- (statistics change only at the next analyze), which AdvanceLastMessage's
--- join turned into milliseconds per batch.
-SELECT set_config('plan_cache_mode', 'force_custom_plan', true);
-
 -- name: AdvanceLastMessage :exec
 -- A batch's approvals, in one statement, after the decisions are written:
 -- each conversation's last message moves to the newest message whose

@@ -46,11 +46,19 @@ SELECT position FROM projection_checkpoints WHERE name = $1;
 INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position;
 
--- name: RelaxCommit :exec
--- The log is the truth and the checkpoint commits with the rows: a projector
--- transaction lost to a crash is applied again, so its commit need not wait
--- for the flush.
-SELECT set_config('synchronous_commit', 'off', true);
+-- name: SetUpProjectorTransaction :exec
+-- For the rest of a projector transaction:
+-- - its commit need not wait for the flush: the log is the truth and the
+--   checkpoint commits with the rows, so a transaction lost to a crash is
+--   applied again;
+-- - each statement is planned for its own values rather than with the
+--   connection's cached generic plan. A plan cached while messages was
+--   nearly empty keeps scanning it whole once it has grown (statistics
+--   change only at the next analyze): a decision arriving in the batch
+--   after its posting, one message in four in the benchmark's group chat,
+--   updated its row by a sequential scan, and AdvanceLastMessage's join
+--   took milliseconds per batch.
+SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true);
 
 -- name: StageMessages :copyfrom
 INSERT INTO message_staging (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
