@@ -178,6 +178,7 @@ func run(ctx context.Context, o *options) error {
 		if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
 			return err
 		}
+		b.quiet()
 		r, err := b.replayScenario(ctx, o.replayEvents)
 		if err != nil {
 			return err
@@ -346,6 +347,9 @@ func run(ctx context.Context, o *options) error {
 	// replay` runs in its own, not beside thousands of connections' goroutines
 	// for the collector to scan.
 	pop.close()
+	// From a quiet database too: the latency scenarios' rows are still being
+	// flushed and vacuumed, which slowed COPY and the rebuild alike.
+	b.quiet()
 	b.logf("baseline: JetStream append and read, %d messages", o.baselineN)
 	if b.report.jsAppend, b.report.jsRead, err = b.jetstreamBaseline(ctx, o.baselineN); err != nil {
 		return fmt.Errorf("jetstream baseline: %w", err)
@@ -355,6 +359,7 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("copy baseline: %w", err)
 	}
 
+	b.quiet() // COPY's own pages written out before the rebuild starts
 	b.logf("replay: rebuilding the read model from %d events", o.replayEvents)
 	b.report.replay, err = b.replayScenario(ctx, o.replayEvents)
 	if err != nil {
