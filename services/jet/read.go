@@ -135,21 +135,36 @@ func stoppedTimer() *time.Timer {
 func decode(ctx context.Context, msgs []jetstream.Msg, park *Parker) (Batch, error) {
 	b := Batch{Events: make([]*events.Envelope, 0, len(msgs))}
 	for _, m := range msgs {
-		md, err := m.Metadata()
-		if err != nil {
-			return b, fmt.Errorf("message metadata: %w", err)
+		seq, err := streamSeq(m)
+		if err == nil {
+			err = b.add(ctx, m, seq, park)
 		}
-		b.Last = md.Sequence.Stream
-		e, err := Decode(md.Sequence.Stream, m.Subject(), m.Data())
 		if err != nil {
-			if perr := park.Park(ctx, m.Subject(), md.Sequence.Stream, m.Data(), err); perr != nil {
-				return b, perr
-			}
-			continue
+			return b, err
 		}
-		b.Events = append(b.Events, e)
 	}
 	return b, nil
+}
+
+// streamSeq is m's position in the log.
+func streamSeq(m jetstream.Msg) (uint64, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, fmt.Errorf("message metadata: %w", err)
+	}
+	return md.Sequence.Stream, nil
+}
+
+// add decodes m, at position seq, into b, or parks it when it does not
+// decode or is stored under a subject not its own; b ends at seq either way.
+func (b *Batch) add(ctx context.Context, m jetstream.Msg, seq uint64, park *Parker) error {
+	b.Last = seq
+	e, err := Decode(seq, m.Subject(), m.Data())
+	if err != nil {
+		return park.Park(ctx, m.Subject(), seq, m.Data(), err)
+	}
+	b.Events = append(b.Events, e)
+	return nil
 }
 
 // checkSubject refuses an event whose subject disagrees with its envelope's
@@ -300,29 +315,23 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, o ReadOptions, batc
 		if over {
 			return
 		}
-		md, err := m.Metadata()
+		seq, err := streamSeq(m)
 		if err != nil {
-			end(fmt.Errorf("message metadata: %w", err))
+			end(err)
 			return
 		}
-		seq := md.Sequence.Stream
 		if seq > o.Until { // Until itself was deleted
 			if b.Last == 0 || send() {
 				end(nil)
 			}
 			return
 		}
-		b.Last = seq
-		if e, err := Decode(seq, m.Subject(), m.Data()); err != nil {
-			if err := o.Park.Park(ctx, m.Subject(), seq, m.Data(), err); err != nil {
-				end(err)
-				return
-			}
-		} else {
-			if b.Events == nil {
-				b.Events = make([]*events.Envelope, 0, o.Max)
-			}
-			b.Events = append(b.Events, e)
+		if b.Events == nil {
+			b.Events = make([]*events.Envelope, 0, o.Max)
+		}
+		if err := b.add(ctx, m, seq, o.Park); err != nil {
+			end(err)
+			return
 		}
 		if (len(b.Events) == o.Max || seq == o.Until) && send() && seq == o.Until {
 			end(nil)

@@ -200,9 +200,9 @@ SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mod
 //     connection's cached generic plan. A plan cached while messages was
 //     nearly empty keeps scanning it whole once it has grown (statistics
 //     change only at the next analyze): a decision arriving in the batch
-//     after its posting, one message in four in the benchmark's group chat,
-//     updated its row by a sequential scan, and AdvanceLastMessage's join
-//     took milliseconds per batch.
+//     after its posting (a quarter to two thirds of the messages in the
+//     benchmark's group chat) updated its row by a sequential scan, and
+//     AdvanceLastMessage's join took milliseconds per batch.
 func (q *Queries) SetUpProjectorTransaction(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, setUpProjectorTransaction)
 	return err

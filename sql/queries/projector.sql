@@ -55,9 +55,9 @@ ON CONFLICT (name) DO UPDATE SET position = excluded.position;
 --   connection's cached generic plan. A plan cached while messages was
 --   nearly empty keeps scanning it whole once it has grown (statistics
 --   change only at the next analyze): a decision arriving in the batch
---   after its posting, one message in four in the benchmark's group chat,
---   updated its row by a sequential scan, and AdvanceLastMessage's join
---   took milliseconds per batch.
+--   after its posting (a quarter to two thirds of the messages in the
+--   benchmark's group chat) updated its row by a sequential scan, and
+--   AdvanceLastMessage's join took milliseconds per batch.
 SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true);
 
 -- name: StageMessages :copyfrom
