@@ -19,6 +19,9 @@ type announceResult struct {
 	last       []time.Duration
 	accepted   []time.Duration // POST /announcements answered (its events in the read model)
 	stats      []time.Duration // GET /announcements/{id}/stats?limit=200
+	// CPU from the request to the last delivery, by process: what bounds
+	// the last delivery on a machine that runs the recipients too.
+	chatdCPU, generatorCPU, postgresCPU []time.Duration
 }
 
 // announcement writes a directory of recipients+1 users (u0, the author, a
@@ -49,6 +52,7 @@ func (b *bench) announcement(recipients, times int) (*announceResult, error) {
 		b.run++
 		tag := "b" + strconv.Itoa(b.run) + "-"
 		b.quiet()
+		chatd0, gen0, pg0 := b.serverCPU(), selfCPU(), postgresCPU()
 		t0 := time.Now()
 		b.rec.begin(tag, t0, 0, 1)
 		b.rec.setSender(0, 0)
@@ -67,6 +71,9 @@ func (b *bench) announcement(recipients, times int) (*announceResult, error) {
 		for time.Now().Before(deadline) && b.rec.unique() < res.connected {
 			time.Sleep(time.Millisecond)
 		}
+		res.chatdCPU = append(res.chatdCPU, b.serverCPU()-chatd0)
+		res.generatorCPU = append(res.generatorCPU, selfCPU()-gen0)
+		res.postgresCPU = append(res.postgresCPU, cpuSince(pg0))
 		snap := b.rec.snapshot()
 		b.rec.end()
 		if snap.unique < res.connected {
@@ -86,6 +93,9 @@ func (b *bench) announcement(recipients, times int) (*announceResult, error) {
 	slices.Sort(res.last)
 	slices.Sort(res.accepted)
 	slices.Sort(res.stats)
+	for _, ds := range [][]time.Duration{res.chatdCPU, res.generatorCPU, res.postgresCPU} {
+		slices.Sort(ds)
+	}
 	return res, nil
 }
 
@@ -98,9 +108,19 @@ func median(ds []time.Duration) time.Duration {
 
 // line is the scenario in one line, for logs and --announce-only.
 func (r *announceResult) line() string {
-	return fmt.Sprintf("announcement to %d recipients (%d connected): first delivery %v, last delivery %v (median of %v), request answered %v; stats %v (median of %v); directory of %d users written in %v",
-		r.recipients, r.connected, median(r.first), median(r.last), r.last, median(r.accepted), median(r.stats), r.stats,
+	return fmt.Sprintf("announcement to %d recipients (%d connected): first delivery %v, last delivery %v (median of %v), request answered %v; %s; stats %v (median of %v); directory of %d users written in %v",
+		r.recipients, r.connected, median(r.first), median(r.last), r.last, median(r.accepted), r.cpu(), median(r.stats), r.stats,
 		r.recipients+1, r.directory.Round(time.Millisecond))
+}
+
+// cpu says, as medians, what each process spent from the request to the
+// last delivery, in all and per connected recipient.
+func (r *announceResult) cpu() string {
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%v (%.1f µs per delivery)", d.Round(time.Millisecond), float64(d.Microseconds())/float64(max(r.connected, 1)))
+	}
+	return fmt.Sprintf("CPU until the last delivery: chatd %s, generator %s, PostgreSQL %s",
+		per(median(r.chatdCPU)), per(median(r.generatorCPU)), per(median(r.postgresCPU)))
 }
 
 // mint signs a token of the bench's application.

@@ -174,6 +174,7 @@ func run(ctx context.Context, o *options) error {
 		brokerPid = srv.mosquitto.Process.Pid
 	}
 	rss0 := rssKB(brokerPid)
+	stacks0, heap0, memErr := srv.goMemory()
 	if o.replayOnly {
 		if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
 			return err
@@ -218,14 +219,17 @@ func run(ctx context.Context, o *options) error {
 	b.report.rssIdle, b.report.rssPerClient = rssKB(srv.cmd.Process.Pid), float64(rss1-rss0)/float64(o.clients)
 	if srv.mosquitto != nil {
 		b.report.mosquittoRSS = rss1
+	} else if stacks1, heap1, err := srv.goMemory(); err == nil && memErr == nil {
+		b.report.stacksPerClient = float64(stacks1-stacks0) / 1024 / float64(o.clients)
+		b.report.heapPerClient = float64(heap1-heap0) / 1024 / float64(o.clients)
 	}
 	if o.profile {
 		_ = os.MkdirAll(o.out, 0o755)
 		_ = srv.fetch("/debug/pprof/heap", filepath.Join(o.out, "chatd-heap-idle.pprof"))
 		_ = srv.fetch("/debug/pprof/goroutine?debug=1", filepath.Join(o.out, "chatd-goroutines-idle.txt"))
 	}
-	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client)", o.clients, b.report.connectTime.Round(time.Millisecond),
-		rss1/1024, b.report.rssPerClient)
+	b.logf("  %d clients in %v; broker RSS %d MiB (%.1f KiB per client; after a collection, stacks %.1f KiB and live heap %.1f KiB)",
+		o.clients, b.report.connectTime.Round(time.Millisecond), rss1/1024, b.report.rssPerClient, b.report.stacksPerClient, b.report.heapPerClient)
 	if o.listOnly {
 		r, err := b.listScenario(o.listConvs, 500)
 		if err != nil {

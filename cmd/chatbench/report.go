@@ -22,8 +22,11 @@ type report struct {
 	connectTime    time.Duration
 	rssIdle        int64
 	rssPerClient   float64
-	rssAfterSteady int64
-	mosquittoRSS   int64
+	// What each idle client holds in chatd after a collection, KiB:
+	// goroutine stacks and live heap (embedded broker only).
+	stacksPerClient, heapPerClient float64
+	rssAfterSteady                 int64
+	mosquittoRSS                   int64
 
 	relay       repeated // one_to_one shape: the one_to_one figure's baseline
 	relayShaped repeated // the steady chat's fan-out shape: its baseline
@@ -158,6 +161,10 @@ func (r *report) markdown() string {
 		r.clients, r.connectTime.Round(time.Millisecond), r.rssIdle/1024, r.rssAfterSteady/1024)
 	if r.mosquittoRSS > 0 {
 		p("- Mosquitto RSS with the population connected: %d MiB.", r.mosquittoRSS/1024)
+	}
+	if r.stacksPerClient > 0 {
+		p("- Of chatd's %.1f KiB per idle client, what it still holds once garbage is collected: goroutine stacks %.1f KiB, live heap %.1f KiB (the rest is garbage and the headroom the collector's setting allows).",
+			r.rssPerClient, r.stacksPerClient, r.heapPerClient)
 	}
 	p("- **Steady chat**: %d one_to_one pairs and %d groups (%d members, sizes 2 to 50); every other client idle. %s", r.pairs, r.groups, r.groupMembers, r.steady.text())
 	p("- **one_to_one**: the pairs only, at the same rate, every client connected. %s", r.oneToOne.text())
