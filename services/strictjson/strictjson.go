@@ -6,7 +6,9 @@
 // keys win, so {"content":"hi","CONTENT":"…"} would mean one thing to a reader
 // of the payload and another to the decoder. Decode first walks the input's
 // tokens alongside the target's type, refusing what the contract refuses with
-// a message that names the field and what it expects, then decodes.
+// a message that names the field and what it expects, then decodes. A scan
+// of the bytes in place vouches for most good input first, so only input it
+// cannot vouch for pays for the token walk.
 package strictjson
 
 import (
@@ -72,22 +74,30 @@ func decode(data []byte, v any, ignoreUnknown bool) error {
 	if !utf8.Valid(data) {
 		return &Error{Msg: "not UTF-8", rule: ErrInvalidUTF8}
 	}
+	if !vouch(data, rv.Type().Elem(), ignoreUnknown) {
+		if err := walk(data, rv.Type().Elem(), ignoreUnknown); err != nil {
+			return err
+		}
+	}
+	// The input is one value, every key of a struct is a field's exact
+	// name (or skipped as unknown): what encoding/json may still match
+	// case-insensitively is exact.
+	if err := json.Unmarshal(data, v); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+// walk checks data against t token by token, refusing what the contract
+// refuses with a message that names the field.
+func walk(data []byte, t reflect.Type, ignoreUnknown bool) error {
 	w := walker{dec: json.NewDecoder(bytes.NewReader(data)), ignoreUnknown: ignoreUnknown}
 	w.dec.UseNumber()
-	if err := w.value(rv.Type().Elem(), "", 0); err != nil {
+	if err := w.value(t, "", 0); err != nil {
 		return err
 	}
 	if _, err := w.dec.Token(); err != io.EOF {
 		return &Error{Msg: "data after the JSON value"}
-	}
-	// The walk refused every key encoding/json would match in another case,
-	// so what it may still match is exact.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if !ignoreUnknown {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
-		return translate(err)
 	}
 	return nil
 }
