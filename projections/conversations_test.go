@@ -11,7 +11,6 @@ import (
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
-	chatsql "github.com/chatbackend/chat/sql"
 )
 
 // Admins' changes and the last message land the same whatever the batches:
@@ -173,11 +172,7 @@ func batchRuns(n int) []batchRun {
 func applyInBatches(t *testing.T, evs []*events.Envelope, run batchRun) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testkit.Pool(t)
 	p := &Projector{Pool: pool}
 	if run.fresh {
 		if err := deferIndexes(ctx, pool); err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chatbackend/chat/services/testkit"
-	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
 
@@ -17,11 +16,7 @@ import (
 // compares the rows column by column.
 func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 	ctx := context.Background()
-	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testkit.Pool(t)
 	str := func(s string) *string { return &s }
 	seq := func(v int64) *int64 { return &v }
 	at := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
@@ -38,7 +33,7 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 		r.App = "copied"
 		copied[i] = r
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if err := copyMessages(ctx, tx, copied); err != nil {
 			return err
 		}
@@ -76,11 +71,7 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 // the other rows a replay copies.
 func TestCopiedMembershipsAndNotificationsEqualInsertedOnes(t *testing.T) {
 	ctx := context.Background()
-	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testkit.Pool(t)
 	at := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
 	memberships := func(app string) db.InsertMembershipsParams {
 		return db.InsertMembershipsParams{App: []string{app, app}, ConversationID: []string{"c1", "c2"}, UserID: []string{"u1", "u2"},
@@ -90,7 +81,7 @@ func TestCopiedMembershipsAndNotificationsEqualInsertedOnes(t *testing.T) {
 		return db.AddNotificationsParams{App: []string{app, app}, UserID: []string{"u1", "u2"}, Seq: []int64{3, 4},
 			At: []time.Time{at, at.Add(time.Microsecond)}, Data: [][]byte{[]byte(`{"type":"added","conversationId":"c1","by":"ü"}`), []byte(`{}`)}}
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		if err := copyMemberships(ctx, tx, memberships("copied")); err != nil {
 			return err

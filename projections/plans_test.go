@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chatbackend/chat/services/testkit"
-	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
 
@@ -20,11 +19,7 @@ import (
 // must still reach its row by key, not by reading the whole table.
 func TestALateDecisionFindsItsRowByKeyOnceMessagesHasGrown(t *testing.T) {
 	ctx := context.Background()
-	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testkit.Pool(t)
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,6 @@ import (
 	"github.com/chatbackend/chat/services/fanout"
 	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/testkit"
-	chatsql "github.com/chatbackend/chat/sql"
 	"github.com/chatbackend/chat/sql/db"
 )
 
@@ -263,10 +262,7 @@ func TestSyncGivesEachUserTheDeliveriesOfFanout(t *testing.T) {
 		}
 		asHistory(t, evs, live)
 
-		pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pool := testkit.Pool(t)
 		// Two projectors one after the other: the second loads its roster
 		// from the read model.
 		switchAt := r.IntN(len(evs))
@@ -432,11 +428,7 @@ func firstDiff(a, b [][]byte) string {
 // position cannot answer for earlier ones.
 func TestSyncBeforeTheHorizonIsGone(t *testing.T) {
 	ctx := context.Background()
-	pool, err := chatsql.Open(ctx, testkit.Postgres(t), testkit.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testkit.Pool(t)
 	if _, err := pool.Exec(ctx, "UPDATE sync_horizon SET horizon = 10"); err != nil {
 		t.Fatal(err)
 	}

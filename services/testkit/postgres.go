@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chatbackend/chat/services/config"
 	chatsql "github.com/chatbackend/chat/sql"
@@ -69,6 +70,18 @@ func Postgres(t testing.TB) string {
 		}
 	})
 	return withDatabase(t, adminURL(), name)
+}
+
+// Pool opens a pool on a fresh database (Postgres) in the live schema,
+// closed when the test ends.
+func Pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := chatsql.Open(context.Background(), Postgres(t), Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // makeTemplate creates (once per migration set) a database with the schema
