@@ -45,6 +45,9 @@ func Dial(ctx context.Context, o ClientOptions) (paho.Client, error) {
 		SetOrderMatters(true).
 		SetAutoAckDisabled(o.ManualAck).
 		SetWriteTimeout(10 * time.Second)
+	if buffersScheme(o.URL) {
+		opts.SetCustomOpenConnectionFn(openBuffered)
+	}
 	if o.OnConnect != nil {
 		opts.SetOnConnectHandler(o.OnConnect)
 	}
