@@ -78,7 +78,13 @@ func (r *report) markdown() string {
 	}
 	row(fmt.Sprintf("one_to_one p99 publish-to-delivery at %.0f msg/s, %d clients connected%s", oo.rate, r.clients, runs), ms(oo.q(0.99)),
 		ms(ro.q(0.99))+" (relay, one_to_one shape)", ratio(oo.q(0.99).Seconds(), ro.q(0.99).Seconds()), "< 5 ms", oo.q(0.99) < 5*time.Millisecond)
-	row("one_to_one p50", ms(oo.q(0.5)), ms(ro.q(0.5))+" (relay)", ratio(oo.q(0.5).Seconds(), ro.q(0.5).Seconds()), "< 1.5 ms", oo.q(0.5) < 1500*time.Microsecond)
+	// Through Mosquitto every message crosses one more process and its
+	// sockets: the goal there is 3 ms.
+	p50Goal, p50Label := 1500*time.Microsecond, "< 1.5 ms"
+	if r.broker == "mosquitto" {
+		p50Goal, p50Label = 3*time.Millisecond, "< 3 ms (Mosquitto)"
+	}
+	row("one_to_one p50", ms(oo.q(0.5)), ms(ro.q(0.5))+" (relay)", ratio(oo.q(0.5).Seconds(), ro.q(0.5).Seconds()), p50Label, oo.q(0.5) < p50Goal)
 	row(fmt.Sprintf("steady mixed chat p99 at %.0f msg/s (groups 2–50), %.0f MQTT msg/s delivered%s", st.rate, st.outPerSec, runs), ms(st.q(0.99)),
 		fmt.Sprintf("%s (relay, same fan-out, %.0f MQTT msg/s delivered)", ms(rs.q(0.99)), rs.outPerSec),
 		ratio(st.q(0.99).Seconds(), rs.q(0.99).Seconds()), "< 2× raw relay", rs.q(0.99) > 0 && st.q(0.99) < 2*rs.q(0.99))
