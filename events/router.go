@@ -83,6 +83,18 @@ func (r *Router[S]) Handle(s S, e *Envelope) (err error) {
 	return h(s, e, p)
 }
 
+// Handled lists the types the router has a handler for, in catalogue
+// order: with SubjectsOf, what a consumer needs the server to deliver.
+func (r *Router[S]) Handled() []Type {
+	var out []Type
+	for _, t := range Types {
+		if r.handlers[t] != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Handles reports whether the router has a handler for t.
 func (r *Router[S]) Handles(t Type) bool { return r.handlers[t] != nil }
 

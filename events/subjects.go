@@ -49,6 +49,30 @@ func dotted(t Type) string {
 	return string(b)
 }
 
+// SubjectsOf are subject filters matching the events of these types in
+// every application, one per type, none overlapping: a consumer that acts on
+// a few types reads those, and the server does not deliver it the others.
+func SubjectsOf(types ...Type) []string {
+	out := make([]string, 0, len(types))
+	for _, t := range types {
+		s := known.specs[t]
+		if s == nil {
+			panic("events: no subject for " + string(t) + ", which is not in the catalogue")
+		}
+		switch s.Scope {
+		case ScopeApp:
+			out = append(out, SubjectRoot+".*.app."+s.dotted)
+		case ScopeUser:
+			out = append(out, SubjectRoot+".*.user.*."+s.dotted)
+		case ScopeGroup:
+			out = append(out, SubjectRoot+".*.group.*."+s.dotted)
+		default:
+			out = append(out, SubjectRoot+".*.conv.*."+s.dotted)
+		}
+	}
+	return out
+}
+
 // ConversationSubjects matches every event of one conversation, whatever its
 // type: chat.evt.{app}.conv.{id}.>. Deciding a command at a conversation's
 // position means at the last sequence stored under it.

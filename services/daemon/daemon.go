@@ -177,7 +177,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			return nil, err
 		}
 		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
-			Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
+			Filter: moderation.Subjects(), Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
 		d.run(runCtx, "moderation", dur.Run)
 	}
 	var stall *projections.StallWatch

@@ -57,6 +57,10 @@ type Durable struct {
 	Name    string
 	Handler Stateful
 	Log     *slog.Logger
+	// Filter, when set, are the only subjects the server delivers the
+	// consumer (events.SubjectsOf): it reads every event otherwise. The
+	// restore still reads the whole log up to the consumer's position.
+	Filter []string
 	// MaxBatch bounds how many events one Handle call receives.
 	MaxBatch int
 	// Ready, when set, is closed once the state is restored and the consumer
@@ -194,6 +198,9 @@ func (d *Durable) open(ctx context.Context) (jetstream.Consumer, uint64, error) 
 		AckWait:       30 * time.Second,
 		MaxAckPending: 20000,
 		MaxDeliver:    -1,
+	}
+	if len(d.Filter) > 0 {
+		cfg.FilterSubject, cfg.FilterSubjects = "", d.Filter
 	}
 	var floor uint64
 	if cons, err := d.JS.Consumer(ctx, events.Stream, d.Name); err == nil {

@@ -185,3 +185,58 @@ func TestDurableHandlesOnWhileAFlushWaits(t *testing.T) {
 	h.release <- struct{}{}
 	testkit.Eventually(t, 20*time.Second, "every event acknowledged", func() bool { return ackFloor() == 3 })
 }
+
+// A durable with a filter is delivered only the events under it, and one
+// that read everything before takes the filter on at its position.
+func TestDurableWithAFilterIsDeliveredOnlyItsSubjects(t *testing.T) {
+	js := testkit.NATS(t, jet.StreamOptions{})
+	ctx := context.Background()
+	app := jet.NewAppender(js)
+	appendMember := func(u string, joins bool) {
+		var p events.Payload = &events.MemberLeft{ConversationID: "c1", UserID: u, RemovedBy: "x"}
+		if joins {
+			p = &events.MemberJoined{ConversationID: "c1", UserID: u, Role: events.RoleMember, AddedBy: "x"}
+		}
+		e, err := events.New(events.NewEventID(), "geosector", time.Now(), events.Actor{ID: "x", Type: events.ActorUser}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(d *jet.Durable, last uint64) {
+		t.Helper()
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- d.Run(runCtx) }()
+		testkit.Eventually(t, 20*time.Second, "the consumer to acknowledge its last event", func() bool {
+			c, err := js.Consumer(ctx, events.Stream, d.Name)
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(ctx)
+			return err == nil && info.AckFloor.Stream == last
+		})
+		cancel()
+		<-done
+	}
+	appendMember("a", true)  // 1
+	appendMember("a", false) // 2
+	appendMember("b", true)  // 3
+	first := &recording{}
+	run(&jet.Durable{JS: js, Name: "filtered", Handler: first, Log: testkit.Logger(t)}, 3)
+	if seen := first.handled(); len(seen) != 3 {
+		t.Fatalf("without a filter the consumer handled %v, want every event", seen)
+	}
+	appendMember("b", false) // 4
+	appendMember("c", true)  // 5
+	appendMember("c", false) // 6
+	appendMember("d", true)  // 7
+	second := &recording{}
+	run(&jet.Durable{JS: js, Name: "filtered", Handler: second, Log: testkit.Logger(t),
+		Filter: events.SubjectsOf(events.TypeMemberJoined)}, 7)
+	if seen := second.handled(); len(seen) != 2 || seen[0] != 5 || seen[1] != 7 {
+		t.Fatalf("with a filter on member.joined the consumer handled %v, want [5 7]", seen)
+	}
+}

@@ -3,6 +3,7 @@ package moderation
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/config"
@@ -77,6 +78,20 @@ var decides = func() *events.Router[*Service] {
 	r.Ignore(events.GroupTypes...) // groups hold no messages
 	return r
 }()
+
+// Subjects are the events moderation reads: those the roster folds and
+// those it decides or remembers. Its durable consumer filters on them, so
+// the server keeps the rest (decisions, receipts, edits: most of the log)
+// from it.
+func Subjects() []string {
+	types := roster.Types()
+	for _, t := range decides.Handled() {
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return events.SubjectsOf(types...)
+}
 
 // Restore folds events moderation has already acted on: the state
 // advances, nothing is decided again.

@@ -72,6 +72,9 @@ var folds = func() *events.Router[*Roster] {
 	return r
 }()
 
+// Types are the event types Apply folds; it ignores every other one.
+func Types() []events.Type { return folds.Handled() }
+
 // Apply folds one event. Events that do not change membership are ignored.
 // The error is the payload's, when it does not decode (the consumer loop
 // parks those before this point), or a fold's panic. Applying the same event
