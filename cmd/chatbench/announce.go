@@ -22,6 +22,11 @@ type announceResult struct {
 	// CPU from the request to the last delivery, by process: what bounds
 	// the last delivery on a machine that runs the recipients too.
 	chatdCPU, generatorCPU, postgresCPU []time.Duration
+	// raw is the baseline: the same connected recipients each sent one QoS 1
+	// message on their announcements topic by the service account through
+	// the same broker, no chat logic; from the first publish to the last
+	// delivery.
+	raw []time.Duration
 }
 
 // announcement writes a directory of recipients+1 users (u0, the author, a
@@ -92,11 +97,72 @@ func (b *bench) announcement(recipients, times int) (*announceResult, error) {
 	slices.Sort(res.first)
 	slices.Sort(res.last)
 	slices.Sort(res.accepted)
+	if err := b.rawFanout(res, times); err != nil {
+		return nil, err
+	}
 	slices.Sort(res.stats)
-	for _, ds := range [][]time.Duration{res.chatdCPU, res.generatorCPU, res.postgresCPU} {
+	for _, ds := range [][]time.Duration{res.chatdCPU, res.generatorCPU, res.postgresCPU, res.raw} {
 		slices.Sort(ds)
 	}
 	return res, nil
+}
+
+// rawFanoutPublishers is how many connections publish the raw fan-out: as
+// many as chatd's fan-out spreads a large audience over on this machine.
+const rawFanoutPublishers = 2
+
+// rawFanout measures the announcement's raw baseline times times: one
+// publish per connected recipient, spread over rawFanoutPublishers
+// connections of the service account, each publishing its share as fast as
+// its socket takes it.
+func (b *bench) rawFanout(res *announceResult, times int) error {
+	pubs, err := b.relayConns(rawFanoutPublishers)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, p := range pubs {
+			p.Close()
+		}
+	}()
+	for range times {
+		b.run++
+		tag := "f" + strconv.Itoa(b.run) + "-"
+		body := []byte(`{"type":"announcement.new","data":{"content":"` + tag + `0"}}`)
+		b.quiet()
+		t0 := time.Now()
+		b.rec.begin(tag, t0, 0, 1)
+		b.rec.setSender(0, 0) // u0 is the announcement's author: not a recipient
+		errs := make(chan error, len(pubs))
+		for i, p := range pubs {
+			go func() {
+				for u := 1 + i; u <= res.connected; u += len(pubs) {
+					if err := p.Publish("chat/user/"+userName(u)+"/announcements", body, 1); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range pubs {
+			if err := <-errs; err != nil {
+				b.rec.end()
+				return fmt.Errorf("raw fan-out: %w", err)
+			}
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) && b.rec.unique() < res.connected {
+			time.Sleep(time.Millisecond)
+		}
+		snap := b.rec.snapshot()
+		b.rec.end()
+		if snap.unique < res.connected {
+			return fmt.Errorf("raw fan-out reached %d of %d connected recipients", snap.unique, res.connected)
+		}
+		res.raw = append(res.raw, snap.last.Sub(t0))
+	}
+	return nil
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -108,8 +174,8 @@ func median(ds []time.Duration) time.Duration {
 
 // line is the scenario in one line, for logs and --announce-only.
 func (r *announceResult) line() string {
-	return fmt.Sprintf("announcement to %d recipients (%d connected): first delivery %v, last delivery %v (median of %v), request answered %v; %s; stats %v (median of %v); directory of %d users written in %v",
-		r.recipients, r.connected, median(r.first), median(r.last), r.last, median(r.accepted), r.cpu(), median(r.stats), r.stats,
+	return fmt.Sprintf("announcement to %d recipients (%d connected): first delivery %v, last delivery %v (median of %v), request answered %v; %s; raw fan-out to the same recipients (one QoS 1 publish each through the same broker, no chat logic) %v (median of %v); stats %v (median of %v); directory of %d users written in %v",
+		r.recipients, r.connected, median(r.first), median(r.last), r.last, median(r.accepted), r.cpu(), median(r.raw), r.raw, median(r.stats), r.stats,
 		r.recipients+1, r.directory.Round(time.Millisecond))
 }
 
