@@ -394,6 +394,19 @@ func run(ctx context.Context, o *options) error {
 	return nil
 }
 
+// profileCPU starts saving chatd's CPU profile over the next d, with
+// --profile, in chatd-cpu-{scenario}.pprof; it returns at once.
+func (b *bench) profileCPU(scenario string, d time.Duration) {
+	if !b.o.profile {
+		return
+	}
+	_ = os.MkdirAll(b.o.out, 0o755)
+	go func() {
+		_ = b.srv.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())),
+			filepath.Join(b.o.out, "chatd-cpu-"+scenario+".pprof"))
+	}()
+}
+
 // profile saves chatd's CPU profile over a scenario's run, then its
 // allocations, in files named after the scenario.
 func (b *bench) profile(scenario string, d time.Duration) {

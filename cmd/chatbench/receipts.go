@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,13 +147,7 @@ func (b *bench) receiptsScenario(pairs []*conversation, rate float64, dur, drain
 	}
 	a := newAcker(b.pop)
 	b.rec.setOnDelivery(a.received)
-	if b.o.profile {
-		go func() {
-			_ = b.srv.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(dur.Seconds())),
-				filepath.Join(b.o.out, "chatd-cpu-receipts.pprof"))
-		}()
-		_ = os.MkdirAll(b.o.out, 0o755)
-	}
+	b.profileCPU("receipts", dur)
 	cpu0, t0 := b.serverCPU(), time.Now()
 	res.with = b.chat("messages with receipts", pairs, nil, 0, rate, dur, drain)
 	b.rec.setOnDelivery(nil)

@@ -49,6 +49,7 @@ func (b *bench) typingScenario(pairs []*conversation, msgRate, typingRate float6
 		defer close(done)
 		res.sent = b.typeAt(pairs, typingRate, stop)
 	}()
+	b.profileCPU("typing", dur)
 	cpu0 = b.serverCPU()
 	res.with = b.chat("messages with typing", pairs, nil, 0, msgRate, dur, drain)
 	res.cpuWith = b.serverCPU() - cpu0
