@@ -19,7 +19,7 @@ type changes struct {
 	conversations []db.InsertConversationParams
 	members       map[memberKey]*memberChange
 	memberOrder   []memberKey
-	messages      []db.InsertMessageParams
+	messages      []messageRow
 	messageIndex  map[msgKey]int
 	moderations   []db.ModerateMessageParams
 	// held are every hold of a message (sync owes the sender a result for
@@ -212,7 +212,7 @@ func (c *changes) messagePosted(e *events.Envelope, p *events.MessagePosted) err
 	if c.known != nil {
 		c.knownKeys = append(c.knownKeys, key)
 	}
-	c.messages = append(c.messages, db.InsertMessageParams{
+	c.messages = append(c.messages, messageRow{
 		App: e.App, ID: p.MessageID, ConversationID: p.ConversationID, ClientMsgID: p.ClientMsgID,
 		SenderID: p.SenderID, SenderType: string(p.SenderType), Content: p.Content, ContentType: string(p.ContentType),
 		AttachmentID: optional(p.AttachmentID), ReplyTo: optional(p.ReplyTo), CreatedAt: e.At, Seq: int64(e.Seq),

@@ -68,7 +68,7 @@ func (c *changes) participantUpdated(e *events.Envelope, p *events.ParticipantUp
 // approved records an approval, for the conversation's last message
 // (AdvanceLastMessage tells whether it is the decision that stood). m is
 // the batch's row of the message, if it has one, its decisions folded.
-func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *db.InsertMessageParams) {
+func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *messageRow) {
 	if p.Status != events.StatusApproved || c.lastDeferred {
 		return
 	}

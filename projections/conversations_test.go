@@ -72,7 +72,7 @@ func TestConversationChangesLandTheSameWhateverTheBatches(t *testing.T) {
 				if err := pool.QueryRow(ctx, "SELECT role, can_reply FROM participants WHERE user_id = $1", user).Scan(&role, &can); err != nil {
 					t.Fatal(err)
 				}
-				*out = fmt.Sprintf("%s %s %v", user, role, deref(can))
+				*out = fmt.Sprintf("%s %s %v", user, role, showBool(can))
 			}
 			if err := pool.QueryRow(ctx, `SELECT array_agg(seq || ':' || type ORDER BY seq)::text FROM conversation_feed
 				WHERE type IN ('conversation.updated', 'member.updated')`).Scan(&feed); err != nil {
@@ -204,7 +204,7 @@ func posted(id, sender string) *events.MessagePosted {
 		Content: "hi", ContentType: events.ContentText}
 }
 
-func deref(b *bool) any {
+func showBool(b *bool) any {
 	if b == nil {
 		return "<nil>"
 	}

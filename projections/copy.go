@@ -31,8 +31,12 @@ var messageColumns = []string{"app", "id", "conversation_id", "client_msg_id", "
 	"content_type", "attachment_id", "reply_to", "created_at", "seq", "moderation_status", "moderation_reason",
 	"moderated_seq", "moderated_at"}
 
+// messageRow is one row of messages as the projector writes it; the
+// staging table has the same columns.
+type messageRow = db.StageMessagesParams
+
 // copyMessages writes rows, which must not exist yet, with one COPY in tx.
-func copyMessages(ctx context.Context, tx pgx.Tx, rows []db.InsertMessageParams) error {
+func copyMessages(ctx context.Context, tx pgx.Tx, rows []messageRow) error {
 	return copyRows(ctx, tx, "messages", messageColumns, len(rows), func(w *copyWriter, i int) {
 		m := &rows[i]
 		w.text(m.App)
@@ -52,6 +56,38 @@ func copyMessages(ctx context.Context, tx pgx.Tx, rows []db.InsertMessageParams)
 		w.optInt8(m.ModeratedSeq)
 		w.optTime(m.ModeratedAt)
 	})
+}
+
+// insertMessages writes a live batch's messages with InsertMessages: one
+// statement, its columns as arrays, a NULL as the empty value of its type.
+func insertMessages(ctx context.Context, q *db.Queries, rows []messageRow) error {
+	n := len(rows)
+	p := db.InsertMessagesParams{App: make([]string, n), ID: make([]string, n), ConversationID: make([]string, n),
+		ClientMsgID: make([]string, n), SenderID: make([]string, n), SenderType: make([]string, n),
+		Content: make([]string, n), ContentType: make([]string, n), AttachmentID: make([]string, n),
+		ReplyTo: make([]string, n), CreatedAt: make([]time.Time, n), Seq: make([]int64, n),
+		ModerationStatus: make([]string, n), ModerationReason: make([]string, n), ModeratedSeq: make([]int64, n),
+		ModeratedAt: make([]time.Time, n)}
+	for i, m := range rows {
+		p.App[i], p.ID[i], p.ConversationID[i], p.ClientMsgID[i] = m.App, m.ID, m.ConversationID, m.ClientMsgID
+		p.SenderID[i], p.SenderType[i], p.Content[i], p.ContentType[i] = m.SenderID, m.SenderType, m.Content, m.ContentType
+		p.AttachmentID[i], p.ReplyTo[i] = valueOr0(m.AttachmentID), valueOr0(m.ReplyTo)
+		p.CreatedAt[i], p.Seq[i], p.ModerationStatus[i] = m.CreatedAt, m.Seq, m.ModerationStatus
+		p.ModerationReason[i], p.ModeratedSeq[i], p.ModeratedAt[i] = valueOr0(m.ModerationReason), valueOr0(m.ModeratedSeq), valueOr0(m.ModeratedAt)
+	}
+	if err := q.InsertMessages(ctx, p); err != nil {
+		return fmt.Errorf("insert messages: %w", err)
+	}
+	return nil
+}
+
+// valueOr0 is *v, or the zero value of its type for nil.
+func valueOr0[T any](v *T) T {
+	if v == nil {
+		var zero T
+		return zero
+	}
+	return *v
 }
 
 // copyMemberships writes a replay's new memberships (InsertMemberships'

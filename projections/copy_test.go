@@ -21,14 +21,14 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 	seq := func(v int64) *int64 { return &v }
 	at := time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
 	before2000 := time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
-	rows := []db.InsertMessageParams{
+	rows := []messageRow{
 		{App: "geosector", ID: "m1", ConversationID: "c1", ClientMsgID: "k1", SenderID: "u1", SenderType: "user",
 			Content: "héllo, wörld ✓", ContentType: "text", CreatedAt: at, Seq: 7, ModerationStatus: "pending"},
 		{App: "geosector", ID: "m2", ConversationID: "c1", ClientMsgID: "k2", SenderID: "anon-1", SenderType: "anonymous",
 			Content: "", ContentType: "file", AttachmentID: str("f1"), ReplyTo: str("m1"), CreatedAt: before2000, Seq: 1 << 40,
 			ModerationStatus: "rejected", ModerationReason: str("bad_words"), ModeratedSeq: seq(1<<40 + 1), ModeratedAt: &at},
 	}
-	copied := make([]db.InsertMessageParams, len(rows))
+	copied := make([]messageRow, len(rows))
 	for i, r := range rows {
 		r.App = "copied"
 		copied[i] = r
@@ -37,13 +37,7 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 		if err := copyMessages(ctx, tx, copied); err != nil {
 			return err
 		}
-		var firstErr error
-		db.New(tx).InsertMessage(ctx, rows).Exec(func(_ int, err error) {
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-		})
-		return firstErr
+		return insertMessages(ctx, db.New(tx), rows)
 	})
 	if err != nil {
 		t.Fatal(err)

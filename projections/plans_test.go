@@ -26,8 +26,8 @@ func TestALateDecisionFindsItsRowByKeyOnceMessagesHasGrown(t *testing.T) {
 	}
 	defer conn.Release()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	message := func(i int) db.InsertMessageParams {
-		return db.InsertMessageParams{App: "geosector", ID: fmt.Sprintf("m%06d", i), ConversationID: fmt.Sprintf("c%d", i%50),
+	message := func(i int) messageRow {
+		return messageRow{App: "geosector", ID: fmt.Sprintf("m%06d", i), ConversationID: fmt.Sprintf("c%d", i%50),
 			ClientMsgID: fmt.Sprint("k", i), SenderID: "u1", SenderType: "user", Content: "hello", ContentType: "text",
 			CreatedAt: at, Seq: int64(i + 1), ModerationStatus: "pending"}
 	}
@@ -72,7 +72,7 @@ func TestALateDecisionFindsItsRowByKeyOnceMessagesHasGrown(t *testing.T) {
 
 	// Nearly empty and analyzed as such; enough late decisions for the
 	// server to settle on a generic plan.
-	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return copyMessages(ctx, tx, []db.InsertMessageParams{message(0)}) }); err != nil {
+	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return copyMessages(ctx, tx, []messageRow{message(0)}) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(ctx, "ANALYZE messages"); err != nil {
@@ -83,7 +83,7 @@ func TestALateDecisionFindsItsRowByKeyOnceMessagesHasGrown(t *testing.T) {
 	}
 	// The table grows past what a scan costs nothing for; no analyze
 	// runs in between, as none would within a benchmark's run.
-	rows := make([]db.InsertMessageParams, 20000)
+	rows := make([]messageRow, 20000)
 	for i := range rows {
 		rows[i] = message(i + 1)
 	}

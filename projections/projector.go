@@ -286,11 +286,7 @@ func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 		}
 	case len(c.messages) >= copyThreshold:
 		// Bulk: COPY into the staging table, then one merge statement.
-		staged := make([]db.StageMessagesParams, len(c.messages))
-		for i, m := range c.messages {
-			staged[i] = db.StageMessagesParams(m)
-		}
-		if _, err := q.StageMessages(ctx, staged); err != nil {
+		if _, err := q.StageMessages(ctx, c.messages); err != nil {
 			return fmt.Errorf("stage messages: %w", err)
 		}
 		if err := q.MergeStagedMessages(ctx); err != nil {
@@ -300,7 +296,9 @@ func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 			return fmt.Errorf("clear staged messages: %w", err)
 		}
 	case len(c.messages) > 0:
-		q.InsertMessage(ctx, c.messages).Exec(keep)
+		if err := insertMessages(ctx, q, c.messages); err != nil {
+			return err
+		}
 	}
 	if len(c.moderations) > 0 {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)

@@ -62,6 +62,69 @@ func (q *Queries) InsertMemberships(ctx context.Context, arg InsertMembershipsPa
 	return err
 }
 
+const insertMessages = `-- name: InsertMessages :exec
+INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
+                      attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
+                      moderated_at)
+SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+       unnest($5::text[]), unnest($6::text[]), unnest($7::text[]), unnest($8::text[]),
+       nullif(unnest($9::text[]), ''), nullif(unnest($10::text[]), ''),
+       unnest($11::timestamptz[]), unnest($12::bigint[]), unnest($13::text[]),
+       nullif(unnest($14::text[]), ''), nullif(unnest($15::bigint[]), 0),
+       nullif(unnest($16::timestamptz[]), '0001-01-01 00:00:00+00')
+ON CONFLICT (app, id) DO UPDATE
+SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
+    moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
+`
+
+type InsertMessagesParams struct {
+	App              []string
+	ID               []string
+	ConversationID   []string
+	ClientMsgID      []string
+	SenderID         []string
+	SenderType       []string
+	Content          []string
+	ContentType      []string
+	AttachmentID     []string
+	ReplyTo          []string
+	CreatedAt        []time.Time
+	Seq              []int64
+	ModerationStatus []string
+	ModerationReason []string
+	ModeratedSeq     []int64
+	ModeratedAt      []time.Time
+}
+
+// A batch's new messages, in one statement planned and executed once
+// rather than once per row (arrays of equal length, unnest side by side).
+// A repeated posting keeps the first row; if that row still awaits its
+// decision and this batch carries one, the decision is the first: apply it. ”, 0 and the zero time (year 1) stand for NULL, which no id,
+// reason, position or decision time is. A batch holds a message once: the
+// fold keeps its first posting.
+func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) error {
+	_, err := q.db.Exec(ctx, insertMessages,
+		arg.App,
+		arg.ID,
+		arg.ConversationID,
+		arg.ClientMsgID,
+		arg.SenderID,
+		arg.SenderType,
+		arg.Content,
+		arg.ContentType,
+		arg.AttachmentID,
+		arg.ReplyTo,
+		arg.CreatedAt,
+		arg.Seq,
+		arg.ModerationStatus,
+		arg.ModerationReason,
+		arg.ModeratedSeq,
+		arg.ModeratedAt,
+	)
+	return err
+}
+
 const lockProjection = `-- name: LockProjection :exec
 SELECT pg_advisory_xact_lock(hashtext('chat-projector:' || current_schema()))
 `
@@ -81,7 +144,7 @@ SET moderation_status = excluded.moderation_status, moderation_reason = excluded
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
 `
 
-// Same rule as InsertMessage, for every staged row at once.
+// Same rule as InsertMessages, for every staged row at once.
 func (q *Queries) MergeStagedMessages(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, mergeStagedMessages)
 	return err

@@ -16,13 +16,22 @@ ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role;
 -- name: DeleteParticipant :batchexec
 DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3;
 
--- name: InsertMessage :batchexec
+-- name: InsertMessages :exec
+-- A batch's new messages, in one statement planned and executed once
+-- rather than once per row (arrays of equal length, unnest side by side).
+-- A repeated posting keeps the first row; if that row still awaits its
+-- decision and this batch carries one, the decision is the first: apply it. '', 0 and the zero time (year 1) stand for NULL, which no id,
+-- reason, position or decision time is. A batch holds a message once: the
+-- fold keeps its first posting.
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
                       moderated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
--- A repeated posting keeps the first row; if that row still awaits its
--- decision and this batch carries one, the decision is the first: apply it.
+SELECT unnest(@app::text[]), unnest(@id::text[]), unnest(@conversation_id::text[]), unnest(@client_msg_id::text[]),
+       unnest(@sender_id::text[]), unnest(@sender_type::text[]), unnest(@content::text[]), unnest(@content_type::text[]),
+       nullif(unnest(@attachment_id::text[]), ''), nullif(unnest(@reply_to::text[]), ''),
+       unnest(@created_at::timestamptz[]), unnest(@seq::bigint[]), unnest(@moderation_status::text[]),
+       nullif(unnest(@moderation_reason::text[]), ''), nullif(unnest(@moderated_seq::bigint[]), 0),
+       nullif(unnest(@moderated_at::timestamptz[]), '0001-01-01 00:00:00+00')
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
@@ -67,7 +76,7 @@ INSERT INTO message_staging (app, id, conversation_id, client_msg_id, sender_id,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
 
 -- name: MergeStagedMessages :exec
--- Same rule as InsertMessage, for every staged row at once.
+-- Same rule as InsertMessages, for every staged row at once.
 INSERT INTO messages SELECT * FROM message_staging
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
