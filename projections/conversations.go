@@ -15,12 +15,19 @@ import (
 // newest approved message, by which GET /conversations orders; both after
 // the rows they change (conversations, participants, decisions).
 type conversationChanges struct {
-	updates   []db.UpdateConversationParams
+	updates []db.UpdateConversationParams
+	// approvals are those AdvanceLastMessage checks against the rows of
+	// messages: the decision named must be the one that stood.
 	approvals db.AdvanceLastMessageParams
-	// In replays, the approvals of messages the batch copies need no join:
-	// each conversation's newest such message (index in lastCopied).
-	lastCopied      db.AdvanceLastMessageToParams
-	lastCopiedIndex map[msgKey]int // keyed by app and conversation
+	// rowApprovals are the live approvals of messages whose row the batch
+	// writes: InsertMessages returns the rows as they stand, which tells
+	// which of them stood without reading messages again (standing).
+	rowApprovals []rowApproval
+	// lastStanding holds the approvals known to stand (in replays, those of
+	// the messages the batch copies; live, those standing finds): each
+	// conversation's newest such message (index in lastStandingIndex).
+	lastStanding      db.AdvanceLastMessageToParams
+	lastStandingIndex map[msgKey]int // keyed by app and conversation
 	// lastDeferred: a fresh rebuild fills every last message once, after
 	// its last event (FillLastMessages, recorded with the deferred
 	// indexes), so its batches record none.
@@ -81,30 +88,73 @@ func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *me
 		// batch creates it later (FillLastMessages agrees).
 		return
 	}
-	if m != nil && c.known != nil {
+	switch {
+	case m != nil && c.known != nil:
 		// A replay copies m as it stands: it is the row. An approval that
 		// stands now stays (only a hold is ever replaced).
 		if m.ModeratedSeq != nil && *m.ModeratedSeq == int64(e.Seq) {
-			c.copiedApproval(e.App, m.ConversationID, m.Seq)
+			c.standingApproval(e.App, m.ConversationID, m.Seq)
+		}
+	case m != nil:
+		c.rowApprovals = append(c.rowApprovals, rowApproval{msgKey{e.App, p.MessageID}, int64(e.Seq)})
+	default:
+		c.checkApproval(e.App, p.MessageID, int64(e.Seq))
+	}
+}
+
+// rowApproval is an approval (its position) of a message whose row the
+// batch writes.
+type rowApproval struct {
+	msg msgKey
+	seq int64
+}
+
+// checkApproval leaves it to AdvanceLastMessage whether the approval at seq
+// of message id stood.
+func (c *changes) checkApproval(app, id string, seq int64) {
+	a := &c.approvals
+	a.App, a.ID, a.ModeratedSeq = append(a.App, app), append(a.ID, id), append(a.ModeratedSeq, seq)
+}
+
+// standing records the row approvals that stood, now that the batch's
+// messages are written: those whose row InsertMessages returned approved
+// by that very decision (a row it did not return kept an earlier one). rows
+// nil means the batch wrote its messages otherwise (the bulk merge, which
+// returns nothing): AdvanceLastMessage checks them all.
+func (c *changes) standing(rows []db.InsertMessagesRow) {
+	if rows == nil {
+		for _, a := range c.rowApprovals {
+			c.checkApproval(a.msg.app, a.msg.id, a.seq)
 		}
 		return
 	}
-	a := &c.approvals
-	a.App, a.ID, a.ModeratedSeq = append(a.App, e.App), append(a.ID, p.MessageID), append(a.ModeratedSeq, int64(e.Seq))
+	if len(c.rowApprovals) == 0 {
+		return
+	}
+	written := make(map[msgKey]*db.InsertMessagesRow, len(rows))
+	for i := range rows {
+		written[msgKey{rows[i].App, rows[i].ID}] = &rows[i]
+	}
+	for _, a := range c.rowApprovals {
+		r := written[a.msg]
+		if r != nil && r.ModerationStatus == string(events.StatusApproved) && r.ModeratedSeq != nil && *r.ModeratedSeq == a.seq {
+			c.standingApproval(r.App, r.ConversationID, r.Seq)
+		}
+	}
 }
 
-// copiedApproval keeps the newest approved message of a conversation.
-func (c *changes) copiedApproval(app, conv string, seq int64) {
-	l := &c.lastCopied
+// standingApproval keeps the newest approved message of a conversation.
+func (c *changes) standingApproval(app, conv string, seq int64) {
+	l := &c.lastStanding
 	k := msgKey{app, conv}
-	if i, ok := c.lastCopiedIndex[k]; ok {
+	if i, ok := c.lastStandingIndex[k]; ok {
 		l.Seq[i] = max(l.Seq[i], seq)
 		return
 	}
-	if c.lastCopiedIndex == nil {
-		c.lastCopiedIndex = map[msgKey]int{}
+	if c.lastStandingIndex == nil {
+		c.lastStandingIndex = map[msgKey]int{}
 	}
-	c.lastCopiedIndex[k] = len(l.App)
+	c.lastStandingIndex[k] = len(l.App)
 	l.App, l.ID, l.Seq = append(l.App, app), append(l.ID, conv), append(l.Seq, seq)
 }
 
@@ -126,7 +176,7 @@ func writeConversations(ctx context.Context, q *db.Queries, c *changes, keep fun
 	if len(c.approvals.App) > 0 {
 		keep(0, q.AdvanceLastMessage(ctx, c.approvals))
 	}
-	if len(c.lastCopied.App) > 0 {
-		keep(0, q.AdvanceLastMessageTo(ctx, c.lastCopied))
+	if len(c.lastStanding.App) > 0 {
+		keep(0, q.AdvanceLastMessageTo(ctx, c.lastStanding))
 	}
 }

@@ -60,7 +60,8 @@ func copyMessages(ctx context.Context, tx pgx.Tx, rows []messageRow) error {
 
 // insertMessages writes a live batch's messages with InsertMessages: one
 // statement, its columns as arrays, a NULL as the empty value of its type.
-func insertMessages(ctx context.Context, q *db.Queries, rows []messageRow) error {
+// It returns the rows written, as they now stand.
+func insertMessages(ctx context.Context, q *db.Queries, rows []messageRow) ([]db.InsertMessagesRow, error) {
 	n := len(rows)
 	p := db.InsertMessagesParams{App: make([]string, n), ID: make([]string, n), ConversationID: make([]string, n),
 		ClientMsgID: make([]string, n), SenderID: make([]string, n), SenderType: make([]string, n),
@@ -75,10 +76,14 @@ func insertMessages(ctx context.Context, q *db.Queries, rows []messageRow) error
 		p.CreatedAt[i], p.Seq[i], p.ModerationStatus[i] = m.CreatedAt, m.Seq, m.ModerationStatus
 		p.ModerationReason[i], p.ModeratedSeq[i], p.ModeratedAt[i] = valueOr0(m.ModerationReason), valueOr0(m.ModeratedSeq), valueOr0(m.ModeratedAt)
 	}
-	if err := q.InsertMessages(ctx, p); err != nil {
-		return fmt.Errorf("insert messages: %w", err)
+	written, err := q.InsertMessages(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
 	}
-	return nil
+	if written == nil {
+		written = []db.InsertMessagesRow{} // none written: not the merge's nil
+	}
+	return written, nil
 }
 
 // valueOr0 is *v, or the zero value of its type for nil.

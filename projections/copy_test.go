@@ -37,7 +37,8 @@ func TestCopiedMessagesEqualInsertedOnes(t *testing.T) {
 		if err := copyMessages(ctx, tx, copied); err != nil {
 			return err
 		}
-		return insertMessages(ctx, db.New(tx), rows)
+		_, err := insertMessages(ctx, db.New(tx), rows)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -295,10 +295,13 @@ func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 		if err := q.ClearStagedMessages(ctx); err != nil {
 			return fmt.Errorf("clear staged messages: %w", err)
 		}
+		c.standing(nil)
 	case len(c.messages) > 0:
-		if err := insertMessages(ctx, q, c.messages); err != nil {
+		written, err := insertMessages(ctx, q, c.messages)
+		if err != nil {
 			return err
 		}
+		c.standing(written)
 	}
 	if len(c.moderations) > 0 {
 		q.ModerateMessage(ctx, c.moderations).Exec(keep)

@@ -62,7 +62,7 @@ func (q *Queries) InsertMemberships(ctx context.Context, arg InsertMembershipsPa
 	return err
 }
 
-const insertMessages = `-- name: InsertMessages :exec
+const insertMessages = `-- name: InsertMessages :many
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
                       moderated_at)
@@ -76,6 +76,7 @@ ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
 WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
+RETURNING app, id, conversation_id, seq, moderation_status, moderated_seq
 `
 
 type InsertMessagesParams struct {
@@ -97,14 +98,25 @@ type InsertMessagesParams struct {
 	ModeratedAt      []time.Time
 }
 
+type InsertMessagesRow struct {
+	App              string
+	ID               string
+	ConversationID   string
+	Seq              int64
+	ModerationStatus string
+	ModeratedSeq     *int64
+}
+
 // A batch's new messages, in one statement planned and executed once
 // rather than once per row (arrays of equal length, unnest side by side).
 // A repeated posting keeps the first row; if that row still awaits its
-// decision and this batch carries one, the decision is the first: apply it. ”, 0 and the zero time (year 1) stand for NULL, which no id,
+// decision and this batch carries one, the decision is the first: apply it.
+// It returns each row it wrote as it now stands, whose approval the
+// projector then knows to stand without reading messages again. ”, 0 and the zero time (year 1) stand for NULL, which no id,
 // reason, position or decision time is. A batch holds a message once: the
 // fold keeps its first posting.
-func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) error {
-	_, err := q.db.Exec(ctx, insertMessages,
+func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) ([]InsertMessagesRow, error) {
+	rows, err := q.db.Query(ctx, insertMessages,
 		arg.App,
 		arg.ID,
 		arg.ConversationID,
@@ -122,7 +134,29 @@ func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) 
 		arg.ModeratedSeq,
 		arg.ModeratedAt,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InsertMessagesRow{}
+	for rows.Next() {
+		var i InsertMessagesRow
+		if err := rows.Scan(
+			&i.App,
+			&i.ID,
+			&i.ConversationID,
+			&i.Seq,
+			&i.ModerationStatus,
+			&i.ModeratedSeq,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const lockProjection = `-- name: LockProjection :exec

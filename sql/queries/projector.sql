@@ -16,11 +16,13 @@ ON CONFLICT (app, conversation_id, user_id) DO UPDATE SET role = excluded.role;
 -- name: DeleteParticipant :batchexec
 DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $3;
 
--- name: InsertMessages :exec
+-- name: InsertMessages :many
 -- A batch's new messages, in one statement planned and executed once
 -- rather than once per row (arrays of equal length, unnest side by side).
 -- A repeated posting keeps the first row; if that row still awaits its
--- decision and this batch carries one, the decision is the first: apply it. '', 0 and the zero time (year 1) stand for NULL, which no id,
+-- decision and this batch carries one, the decision is the first: apply it.
+-- It returns each row it wrote as it now stands, whose approval the
+-- projector then knows to stand without reading messages again. '', 0 and the zero time (year 1) stand for NULL, which no id,
 -- reason, position or decision time is. A batch holds a message once: the
 -- fold keeps its first posting.
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
@@ -35,7 +37,8 @@ SELECT unnest(@app::text[]), unnest(@id::text[]), unnest(@conversation_id::text[
 ON CONFLICT (app, id) DO UPDATE
 SET moderation_status = excluded.moderation_status, moderation_reason = excluded.moderation_reason,
     moderated_seq = excluded.moderated_seq, moderated_at = excluded.moderated_at
-WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL;
+WHERE messages.moderated_seq IS NULL AND excluded.moderated_seq IS NOT NULL
+RETURNING app, id, conversation_id, seq, moderation_status, moderated_seq;
 
 -- name: ModerateMessage :batchexec
 -- The first decision stands, unless it held the message for review: the
