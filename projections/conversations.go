@@ -73,7 +73,8 @@ func (c *changes) participantUpdated(e *events.Envelope, p *events.ParticipantUp
 }
 
 // approved records an approval, for the conversation's last message
-// (AdvanceLastMessage tells whether it is the decision that stood). m is
+// (whether it is the decision that stood is told by the row the replay
+// copies, the row InsertMessages returns, or else AdvanceLastMessage). m is
 // the batch's row of the message, if it has one, its decisions folded.
 func (c *changes) approved(e *events.Envelope, p *events.MessageModerated, m *messageRow) {
 	if p.Status != events.StatusApproved || c.lastDeferred {

@@ -237,8 +237,10 @@ func (p *Projector) committed(segs []*changes) {
 	}
 }
 
-// copyThreshold is the batch size from which messages are copied rather
-// than inserted: COPY costs a round trip more but far less per row.
+// copyThreshold is the batch size from which messages go through the
+// staging table (COPY, then one merge) rather than InsertMessages' arrays:
+// the large batches of a backlog being caught up. It costs two round trips
+// more, so small live batches take the arrays.
 const copyThreshold = 200
 
 // write sends the folded changes as batched statements, in dependency order,
