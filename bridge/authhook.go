@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"cmp"
 	"slices"
 	"strings"
@@ -74,10 +73,15 @@ func sessionID(app, user, clientID string) string { return app + "/" + user + "/
 
 func (h *authHook) ID() string { return "chat-auth" }
 
+// Provides is asked for every hook at every event of every packet: a
+// switch, not a search.
 func (h *authHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnConnect, mqtt.OnConnectAuthenticate,
-		mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode, mqtt.OnDisconnect, mqtt.OnClientExpired,
-		mqtt.OnPublishDropped, mqtt.OnQosDropped}, []byte{b})
+	switch b {
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketEncode,
+		mqtt.OnDisconnect, mqtt.OnClientExpired, mqtt.OnPublishDropped, mqtt.OnQosDropped:
+		return true
+	}
+	return false
 }
 
 // OnConnect verifies the token and the will. A bad token is refused by

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -39,7 +38,7 @@ type ingestHook struct {
 
 func (h *ingestHook) ID() string { return "chat-ingest" }
 
-func (h *ingestHook) Provides(b byte) bool { return bytes.Contains([]byte{mqtt.OnPublish}, []byte{b}) }
+func (h *ingestHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 func (h *ingestHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline || !h.isCommand(pk.TopicName) {

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"log/slog"
 	"sync"
 	"time"
@@ -189,7 +188,7 @@ type liveHook struct {
 func (h *liveHook) ID() string { return "chat-live" }
 
 func (h *liveHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnSessionEstablished, mqtt.OnDisconnect}, []byte{b})
+	return b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
 }
 
 // connID names one connection: its session and remote address, so a
