@@ -94,7 +94,7 @@ func main() {
 	fl.BoolVar(&o.announceOnly, "announce-only", false, "connect the clients and run only the announcement scenario")
 	clients := fl.Int("clients", 0, "connected clients (default 10,000, 2,000 with --quick)")
 	announceTo := fl.Int("announce-to", 0, "announcement recipients in the directory (default 10,000, 2,000 with --quick); those past the connected clients are measured only in the request's time")
-	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU and allocation profiles during the steady scenario")
+	fl.BoolVar(&o.profile, "profile", false, "save chatd's CPU profiles (steady, one_to_one, receipts, typing; the announcements with --announce-only), allocation profiles and heaps, and the replay's CPU profile")
 	fl.Float64Var(&o.rate, "rate", 2000, "steady scenario: offered chat messages per second")
 	fl.IntVar(&o.repeat, "repeat", 0, "run the latency scenarios (raw relays, steady chat, one_to_one) this many times and report the median run's figures (default 3, 1 with --quick)")
 	fl.Float64Var(&o.groupShare, "group-share", 0.2, "steady scenario: share of messages sent in groups (sizes 2 to 50)")
