@@ -196,18 +196,25 @@ func (r *report) stagesSection(p func(string, ...any)) {
 		}
 		p("")
 		if st.gc.cycles > 0 {
-			p("Across every stage, chatd collected garbage %d times in the run (one every %v), its world stopped %s in all: while a collection marks, it takes a quarter of the CPU, and messages caught in one wait longer.",
-				st.gc.cycles, (st.elapsed / time.Duration(st.gc.cycles)).Round(time.Millisecond), ms(st.gc.paused))
+			cost := ""
+			if st.gc.cpu > 0 {
+				cost = fmt.Sprintf("; the collector took %s of CPU, %s of it in mark assists, the marking done by the goroutines that allocate, messages' among them", ms(st.gc.cpu), ms(st.gc.assist))
+			}
+			p("Across every stage, chatd collected garbage %d times in the run (one every %v), its world stopped %s in all%s: while a collection marks, it takes a quarter of the CPU, and messages caught in one wait longer.",
+				st.gc.cycles, (st.elapsed / time.Duration(st.gc.cycles)).Round(time.Millisecond), ms(st.gc.paused), cost)
 			p("")
 		}
 	}
 }
 
-// gcTimes are chatd's garbage collections so far: how many, and how long
-// its world stopped for them in all (the Go runtime's go_gc_duration_seconds).
+// gcTimes are chatd's garbage collections so far: how many, how long its
+// world stopped for them in all (go_gc_duration_seconds), and the CPU they
+// took, in all and in mark assists (go_cpu_classes_gc_…, zero from a chatd
+// that does not export them).
 type gcTimes struct {
-	cycles int
-	paused time.Duration
+	cycles      int
+	paused      time.Duration
+	cpu, assist time.Duration
 }
 
 func (b *bench) gcTimes() gcTimes {
@@ -219,9 +226,17 @@ func (b *bench) gcTimes() gcTimes {
 	if err != nil {
 		return gcTimes{}
 	}
-	return gcTimes{cycles: int(n), paused: seconds(sum)}
+	g := gcTimes{cycles: int(n), paused: seconds(sum)}
+	if v, err := b.metricValue("go_cpu_classes_gc_total_cpu_seconds_total"); err == nil {
+		g.cpu = seconds(v)
+	}
+	if v, err := b.metricValue("go_cpu_classes_gc_mark_assist_cpu_seconds_total"); err == nil {
+		g.assist = seconds(v)
+	}
+	return g
 }
 
 func (g gcTimes) since(before gcTimes) gcTimes {
-	return gcTimes{cycles: g.cycles - before.cycles, paused: g.paused - before.paused}
+	return gcTimes{cycles: g.cycles - before.cycles, paused: g.paused - before.paused,
+		cpu: g.cpu - before.cpu, assist: g.assist - before.assist}
 }

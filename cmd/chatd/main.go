@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon"
 	"github.com/chatbackend/chat/services/natsauth"
@@ -31,6 +33,9 @@ func main() {
 		os.Exit(2)
 	}
 	log.Info("garbage collector", "settings", config.TuneCollector(cfg.MemoryLimit, os.Getenv).String())
+	if err := registerGoMetrics(prometheus.DefaultRegisterer); err != nil {
+		log.Warn("the garbage collector's CPU is not exported", "err", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := daemon.Start(ctx, cfg, log)
