@@ -117,18 +117,18 @@ func (c *changes) checkApproval(app, id string, seq int64) {
 	a.App, a.ID, a.ModeratedSeq = append(a.App, app), append(a.ID, id), append(a.ModeratedSeq, seq)
 }
 
-// standing records the row approvals that stood, now that the batch's
-// messages are written: those whose row InsertMessages returned approved
-// by that very decision (a row it did not return kept an earlier one). rows
-// nil means the batch wrote its messages otherwise (the bulk merge, which
-// returns nothing): AdvanceLastMessage checks them all.
-func (c *changes) standing(rows []db.InsertMessagesRow) {
-	if rows == nil {
-		for _, a := range c.rowApprovals {
-			c.checkApproval(a.msg.app, a.msg.id, a.seq)
-		}
-		return
+// checkRowApprovals leaves the row approvals to AdvanceLastMessage: the
+// batch's messages went through the bulk merge, which returns no rows.
+func (c *changes) checkRowApprovals() {
+	for _, a := range c.rowApprovals {
+		c.checkApproval(a.msg.app, a.msg.id, a.seq)
 	}
+}
+
+// standing records the row approvals that stood, now that InsertMessages
+// wrote the batch's messages: those whose row it returned approved by that
+// very decision (a row it did not return kept an earlier one).
+func (c *changes) standing(rows []db.InsertMessagesRow) {
 	if len(c.rowApprovals) == 0 {
 		return
 	}

@@ -80,9 +80,6 @@ func insertMessages(ctx context.Context, q *db.Queries, rows []messageRow) ([]db
 	if err != nil {
 		return nil, fmt.Errorf("insert messages: %w", err)
 	}
-	if written == nil {
-		written = []db.InsertMessagesRow{} // none written: not the merge's nil
-	}
 	return written, nil
 }
 

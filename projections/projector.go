@@ -297,7 +297,7 @@ func write(ctx context.Context, tx pgx.Tx, q *db.Queries, c *changes) error {
 		if err := q.ClearStagedMessages(ctx); err != nil {
 			return fmt.Errorf("clear staged messages: %w", err)
 		}
-		c.standing(nil)
+		c.checkRowApprovals()
 	case len(c.messages) > 0:
 		written, err := insertMessages(ctx, q, c.messages)
 		if err != nil {

@@ -174,7 +174,7 @@ func run(ctx context.Context, o *options) error {
 		brokerPid = srv.mosquitto.Process.Pid
 	}
 	rss0 := rssKB(brokerPid)
-	stacks0, heap0, memErr := srv.goMemory()
+	stacks0, heap0, memErr := b.goMemory()
 	if o.replayOnly {
 		if b.report.copyRate, err = b.copyBaseline(ctx, o.baselineN); err != nil {
 			return err
@@ -219,7 +219,7 @@ func run(ctx context.Context, o *options) error {
 	b.report.rssIdle, b.report.rssPerClient = rssKB(srv.cmd.Process.Pid), float64(rss1-rss0)/float64(o.clients)
 	if srv.mosquitto != nil {
 		b.report.mosquittoRSS = rss1
-	} else if stacks1, heap1, err := srv.goMemory(); err == nil && memErr == nil {
+	} else if stacks1, heap1, err := b.goMemory(); err == nil && memErr == nil {
 		b.report.stacksPerClient = float64(stacks1-stacks0) / 1024 / float64(o.clients)
 		b.report.heapPerClient = float64(heap1-heap0) / 1024 / float64(o.clients)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,9 @@ func (b *bench) scrapeMetrics(each func(line string) error) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -41,4 +45,19 @@ func (b *bench) metricValue(name string) (float64, error) {
 		return nil
 	})
 	return v, err
+}
+
+// goMemory is what chatd's Go runtime holds after a collection: goroutine
+// stacks and live heap, in bytes. Collecting first leaves out the garbage
+// and the headroom the collector's setting allows, which RSS includes.
+func (b *bench) goMemory() (stacks, heap int64, err error) {
+	if err := b.srv.fetch("/debug/pprof/heap?gc=1", os.DevNull); err != nil {
+		return 0, 0, err
+	}
+	s, err := b.metricValue("go_memstats_stack_inuse_bytes")
+	if err != nil {
+		return 0, 0, err
+	}
+	h, err := b.metricValue("go_memstats_heap_alloc_bytes")
+	return int64(s), int64(h), err
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -273,39 +272,6 @@ func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// goMemory is what chatd's Go runtime holds after a collection: goroutine
-// stacks and live heap, in bytes. Collecting first leaves out the garbage
-// and the headroom the collector's setting allows, which RSS includes.
-func (s *server) goMemory() (stacks, heap int64, err error) {
-	if err := s.fetch("/debug/pprof/heap?gc=1", os.DevNull); err != nil {
-		return 0, 0, err
-	}
-	resp, err := http.Get("http://" + s.httpAddr + "/metrics")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		v, _ := strconv.ParseFloat(value, 64)
-		switch name {
-		case "go_memstats_stack_inuse_bytes":
-			stacks = int64(v)
-		case "go_memstats_heap_alloc_bytes":
-			heap = int64(v)
-		}
-	}
-	return stacks, heap, sc.Err()
 }
 
 // fetch saves an HTTP resource of chatd to a file.

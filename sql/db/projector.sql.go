@@ -112,9 +112,10 @@ type InsertMessagesRow struct {
 // A repeated posting keeps the first row; if that row still awaits its
 // decision and this batch carries one, the decision is the first: apply it.
 // It returns each row it wrote as it now stands, whose approval the
-// projector then knows to stand without reading messages again. ”, 0 and the zero time (year 1) stand for NULL, which no id,
-// reason, position or decision time is. A batch holds a message once: the
-// fold keeps its first posting.
+// projector then knows to stand without reading messages again. ”, 0 and
+// the zero time (year 1) stand for NULL, which no id, reason, position or
+// decision time is. A batch holds a message once (the fold keeps its first
+// posting): one statement may not update a row twice.
 func (q *Queries) InsertMessages(ctx context.Context, arg InsertMessagesParams) ([]InsertMessagesRow, error) {
 	rows, err := q.db.Query(ctx, insertMessages,
 		arg.App,

@@ -22,9 +22,10 @@ DELETE FROM participants WHERE app = $1 AND conversation_id = $2 AND user_id = $
 -- A repeated posting keeps the first row; if that row still awaits its
 -- decision and this batch carries one, the decision is the first: apply it.
 -- It returns each row it wrote as it now stands, whose approval the
--- projector then knows to stand without reading messages again. '', 0 and the zero time (year 1) stand for NULL, which no id,
--- reason, position or decision time is. A batch holds a message once: the
--- fold keeps its first posting.
+-- projector then knows to stand without reading messages again. '', 0 and
+-- the zero time (year 1) stand for NULL, which no id, reason, position or
+-- decision time is. A batch holds a message once (the fold keeps its first
+-- posting): one statement may not update a row twice.
 INSERT INTO messages (app, id, conversation_id, client_msg_id, sender_id, sender_type, content, content_type,
                       attachment_id, reply_to, created_at, seq, moderation_status, moderation_reason, moderated_seq,
                       moderated_at)
