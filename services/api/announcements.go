@@ -187,8 +187,11 @@ func (a *API) completeAnnouncement(w http.ResponseWriter, r *http.Request, who d
 	}
 	// The message first, if missing: its decision names its position.
 	if _, err := a.Decide.Decide(ctx, app, an.id, func(s *decide.State) ([]*events.Envelope, error) {
-		if err := an.owns(s); err != nil || s.Messages[an.messageID()] != nil {
+		if err := an.owns(s); err != nil {
 			return nil, err
+		}
+		if _, ok := s.Message(an.messageID()); ok {
+			return nil, nil
 		}
 		posted, err := an.posted(a)
 		return []*events.Envelope{posted}, err
@@ -198,7 +201,7 @@ func (a *API) completeAnnouncement(w http.ResponseWriter, r *http.Request, who d
 	}
 	out, err := a.Decide.Decide(ctx, app, an.id, func(s *decide.State) ([]*events.Envelope, error) {
 		var evs []*events.Envelope
-		if m := s.Messages[an.messageID()]; m != nil && m.Status == "" {
+		if m, ok := s.Message(an.messageID()); ok && m.Status == "" {
 			d, err := an.decision(a, m.PostedSeq)
 			if err != nil {
 				return nil, err

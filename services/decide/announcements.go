@@ -95,6 +95,6 @@ func ChangedUsers(dir *Directory, users []events.DirectoryUser) []events.Directo
 // targeted records an announcement's part as in the log (its members are
 // the roster's): a retried announcement appends only the parts it lacks.
 func (s *State) targeted(e *events.Envelope, _ *events.AnnouncementTargeted) error {
-	s.done[e.ID] = struct{}{}
+	s.markDone(e.ID)
 	return nil
 }

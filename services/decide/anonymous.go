@@ -35,9 +35,11 @@ func (s *State) converted(_ *events.Envelope, p *events.AnonymousConverted) erro
 		return nil
 	}
 	v.ConvertedTo = p.UserID
-	for _, m := range s.order {
-		if m.SenderID == p.AnonymousID {
-			m.SenderID, m.SenderType = p.UserID, events.ActorUser
+	ps := &s.msgs
+	anon, client, user := ps.word(p.AnonymousID), ps.word(p.UserID), ps.word(string(events.ActorUser))
+	for i := range ps.recs {
+		if m := &ps.recs[i]; m.sender == anon {
+			m.sender, m.senderType = client, user
 		}
 	}
 	for _, pos := range []map[string]uint64{s.read, s.delivered} {

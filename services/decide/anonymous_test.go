@@ -75,7 +75,7 @@ func TestConversionHandsTheVisitorsPlaceAndMessagesToTheClient(t *testing.T) {
 	if c.IsMember("anon-v") || c.Members["client"] != events.RoleMember || c.CreatedBy != "client" {
 		t.Fatalf("members %v created by %s: want the client in the visitor's place", c.Members, c.CreatedBy)
 	}
-	if m := s.Messages["m1"]; m.SenderID != "client" || m.SenderType != events.ActorUser {
+	if m, _ := s.Message("m1"); m.SenderID != "client" || m.SenderType != events.ActorUser {
 		t.Fatalf("message m1 by %s (%s), want the client's", m.SenderID, m.SenderType)
 	}
 	if _, err := decide.EditMessage(s, "client", "m1", "k2", "bonjour, édité"); err != nil {

@@ -215,7 +215,7 @@ func TestConversationCreatedUnderTheFeedIsDecidedWithoutReadingTheLog(t *testing
 	cold := decide.New(js, jet.NewAppender(js), 0)
 	for _, dd := range []*decide.Decider{d, cold} {
 		if err := dd.State(ctx, app, "c1", func(s *decide.State) error {
-			if s.Messages["m0"] != nil {
+			if _, ok := s.Message("m0"); ok {
 				t.Error("a message stored before the conversation's creation is part of its state")
 			}
 			if c := s.Conversation(); c == nil || !c.IsMember("carol") {

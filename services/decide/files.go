@@ -57,8 +57,9 @@ func ReadFile(s *State, actor, id string) (*File, error) {
 	if !c.IsMember(actor) {
 		return nil, refuse(CodeNotMember, "you are not a member of the conversation this file was posted in")
 	}
-	for _, m := range s.order {
-		if m.Attachment == id && m.Status == events.StatusApproved && m.DeletedAt.IsZero() {
+	ps := &s.msgs
+	for i := range ps.recs {
+		if m := &ps.recs[i]; ps.is(m.attachment, id) && ps.status(m) == events.StatusApproved && m.deletedAt == 0 {
 			return f, nil
 		}
 	}
@@ -86,8 +87,9 @@ func ExpireFile(s *State, id string, cutoff time.Time) *events.FileExpired {
 	if f == nil || f.Expired || !f.UploadedAt.Before(cutoff) {
 		return nil
 	}
-	for _, m := range s.order {
-		if m.Attachment == id {
+	ps := &s.msgs
+	for i := range ps.recs {
+		if ps.is(ps.recs[i].attachment, id) {
 			return nil
 		}
 	}

@@ -3,7 +3,6 @@ package decide
 import (
 	"context"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/chatbackend/chat/events"
@@ -79,8 +78,8 @@ func receipt(s *State, actor, messageID string, from uint64) (*events.Receipt, e
 	if !c.IsMember(actor) {
 		return nil, refuse(CodeNotMember, "you are not a member of this conversation")
 	}
-	m := s.Messages[messageID]
-	if m == nil || m.Status != events.StatusApproved && m.SenderID != actor {
+	m, ok := s.Message(messageID)
+	if !ok || m.Status != events.StatusApproved && m.SenderID != actor {
 		return nil, refuse(CodeNotFound, "no such message in this conversation")
 	}
 	if m.PostedSeq <= from {
@@ -93,14 +92,14 @@ func receipt(s *State, actor, messageID string, from uint64) (*events.Receipt, e
 // senders lists, sorted and each once, the senders other than actor of the
 // approved messages at positions after from and up to to.
 func (s *State) senders(actor string, from, to uint64) []string {
-	i := sort.Search(len(s.order), func(i int) bool { return s.order[i].PostedSeq > from })
 	var out []string
 	seen := map[string]bool{actor: true}
-	for ; i < len(s.order) && s.order[i].PostedSeq <= to; i++ {
-		m := s.order[i]
-		if m.Status == events.StatusApproved && !seen[m.SenderID] {
-			seen[m.SenderID] = true
-			out = append(out, m.SenderID)
+	ps := &s.msgs
+	for i := ps.from(from); i < len(ps.recs) && ps.recs[i].postedSeq <= to; i++ {
+		m := &ps.recs[i]
+		if sender := ps.senderID(m); ps.status(m) == events.StatusApproved && !seen[sender] {
+			seen[sender] = true
+			out = append(out, sender)
 		}
 	}
 	slices.Sort(out)

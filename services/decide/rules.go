@@ -120,23 +120,23 @@ func RemoveMember(s *State, actor, target string) error {
 // on: approved, or their own (then refused as conflict while it is not).
 // Another's message that members never saw is not found, as are messages
 // of other conversations: nothing tells them apart.
-func message(s *State, actor, id string) (*Message, *Refusal) {
+func message(s *State, actor, id string) (Message, *Refusal) {
 	c := s.Conversation()
 	if c == nil {
-		return nil, refuse(CodeNotFound, "no such message")
+		return Message{}, refuse(CodeNotFound, "no such message")
 	}
 	if !c.IsMember(actor) {
-		return nil, refuse(CodeNotMember, "you are not a member of this conversation")
+		return Message{}, refuse(CodeNotMember, "you are not a member of this conversation")
 	}
-	m := s.Messages[id]
-	if m == nil || m.Status != events.StatusApproved && m.SenderID != actor {
-		return nil, refuse(CodeNotFound, "no such message")
+	m, ok := s.Message(id)
+	if !ok || m.Status != events.StatusApproved && m.SenderID != actor {
+		return Message{}, refuse(CodeNotFound, "no such message")
 	}
 	if !m.DeletedAt.IsZero() {
-		return nil, refuse(CodeGone, "the message was deleted")
+		return Message{}, refuse(CodeGone, "the message was deleted")
 	}
 	if m.Status != events.StatusApproved {
-		return nil, refuse(CodeConflict, "the message is %s by moderation", orPending(m.Status))
+		return Message{}, refuse(CodeConflict, "the message is %s by moderation", orPending(m.Status))
 	}
 	return m, nil
 }
@@ -197,7 +197,7 @@ func DeleteMessage(s *State, actor, messageID, clientMsgID string) (*events.Mess
 		DeletedBy: actor, Message: m.posting()}, nil
 }
 
-func (m *Message) posting() events.Posting {
+func (m Message) posting() events.Posting {
 	return events.Posting{ClientMsgID: m.ClientMsgID, SenderID: m.SenderID, SenderType: m.SenderType,
 		ContentType: m.ContentType, AttachmentID: m.Attachment, ReplyTo: m.ReplyTo, PostedAt: m.PostedAt, PostedSeq: m.PostedSeq}
 }
@@ -206,9 +206,9 @@ func (m *Message) posting() events.Posting {
 // approved, or rejected with reason manual. Only a held message may be
 // reviewed, once.
 func ReviewMessage(s *State, messageID string, approve bool) (*events.MessageModerated, error) {
-	m := s.Messages[messageID]
+	m, ok := s.Message(messageID)
 	switch {
-	case s.Conversation() == nil || m == nil:
+	case s.Conversation() == nil || !ok:
 		return nil, refuse(CodeNotFound, "no such message")
 	case !m.DeletedAt.IsZero():
 		return nil, refuse(CodeGone, "the message was deleted")

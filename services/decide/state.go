@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chatbackend/chat/events"
+	"github.com/chatbackend/chat/services/idkey"
 	"github.com/chatbackend/chat/services/roster"
 )
 
@@ -19,18 +20,16 @@ type State struct {
 	// Profile is what the roster does not keep: the attributes a
 	// conversation.updated repeats.
 	Profile Profile
-	// Messages are the conversation's messages by id. Their content is not
-	// kept: no decision needs it.
-	Messages map[string]*Message
-	// order lists the same messages by position, for the senders a receipt
-	// covers.
-	order []*Message
+	// msgs are the conversation's messages, without their content: no
+	// decision needs it (postings.go; Message reads one).
+	msgs postings
 	// read and delivered are each member's receipt positions: the position
 	// of the last message they read, or received.
 	read, delivered map[string]uint64
 	// done holds the ids of the edits, deletes and reviews already in the log, so a
 	// command repeated after the log's deduplication window is recognised.
-	done map[string]struct{}
+	// Keys, not strings: every moderation decision adds one.
+	done map[idkey.Key]struct{}
 	// Group is the group (team) the conversation belongs to, if any.
 	Group string
 	// visitor is the anonymous visitor who started the conversation, if
@@ -59,7 +58,7 @@ type Message struct {
 
 // NewState returns the state of a conversation before its first event.
 func NewState(app, id string) *State {
-	return &State{App: app, ID: id, roster: roster.New(), Messages: map[string]*Message{}, done: map[string]struct{}{},
+	return &State{App: app, ID: id, roster: roster.New(), msgs: newPostings(), done: map[idkey.Key]struct{}{},
 		read: map[string]uint64{}, delivered: map[string]uint64{}, files: map[string]*File{}}
 }
 
@@ -68,8 +67,19 @@ func (s *State) Conversation() *roster.Conversation { return s.roster.Get(s.App,
 
 // Done reports whether the log already holds the command event with id.
 func (s *State) Done(id string) bool {
-	_, ok := s.done[id]
+	_, ok := s.done[idkey.Of(s.App, id)]
 	return ok
+}
+
+func (s *State) markDone(id string) { s.done[idkey.Of(s.App, id)] = struct{}{} }
+
+// Message is message id of the conversation, if the log has posted it there.
+func (s *State) Message(id string) (Message, bool) {
+	p := s.msgs.find(s.App, id)
+	if p == nil {
+		return Message{}, false
+	}
+	return s.msgs.message(id, p), true
 }
 
 // folds declares what each event type changes in a State.
@@ -118,39 +128,36 @@ func (s *State) Apply(e *events.Envelope) error {
 }
 
 func (s *State) posted(e *events.Envelope, p *events.MessagePosted) error {
-	if p.ConversationID != s.ID || s.Messages[p.MessageID] != nil {
-		return nil // a repeat keeps the first posting
+	if p.ConversationID == s.ID {
+		s.msgs.add(s.App, p, e.At, e.Seq) // folded in log order: sorted by position
 	}
-	m := &Message{ID: p.MessageID, ClientMsgID: p.ClientMsgID, SenderID: p.SenderID,
-		SenderType: p.SenderType, ContentType: p.ContentType, Attachment: p.AttachmentID, ReplyTo: p.ReplyTo,
-		PostedAt: e.At, PostedSeq: e.Seq}
-	s.Messages[p.MessageID] = m
-	s.order = append(s.order, m) // folded in log order: sorted by position
 	return nil
 }
 
 func (s *State) moderated(e *events.Envelope, p *events.MessageModerated) error {
-	s.done[e.ID] = struct{}{}
+	s.markDone(e.ID)
 	// The first decision stands, unless it held the message for review:
 	// the review's decides.
-	if m := s.Messages[p.MessageID]; m != nil && (m.Status == "" || m.Status == events.StatusPending) {
-		m.Status = p.Status
+	if m := s.msgs.find(s.App, p.MessageID); m != nil {
+		if st := s.msgs.status(m); st == "" || st == events.StatusPending {
+			m.status = s.msgs.word(string(p.Status))
+		}
 	}
 	return nil
 }
 
 func (s *State) edited(e *events.Envelope, p *events.MessageEdited) error {
-	s.done[e.ID] = struct{}{}
-	if m := s.Messages[p.MessageID]; m != nil && m.DeletedAt.IsZero() {
-		m.EditedAt = e.At
+	s.markDone(e.ID)
+	if m := s.msgs.find(s.App, p.MessageID); m != nil && m.deletedAt == 0 {
+		m.editedAt = e.At.UnixMicro()
 	}
 	return nil
 }
 
 func (s *State) deleted(e *events.Envelope, p *events.MessageDeleted) error {
-	s.done[e.ID] = struct{}{}
-	if m := s.Messages[p.MessageID]; m != nil && m.DeletedAt.IsZero() {
-		m.DeletedAt, m.EditedAt = e.At, time.Time{}
+	s.markDone(e.ID)
+	if m := s.msgs.find(s.App, p.MessageID); m != nil && m.deletedAt == 0 {
+		m.deletedAt, m.editedAt = e.At.UnixMicro(), 0
 	}
 	return nil
 }
