@@ -14,6 +14,7 @@ import (
 	"github.com/chatbackend/chat/bridge/mqttlite"
 	"github.com/chatbackend/chat/events"
 	"github.com/chatbackend/chat/services/auth"
+	"github.com/chatbackend/chat/services/jet"
 	chatsql "github.com/chatbackend/chat/sql"
 )
 
@@ -86,7 +87,7 @@ func (b *bench) jetstreamBaseline(ctx context.Context, n int) (appendRate, readR
 		return 0, 0, err
 	}
 	cfg := jetstream.StreamConfig{Name: "BENCH_RAW", Subjects: []string{"bench.raw.>"}, Storage: jetstream.FileStorage,
-		Duplicates: 2 * time.Minute, Retention: jetstream.LimitsPolicy}
+		Duplicates: jet.DefaultDuplicateWindow, Retention: jetstream.LimitsPolicy}
 	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return 0, 0, err
 	}

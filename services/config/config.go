@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/ratelimit"
 )
 
@@ -178,7 +179,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fl.StringVar(&c.DBSchema, "db-schema", env("CHAT_DB_SCHEMA", "chat"), "PostgreSQL schema of the live read model (CHAT_DB_SCHEMA)")
 	fl.StringVar(&secret, "jwt-secret", env("CHAT_JWT_SECRET", ""), "HS256 key; empty reads or generates <data-dir>/jwt.secret (CHAT_JWT_SECRET)")
 	fl.StringVar(&c.ConfigFile, "config", env("CHAT_CONFIG", ""), "YAML file with per-application settings (CHAT_CONFIG)")
-	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", 2*time.Minute), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
+	fl.DurationVar(&c.DedupWindow, "dedup-window", envDuration("CHAT_DEDUP_WINDOW", jet.DefaultDuplicateWindow), "how long the log deduplicates event ids (CHAT_DEDUP_WINDOW)")
 	fl.DurationVar(&c.WriteWait, "write-wait", envDuration("CHAT_WRITE_WAIT", 5*time.Second), "longest wait of a REST write for the read model before 202 (CHAT_WRITE_WAIT)")
 	fl.DurationVar(&c.ProjectorStall, "projector-stall", envDuration("CHAT_PROJECTOR_STALL", 30*time.Second), "how long the projector may stay behind the log without advancing before /readyz fails (CHAT_PROJECTOR_STALL)")
 	fl.IntVar(&c.ClientQueue, "mqtt-client-queue", envInt("CHAT_MQTT_CLIENT_QUEUE", DefaultClientQueue), "embedded broker: messages queued per client; fan-out waits for a client with three quarters of them unacknowledged (CHAT_MQTT_CLIENT_QUEUE)")

@@ -56,7 +56,7 @@ func TestLoadDefaultsFollowTheProtocol(t *testing.T) {
 			t.Errorf("default process lacks role %s", r)
 		}
 	}
-	if c.DedupWindow != 2*time.Minute || c.WriteWait != 5*time.Second {
+	if c.DedupWindow != 30*time.Second || c.WriteWait != 5*time.Second {
 		t.Errorf("dedup window %v, write wait %v", c.DedupWindow, c.WriteWait)
 	}
 	if c.ProjectorStall != 30*time.Second {
