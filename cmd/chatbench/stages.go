@@ -200,6 +200,9 @@ func (r *report) stagesSection(p func(string, ...any)) {
 			if st.gc.cpu > 0 {
 				cost = fmt.Sprintf("; the collector took %s of CPU, %s of it in mark assists, the marking done by the goroutines that allocate, messages' among them", ms(st.gc.cpu), ms(st.gc.assist))
 			}
+			if st.gc.live > 0 {
+				cost += fmt.Sprintf("; its last collection found %.0f MiB of heap live, what each collection marks", float64(st.gc.live)/(1<<20))
+			}
 			p("Across every stage, chatd collected garbage %d times in the run (one every %v), its world stopped %s in all%s: while a collection marks, it takes a quarter of the CPU, and messages caught in one wait longer.",
 				st.gc.cycles, (st.elapsed / time.Duration(st.gc.cycles)).Round(time.Millisecond), ms(st.gc.paused), cost)
 			p("")
@@ -208,13 +211,15 @@ func (r *report) stagesSection(p func(string, ...any)) {
 }
 
 // gcTimes are chatd's garbage collections so far: how many, how long its
-// world stopped for them in all (go_gc_duration_seconds), and the CPU they
-// took, in all and in mark assists (go_cpu_classes_gc_…, zero from a chatd
-// that does not export them).
+// world stopped for them in all (go_gc_duration_seconds), the CPU they
+// took, in all and in mark assists (go_cpu_classes_gc_…), and the heap the
+// last one found live (go_gc_heap_live_bytes); zero from a chatd that does
+// not export them.
 type gcTimes struct {
 	cycles      int
 	paused      time.Duration
 	cpu, assist time.Duration
+	live        int64
 }
 
 func (b *bench) gcTimes() gcTimes {
@@ -233,10 +238,15 @@ func (b *bench) gcTimes() gcTimes {
 	if v, err := b.metricValue("go_cpu_classes_gc_mark_assist_cpu_seconds_total"); err == nil {
 		g.assist = seconds(v)
 	}
+	if v, err := b.metricValue("go_gc_heap_live_bytes"); err == nil {
+		g.live = int64(v)
+	}
 	return g
 }
 
+// since is what happened between before and g; live is g's, a level and not
+// a count.
 func (g gcTimes) since(before gcTimes) gcTimes {
 	return gcTimes{cycles: g.cycles - before.cycles, paused: g.paused - before.paused,
-		cpu: g.cpu - before.cpu, assist: g.assist - before.assist}
+		cpu: g.cpu - before.cpu, assist: g.assist - before.assist, live: g.live}
 }
