@@ -150,4 +150,8 @@ func TestTheBestStepIsTheHighestRateThatPassed(t *testing.T) {
 	if got := best(steps, 100*time.Millisecond); got == nil || got.rate != 3500 {
 		t.Errorf("best = %v, want the 3500/s step", got)
 	}
+	// Steps that all passed saturated nothing: their best is a floor.
+	if !saturated(steps, 100*time.Millisecond) || saturated([]*loadResult{pass(2000), pass(4000)}, 100*time.Millisecond) {
+		t.Error("saturated: want true with a failed step, false when every step passed")
+	}
 }

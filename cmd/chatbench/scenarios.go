@@ -134,6 +134,17 @@ func narrowRates(rates []float64, run func(float64) bool) []float64 {
 }
 
 // best is the highest passing step.
+// saturated reports whether one of the steps failed: if none did, the
+// highest one is only a floor of what the path sustains.
+func saturated(steps []*loadResult, p99 time.Duration) bool {
+	for _, s := range steps {
+		if !s.passes(p99) {
+			return true
+		}
+	}
+	return false
+}
+
 func best(steps []*loadResult, p99 time.Duration) *loadResult {
 	var b *loadResult
 	for _, s := range steps {
