@@ -59,7 +59,7 @@ func ReadFile(s *State, actor, id string) (*File, error) {
 	}
 	ps := &s.msgs
 	for i := range ps.recs {
-		if m := &ps.recs[i]; ps.is(m.attachment, id) && ps.status(m) == events.StatusApproved && m.deletedAt == 0 {
+		if m := &ps.recs[i]; ps.attaches(m, id) && ps.status(m) == events.StatusApproved && m.deletedAt == 0 {
 			return f, nil
 		}
 	}
@@ -89,7 +89,7 @@ func ExpireFile(s *State, id string, cutoff time.Time) *events.FileExpired {
 	}
 	ps := &s.msgs
 	for i := range ps.recs {
-		if ps.is(ps.recs[i].attachment, id) {
+		if ps.attaches(&ps.recs[i], id) {
 			return nil
 		}
 	}

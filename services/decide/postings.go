@@ -11,12 +11,12 @@ import (
 // postings are a conversation's messages as decisions need them, kept
 // compact. The Decider holds every message of each conversation it caches,
 // and the feed adds each new one, so this grows with the log: one object per
-// message with its strings made the live heap, and every collection's
-// mark, grow with it. Here a message is a fixed-size record without
-// pointers: its ids sit in one byte arena, its sender, types and status in
-// a small table of the conversation's distinct values, and the index is
-// keyed by idkey. None of it holds a pointer per message, so the collector
-// never scans it, however long the history.
+// message with its strings made the live heap, and every collection's mark,
+// grow with it. Here a message is a fixed-size record without pointers: its
+// ids sit in one byte arena (64-bit offsets: no history overflows it), its
+// sender, types and status in a small table of the conversation's distinct
+// values, and the index is keyed by idkey. None of it holds a pointer per
+// message, so the collector never scans it, however long the history.
 type postings struct {
 	recs  []posting // in log order, so sorted by postedSeq
 	index map[idkey.Key]int32
@@ -28,18 +28,18 @@ type postings struct {
 	wordIndex map[string]int32
 }
 
-// posting is one message. Times are Unix microseconds (events keep no
-// finer), 0 for an edit or deletion that did not happen.
+// posting is one message. Its client message id, attachment and reply sit
+// in a row in postings.text from offset text, with the lengths given. Times
+// are Unix microseconds (events keep no finer), 0 for an edit or deletion
+// that did not happen.
 type posting struct {
-	clientMsgID, attachment, replyTo span
+	text                             uint64
+	clientMsgID, attachment, replyTo uint32
 	postedSeq                        uint64
 	postedAt, editedAt, deletedAt    int64
 	sender, senderType, contentType  int32
 	status                           int32
 }
-
-// span is a string of postings.text.
-type span struct{ off, n uint32 }
 
 func newPostings() postings {
 	return postings{index: map[idkey.Key]int32{}, words: []string{""}, wordIndex: map[string]int32{"": 0}}
@@ -52,9 +52,12 @@ func (ps *postings) add(app string, p *events.MessagePosted, at time.Time, seq u
 		return
 	}
 	ps.index[k] = int32(len(ps.recs))
-	ps.recs = append(ps.recs, posting{clientMsgID: ps.store(p.ClientMsgID), attachment: ps.store(p.AttachmentID),
-		replyTo: ps.store(p.ReplyTo), postedSeq: seq, postedAt: at.UnixMicro(), sender: ps.word(p.SenderID),
-		senderType: ps.word(string(p.SenderType)), contentType: ps.word(string(p.ContentType))})
+	rec := posting{text: uint64(len(ps.text)), clientMsgID: uint32(len(p.ClientMsgID)),
+		attachment: uint32(len(p.AttachmentID)), replyTo: uint32(len(p.ReplyTo)),
+		postedSeq: seq, postedAt: at.UnixMicro(), sender: ps.word(p.SenderID),
+		senderType: ps.word(string(p.SenderType)), contentType: ps.word(string(p.ContentType))}
+	ps.text = append(append(append(ps.text, p.ClientMsgID...), p.AttachmentID...), p.ReplyTo...)
+	ps.recs = append(ps.recs, rec)
 }
 
 // find is the posting of message id, nil if none; the pointer is good until
@@ -72,21 +75,20 @@ func (ps *postings) from(seq uint64) int {
 	return sort.Search(len(ps.recs), func(i int) bool { return ps.recs[i].postedSeq > seq })
 }
 
-func (ps *postings) store(s string) span {
-	if s == "" {
-		return span{}
-	}
-	sp := span{off: uint32(len(ps.text)), n: uint32(len(s))}
-	ps.text = append(ps.text, s...)
-	return sp
+// strings are p's client message id, attachment and reply, as bytes of
+// the arena: compared without building strings.
+func (ps *postings) strings(p *posting) (clientMsgID, attachment, replyTo []byte) {
+	a := p.text
+	b := a + uint64(p.clientMsgID)
+	c := b + uint64(p.attachment)
+	return ps.text[a:b], ps.text[b:c], ps.text[c : c+uint64(p.replyTo)]
 }
 
-// is reports whether span sp holds s, without building a string.
-func (ps *postings) is(sp span, s string) bool {
-	return string(ps.text[sp.off:sp.off+sp.n]) == s
+// attaches reports whether p carries file id.
+func (ps *postings) attaches(p *posting, id string) bool {
+	_, attachment, _ := ps.strings(p)
+	return string(attachment) == id
 }
-
-func (ps *postings) str(sp span) string { return string(ps.text[sp.off : sp.off+sp.n]) }
 
 // word is s's index in the table, added if new.
 func (ps *postings) word(s string) int32 {
@@ -107,9 +109,10 @@ func (ps *postings) senderID(p *posting) string { return ps.words[p.sender] }
 
 // message is p as a Message.
 func (ps *postings) message(id string, p *posting) Message {
-	return Message{ID: id, ClientMsgID: ps.str(p.clientMsgID), SenderID: ps.words[p.sender],
+	clientMsgID, attachment, replyTo := ps.strings(p)
+	return Message{ID: id, ClientMsgID: string(clientMsgID), SenderID: ps.words[p.sender],
 		SenderType: events.ActorType(ps.words[p.senderType]), ContentType: events.ContentType(ps.words[p.contentType]),
-		Attachment: ps.str(p.attachment), ReplyTo: ps.str(p.replyTo), PostedAt: micros(p.postedAt), PostedSeq: p.postedSeq,
+		Attachment: string(attachment), ReplyTo: string(replyTo), PostedAt: micros(p.postedAt), PostedSeq: p.postedSeq,
 		Status: ps.status(p), EditedAt: micros(p.editedAt), DeletedAt: micros(p.deletedAt)}
 }
 
