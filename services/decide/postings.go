@@ -75,9 +75,9 @@ func (ps *postings) from(seq uint64) int {
 	return sort.Search(len(ps.recs), func(i int) bool { return ps.recs[i].postedSeq > seq })
 }
 
-// strings are p's client message id, attachment and reply, as bytes of
-// the arena: compared without building strings.
-func (ps *postings) strings(p *posting) (clientMsgID, attachment, replyTo []byte) {
+// ids are p's client message id, attachment and reply, as bytes of the
+// arena: compared without building strings.
+func (ps *postings) ids(p *posting) (clientMsgID, attachment, replyTo []byte) {
 	a := p.text
 	b := a + uint64(p.clientMsgID)
 	c := b + uint64(p.attachment)
@@ -86,7 +86,7 @@ func (ps *postings) strings(p *posting) (clientMsgID, attachment, replyTo []byte
 
 // attaches reports whether p carries file id.
 func (ps *postings) attaches(p *posting, id string) bool {
-	_, attachment, _ := ps.strings(p)
+	_, attachment, _ := ps.ids(p)
 	return string(attachment) == id
 }
 
@@ -109,7 +109,7 @@ func (ps *postings) senderID(p *posting) string { return ps.words[p.sender] }
 
 // message is p as a Message.
 func (ps *postings) message(id string, p *posting) Message {
-	clientMsgID, attachment, replyTo := ps.strings(p)
+	clientMsgID, attachment, replyTo := ps.ids(p)
 	return Message{ID: id, ClientMsgID: string(clientMsgID), SenderID: ps.words[p.sender],
 		SenderType: events.ActorType(ps.words[p.senderType]), ContentType: events.ContentType(ps.words[p.contentType]),
 		Attachment: string(attachment), ReplyTo: string(replyTo), PostedAt: micros(p.postedAt), PostedSeq: p.postedSeq,
