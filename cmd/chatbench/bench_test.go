@@ -155,3 +155,38 @@ func TestTheBestStepIsTheHighestRateThatPassed(t *testing.T) {
 		t.Error("saturated: want true with a failed step, false when every step passed")
 	}
 }
+
+// Against a relay that never failed a step, the relay's figures are floors
+// and the ratios to them ceilings: the MQTT-ratio goal is not shown as met
+// on one. Once a relay step fails, the figures are plain.
+func TestSaturationAgainstAnUnsaturatedRelayIsBounded(t *testing.T) {
+	step := func(rate float64, ok bool) *loadResult {
+		s := &loadResult{rate: rate, movedPerSec: 4 * rate, expected: 10, unique: 10, lat: []time.Duration{time.Millisecond}}
+		if !ok {
+			s.lost = 1
+		}
+		return s
+	}
+	type line struct {
+		base, ratio string
+		met         bool
+	}
+	// mqttRow is the "MQTT messages moved" row of r's saturation rows.
+	mqttRow := func(r *report) (l line) {
+		r.saturationRows(func(fig, _, base, ratio, _ string, ok bool) {
+			if strings.HasPrefix(fig, "saturation: MQTT messages moved") {
+				l = line{base, ratio, ok}
+			}
+		})
+		return l
+	}
+	chat := []*loadResult{step(2000, true), step(4000, false), step(3000, true), step(3500, false)}
+	open := &report{satSteps: chat, relaySteps: []*loadResult{step(2000, true), step(4000, true)}}
+	if l := mqttRow(open); l.base != "≥ 16000" || l.ratio != "≤ 0.75" || l.met {
+		t.Errorf("unsaturated relay: MQTT row %+v, want base ≥ 16000, ratio ≤ 0.75, not met", l)
+	}
+	closed := &report{satSteps: chat, relaySteps: []*loadResult{step(2000, true), step(4000, true), step(6000, false)}}
+	if l := mqttRow(closed); l.base != "16000" || l.ratio != "0.75" || !l.met {
+		t.Errorf("saturated relay: MQTT row %+v, want base 16000, ratio 0.75, met", l)
+	}
+}

@@ -97,34 +97,7 @@ func (r *report) markdown() string {
 			fmt.Sprintf("%.2f / %.2f (the relays, same shapes)", r.relayShaped.spread(), r.relay.spread()), "", "within 2×",
 			r.steady.spread() <= 2 && r.oneToOne.spread() <= 2)
 	}
-	sat, relBest := best(r.satSteps, 100*time.Millisecond), best(r.relaySteps, 100*time.Millisecond)
-	satRate, satMoved, relRate, relMoved := 0.0, 0.0, 0.0, 0.0
-	if sat != nil {
-		satRate, satMoved = sat.rate, sat.movedPerSec
-	}
-	if relBest != nil {
-		relRate, relMoved = relBest.rate, relBest.movedPerSec
-	}
-	// A relay that passed every step it ran was not saturated: its figures
-	// are floors of what the broker moves, marked "≥".
-	floor := ""
-	if relBest != nil && !saturated(r.relaySteps, 100*time.Millisecond) {
-		floor = "≥ "
-	}
-	row("saturation: sustained chat messages/s, 0 lost, p99 < 100 ms", fmt.Sprintf("%.0f", satRate),
-		fmt.Sprintf("%s%.0f relayed/s", floor, relRate), ratio(satRate, relRate), "≥ 9,000", satRate >= 9000)
-	row("saturation: MQTT messages moved/s", fmt.Sprintf("%.0f", satMoved), fmt.Sprintf("%s%.0f", floor, relMoved),
-		ratio(satMoved, relMoved), "ratio ≥ 0.5", relMoved > 0 && satMoved/relMoved >= 0.5)
-	if satRate > 0 && relMoved > 0 {
-		// A chat message moves several MQTT messages (the posting, its
-		// deliveries, the sender's result): even with no chat logic at all,
-		// the broker and the clients on this machine cap the chat rate at
-		// the relay's rate divided by them, once the relay saturates.
-		per := satMoved / satRate
-		row(fmt.Sprintf("ceiling: chat messages/s the raw relay's MQTT rate allows (%.1f MQTT messages per chat message)", per),
-			fmt.Sprintf("%s%.0f", floor, relMoved/per), fmt.Sprintf("%s%.0f MQTT msg/s (relay)", floor, relMoved),
-			ratio(satRate, relMoved/per), "", true)
-	}
+	satRate := r.saturationRows(row)
 	row("appends to the log/s at saturation (2 events per message)", fmt.Sprintf("%.0f", 2*satRate),
 		fmt.Sprintf("%.0f (JetStream async)", r.jsAppend), ratio(2*satRate, r.jsAppend), "", true)
 	if rc := r.receipts; rc != nil {
@@ -238,6 +211,47 @@ func (r *report) markdown() string {
 	p("")
 	p("Load generator CPU over the whole run: %v; per scenario it is in each line above.", r.genCPUTotal.Round(time.Millisecond))
 	return b.String()
+}
+
+// saturationRows writes the saturation's rows through row and returns the
+// chat rate sustained.
+func (r *report) saturationRows(row func(fig, prod, base, ratio, goal string, ok bool)) (satRate float64) {
+	sat, relBest := best(r.satSteps, 100*time.Millisecond), best(r.relaySteps, 100*time.Millisecond)
+	satMoved, relRate, relMoved := 0.0, 0.0, 0.0
+	if sat != nil {
+		satRate, satMoved = sat.rate, sat.movedPerSec
+	}
+	if relBest != nil {
+		relRate, relMoved = relBest.rate, relBest.movedPerSec
+	}
+	// A relay that passed every step it ran was not saturated: its figures
+	// are floors of what the broker moves, marked "≥", and the ratios to them
+	// ceilings, marked "≤"; a ratio goal is not shown as met on a ceiling.
+	floor, ceiling := "", ""
+	if relBest != nil && !saturated(r.relaySteps, 100*time.Millisecond) {
+		floor, ceiling = "≥ ", "≤ "
+	}
+	bound := func(s string) string {
+		if s == "" {
+			return s
+		}
+		return ceiling + s
+	}
+	row("saturation: sustained chat messages/s, 0 lost, p99 < 100 ms", fmt.Sprintf("%.0f", satRate),
+		fmt.Sprintf("%s%.0f relayed/s", floor, relRate), bound(ratio(satRate, relRate)), "≥ 9,000", satRate >= 9000)
+	row("saturation: MQTT messages moved/s", fmt.Sprintf("%.0f", satMoved), fmt.Sprintf("%s%.0f", floor, relMoved),
+		bound(ratio(satMoved, relMoved)), "ratio ≥ 0.5", relMoved > 0 && satMoved/relMoved >= 0.5 && floor == "")
+	if satRate > 0 && relMoved > 0 {
+		// A chat message moves several MQTT messages (the posting, its
+		// deliveries, the sender's result): even with no chat logic at all,
+		// the broker and the clients on this machine cap the chat rate at
+		// the relay's rate divided by them, once the relay saturates.
+		per := satMoved / satRate
+		row(fmt.Sprintf("ceiling: chat messages/s the raw relay's MQTT rate allows (%.1f MQTT messages per chat message)", per),
+			fmt.Sprintf("%s%.0f", floor, relMoved/per), fmt.Sprintf("%s%.0f MQTT msg/s (relay)", floor, relMoved),
+			bound(ratio(satRate, relMoved/per)), "", true)
+	}
+	return satRate
 }
 
 // lossTotals adds what the measured runs delivered late, lost or repeated,
