@@ -183,6 +183,12 @@ func (c *catalogue) payload(e *Envelope) (Payload, error) {
 // subject is the subject p is stored under in app.
 func (c *catalogue) subject(app string, p Payload) string {
 	scope, id, name := c.place(p)
+	return join(app, scope, id, name)
+}
+
+// join builds a subject from its tokens: application-wide events (scope
+// "app") have no id. Filters pass "*" for the tokens they leave open.
+func join(app, scope, id, name string) string {
 	if scope == "app" {
 		return SubjectRoot + "." + app + "." + scope + "." + name
 	}
@@ -218,15 +224,23 @@ func (c *catalogue) place(p Payload) (scope, id, name string) {
 	} else {
 		name = dotted(t)
 	}
-	switch kind {
+	if kind == ScopeApp {
+		return kind.token(), "", name
+	}
+	return kind.token(), p.scopeID(), name
+}
+
+// token is the scope's token in subjects.
+func (s Scope) token() string {
+	switch s {
 	case ScopeApp:
-		return "app", "", name
+		return "app"
 	case ScopeUser:
-		return "user", p.scopeID(), name
+		return "user"
 	case ScopeGroup:
-		return "group", p.scopeID(), name
+		return "group"
 	default:
-		return "conv", p.scopeID(), name
+		return "conv"
 	}
 }
 

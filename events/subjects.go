@@ -59,16 +59,7 @@ func SubjectsOf(types ...Type) []string {
 		if s == nil {
 			panic("events: no subject for " + string(t) + ", which is not in the catalogue")
 		}
-		switch s.Scope {
-		case ScopeApp:
-			out = append(out, SubjectRoot+".*.app."+s.dotted)
-		case ScopeUser:
-			out = append(out, SubjectRoot+".*.user.*."+s.dotted)
-		case ScopeGroup:
-			out = append(out, SubjectRoot+".*.group.*."+s.dotted)
-		default:
-			out = append(out, SubjectRoot+".*.conv.*."+s.dotted)
-		}
+		out = append(out, join("*", s.Scope.token(), "*", s.dotted))
 	}
 	return out
 }

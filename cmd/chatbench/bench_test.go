@@ -1,7 +1,11 @@
 package main
 
 import (
+	"io"
+	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -188,5 +192,30 @@ func TestSaturationAgainstAnUnsaturatedRelayIsBounded(t *testing.T) {
 	closed := &report{satSteps: chat, relaySteps: []*loadResult{step(2000, true), step(4000, true), step(6000, false)}}
 	if l := mqttRow(closed); l.base != "16000" || l.ratio != "0.75" || !l.met {
 		t.Errorf("saturated relay: MQTT row %+v, want base 16000, ratio 0.75, met", l)
+	}
+}
+
+// One scrape gives every metric asked for, labels as written; a missing one
+// is absent, a malformed value an error.
+func TestMetricValuesReadOneScrape(t *testing.T) {
+	body := "# HELP go_gc_heap_live_bytes x\ngo_gc_heap_live_bytes 1.5e+08\n" +
+		"go_gc_duration_seconds_count 7\nchat_stage_seconds_count{stage=\"fanout\"} 12\ngo_gc_duration_seconds_sum bad\n"
+	scrapes := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		scrapes++
+		_, _ = io.WriteString(w, body)
+	}))
+	defer ts.Close()
+	b := &bench{srv: &server{httpAddr: strings.TrimPrefix(ts.URL, "http://")}}
+	vs, err := b.metricValues("go_gc_heap_live_bytes", "go_gc_duration_seconds_count", `chat_stage_seconds_count{stage="fanout"}`, "absent")
+	if err != nil || scrapes != 1 {
+		t.Fatalf("err %v after %d scrapes, want none after 1", err, scrapes)
+	}
+	want := map[string]float64{"go_gc_heap_live_bytes": 1.5e8, "go_gc_duration_seconds_count": 7, `chat_stage_seconds_count{stage="fanout"}`: 12}
+	if !maps.Equal(vs, want) {
+		t.Errorf("values %v, want %v", vs, want)
+	}
+	if _, err := b.metricValues("go_gc_duration_seconds_sum"); err == nil {
+		t.Error("a malformed value was read without an error")
 	}
 }

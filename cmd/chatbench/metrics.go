@@ -32,19 +32,29 @@ func (b *bench) scrapeMetrics(each func(line string) error) error {
 // metricValue is the value of a metric line of chatd's (name and labels as
 // written, e.g. `chat_live_deliveries_total`), 0 when absent.
 func (b *bench) metricValue(name string) (float64, error) {
-	var v float64
+	vs, err := b.metricValues(name)
+	return vs[name], err
+}
+
+// metricValues are the values of several metric lines, read in one scrape so
+// they describe the same moment; an absent one is missing from the map.
+func (b *bench) metricValues(names ...string) (map[string]float64, error) {
+	vs := make(map[string]float64, len(names))
 	err := b.scrapeMetrics(func(line string) error {
-		s, ok := strings.CutPrefix(line, name+" ")
-		if !ok {
-			return nil
-		}
-		var err error
-		if v, err = strconv.ParseFloat(s, 64); err != nil {
-			return fmt.Errorf("metrics: %q", line)
+		for _, name := range names {
+			value, ok := strings.CutPrefix(line, name+" ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				return fmt.Errorf("metrics: %q", line)
+			}
+			vs[name] = v
 		}
 		return nil
 	})
-	return v, err
+	return vs, err
 }
 
 // goMemory is what chatd's Go runtime holds after a collection: goroutine
@@ -54,10 +64,6 @@ func (b *bench) goMemory() (stacks, heap int64, err error) {
 	if err := b.srv.fetch("/debug/pprof/heap?gc=1", os.DevNull); err != nil {
 		return 0, 0, err
 	}
-	s, err := b.metricValue("go_memstats_stack_inuse_bytes")
-	if err != nil {
-		return 0, 0, err
-	}
-	h, err := b.metricValue("go_memstats_heap_alloc_bytes")
-	return int64(s), int64(h), err
+	vs, err := b.metricValues("go_memstats_stack_inuse_bytes", "go_memstats_heap_alloc_bytes")
+	return int64(vs["go_memstats_stack_inuse_bytes"]), int64(vs["go_memstats_heap_alloc_bytes"]), err
 }

@@ -133,7 +133,6 @@ func narrowRates(rates []float64, run func(float64) bool) []float64 {
 	return ran
 }
 
-// best is the highest passing step.
 // saturated reports whether one of the steps failed: if none did, the
 // highest one is only a floor of what the path sustains.
 func saturated(steps []*loadResult, p99 time.Duration) bool {
@@ -145,6 +144,7 @@ func saturated(steps []*loadResult, p99 time.Duration) bool {
 	return false
 }
 
+// best is the highest passing step.
 func best(steps []*loadResult, p99 time.Duration) *loadResult {
 	var b *loadResult
 	for _, s := range steps {

@@ -223,25 +223,14 @@ type gcTimes struct {
 }
 
 func (b *bench) gcTimes() gcTimes {
-	n, err := b.metricValue("go_gc_duration_seconds_count")
+	const cycles, paused, cpu, assist, live = "go_gc_duration_seconds_count", "go_gc_duration_seconds_sum",
+		"go_cpu_classes_gc_total_cpu_seconds_total", "go_cpu_classes_gc_mark_assist_cpu_seconds_total", "go_gc_heap_live_bytes"
+	vs, err := b.metricValues(cycles, paused, cpu, assist, live)
 	if err != nil {
 		return gcTimes{}
 	}
-	sum, err := b.metricValue("go_gc_duration_seconds_sum")
-	if err != nil {
-		return gcTimes{}
-	}
-	g := gcTimes{cycles: int(n), paused: seconds(sum)}
-	if v, err := b.metricValue("go_cpu_classes_gc_total_cpu_seconds_total"); err == nil {
-		g.cpu = seconds(v)
-	}
-	if v, err := b.metricValue("go_cpu_classes_gc_mark_assist_cpu_seconds_total"); err == nil {
-		g.assist = seconds(v)
-	}
-	if v, err := b.metricValue("go_gc_heap_live_bytes"); err == nil {
-		g.live = int64(v)
-	}
-	return g
+	return gcTimes{cycles: int(vs[cycles]), paused: seconds(vs[paused]), cpu: seconds(vs[cpu]),
+		assist: seconds(vs[assist]), live: int64(vs[live])}
 }
 
 // since is what happened between before and g; live is g's, a level and not
