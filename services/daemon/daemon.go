@@ -18,6 +18,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -47,12 +48,20 @@ type Daemon struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	ns      *jet.Embedded
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	pool    *pgxpool.Pool
-	decider *decide.Decider // shared by every command-side role here
-	sealer  *webhooks.Sealer
+	ns *jet.Embedded
+	nc *nats.Conn
+	js jetstream.JetStream
+	// lanes are the connections of chatd's busiest NATS traffic (see
+	// lane); natsURL and natsOpts open them as nc was opened.
+	lanes    []lane
+	natsURL  string
+	natsOpts []nats.Option
+	// appender appends what the command side decides (the bridge, the
+	// Decider, the API), on its own lane.
+	appender *jet.Appender
+	pool     *pgxpool.Pool
+	decider  *decide.Decider // shared by every command-side role here
+	sealer   *webhooks.Sealer
 	// revoked are the tokens that no longer work (converted visitors),
 	// folded from the log before the broker and the API accept any.
 	revoked  *revoked.Set
@@ -95,15 +104,28 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			return nil, err
 		}
 	}
-	appender := jet.NewAppender(d.js)
 	var mark *projections.Watermark
 	if cfg.HasRole(config.RoleProjector) {
 		mark = projections.NewWatermark(0)
 	}
 	// Commands about a conversation are decided on its log (services/decide);
 	// edits and deletes find their message's conversation in the read model.
-	d.decider = decide.New(d.js, appender, 0)
-	if cfg.HasRole(config.RoleBridge) || cfg.HasRole(config.RoleAPI) {
+	// The command side appends on a lane, and the Decider reads on another.
+	commandSide := cfg.HasRole(config.RoleBridge) || cfg.HasRole(config.RoleAPI)
+	d.appender = jet.NewAppender(d.js)
+	decideJS := d.js
+	if commandSide {
+		commands, err := d.lane("commands")
+		if err != nil {
+			return nil, err
+		}
+		d.appender = jet.NewAppender(commands)
+		if decideJS, err = d.lane("decide"); err != nil {
+			return nil, err
+		}
+	}
+	d.decider = decide.New(decideJS, d.appender, 0)
+	if commandSide {
 		// A feed of the log keeps the states it caches current, so most
 		// commands are decided without reading the log.
 		d.run(runCtx, "decide feed", func(ctx context.Context) error {
@@ -142,11 +164,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 	switch {
 	case cfg.HasRole(config.RoleBridge) && d.broker != nil:
 		// The embedded broker appends commands itself, before its PUBACK.
-		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), appender, messages, d.nc.Publish, log.With("role", "bridge")); err != nil {
+		if err := d.broker.Ingest(cfg.Apps, bridge.NewCommandLimits(cfg.Apps), d.appender, messages, d.nc.Publish, log.With("role", "bridge")); err != nil {
 			return nil, err
 		}
 	case cfg.HasRole(config.RoleBridge):
-		ingress = bridge.NewIngress(cfg.Apps, appender, log.With("role", "bridge"))
+		ingress = bridge.NewIngress(cfg.Apps, d.appender, log.With("role", "bridge"))
 		ingress.Limits = bridge.NewCommandLimits(cfg.Apps)
 		ingress.Messages = messages
 		ingress.RelayLive(d.nc.Publish)
@@ -176,13 +198,21 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		if err := moderation.SeedRules(ctx, d.js, cfg.Apps, time.Now()); err != nil {
 			return nil, err
 		}
-		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
-			Filter: moderation.Subjects(), Handler: moderation.New(cfg.Apps, appender, log.With("role", "moderation"))}
+		modJS, err := d.lane("moderation")
+		if err != nil {
+			return nil, err
+		}
+		dur := &jet.Durable{JS: modJS, Name: jet.ConsumerModeration, Log: log.With("role", "moderation"),
+			Filter: moderation.Subjects(), Handler: moderation.New(cfg.Apps, jet.NewAppender(modJS), log.With("role", "moderation"))}
 		d.run(runCtx, "moderation", dur.Run)
 	}
 	var stall *projections.StallWatch
 	if cfg.HasRole(config.RoleProjector) {
-		p := &projections.Projector{Pool: d.pool, JS: d.js, Log: log.With("role", "projector"), Watermark: mark, Apps: cfg.Apps}
+		projJS, err := d.lane("projector")
+		if err != nil {
+			return nil, err
+		}
+		p := &projections.Projector{Pool: d.pool, JS: projJS, Log: log.With("role", "projector"), Watermark: mark, Apps: cfg.Apps}
 		d.run(runCtx, "projector", p.Run)
 	}
 	if cfg.HasRole(config.RoleFanout) {
@@ -215,7 +245,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 			liveOut = func(x bridge.Delivery) { first.Publish(x.Topic, 0, false, x.Payload) }
 		}
 		fan := fanout.New(cfg.Apps, out)
-		dur := &jet.Durable{JS: d.js, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"), Handler: fan}
+		fanJS, err := d.lane("fanout")
+		if err != nil {
+			return nil, err
+		}
+		dur := &jet.Durable{JS: fanJS, Name: jet.ConsumerFanout, Log: log.With("role", "fanout"), Handler: fan}
 		d.run(runCtx, "fanout", dur.Run)
 		// Typing, focus and presence are routed next to fan-out, with the
 		// membership it folds from the log.
@@ -246,6 +280,28 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		}
 	}
 	return d, nil
+}
+
+// A lane is a NATS connection of its own for one of chatd's busy flows:
+// the command side's appends, and each consumer with the appends it makes.
+// On a single connection every reply and delivery waits behind the others
+// in one stream of bytes: an append's acknowledgement queued behind the
+// batches being delivered to the projector and fan-out, and a consumer's
+// events behind another's. Ordering never relied on sharing: each flow
+// keeps its own order on its own lane, as it did on the shared connection.
+type lane struct {
+	name string
+	nc   *nats.Conn
+}
+
+// lane opens a connection named chatd-{name}, as the main one was opened.
+func (d *Daemon) lane(name string) (jetstream.JetStream, error) {
+	nc, err := nats.Connect(d.natsURL, slices.Concat(d.natsOpts, []nats.Option{nats.Name("chatd-" + name)})...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s as chatd-%s: %w", redact(d.natsURL), name, err)
+	}
+	d.lanes = append(d.lanes, lane{name, nc})
+	return jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 }
 
 // relayLive feeds chat.live signals to r, one at a time, until chatd stops.
@@ -285,7 +341,7 @@ func (d *Daemon) startNATS(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to nats %s: %w", redact(url), err)
 	}
-	d.nc = nc
+	d.nc, d.natsURL, d.natsOpts = nc, url, opts
 	if d.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -427,6 +483,11 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 			if !d.nc.IsConnected() {
 				return errors.New("not connected")
 			}
+			for _, l := range d.lanes {
+				if !l.nc.IsConnected() {
+					return fmt.Errorf("chatd-%s not connected", l.name)
+				}
+			}
 			return nil
 		},
 		"postgres":  func(ctx context.Context) error { return d.pool.Ping(ctx) },
@@ -440,18 +501,18 @@ func (d *Daemon) startHTTP(mark *projections.Watermark, ingress *bridge.Ingress,
 			return nil
 		}
 	}
-	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: jet.NewAppender(d.js), Decide: d.decider,
+	a := &api.API{Apps: d.cfg.Apps, Secret: d.cfg.JWTSecret, Append: d.appender, Decide: d.decider,
 		Messages: &decide.Messages{Decider: d.decider, Locate: d.locator(projected)},
 		Store:    queries.Store{Q: db.New(d.pool), DB: d.pool}, Projected: projected, Position: d.projectorPosition(mark), Head: d.logHead, Checks: checks, WriteWait: d.cfg.WriteWait, Pprof: d.cfg.Pprof,
 		Limits:           api.Limits{Writes: ratelimit.NewByApp(d.cfg.Apps.RESTWriteRates()), AuthFailures: d.authFailures},
 		JS:               d.js,
-		Webhooks:         &webhooks.Admin{JS: d.js, Append: jet.NewAppender(d.js), Sealer: d.sealer, Now: time.Now},
+		Webhooks:         &webhooks.Admin{JS: d.js, Append: d.appender, Sealer: d.sealer, Now: time.Now},
 		MetricsElsewhere: d.cfg.MetricsAddr != "",
 		Anonymous: api.AnonymousLimits{Devices: ratelimit.NewByApp(d.cfg.Apps.AnonymousDeviceRates()),
 			Addresses: ratelimit.NewByApp(d.cfg.Apps.AnonymousAddressRates())},
 		Revoked: d.revoked, Files: d.files}
 	// Groups and the user room are decided at their own positions in the log.
-	a.Groups, a.Room = decide.NewGroups(d.js, jet.NewAppender(d.js), 0), decide.NewUserRoom(d.js, jet.NewAppender(d.js))
+	a.Groups, a.Room = decide.NewGroups(d.js, d.appender, 0), decide.NewUserRoom(d.js, d.appender)
 	a.Directories = decide.NewDirectories(d.js, a.Append)
 	var err error
 	if d.http, d.httpAddr, err = d.serve("http", d.cfg.HTTPAddr, a.Handler()); err != nil {
@@ -542,6 +603,9 @@ func (d *Daemon) Stop() {
 				d.log.Error("stop", "err", err)
 			}
 		}
+		for _, l := range d.lanes {
+			_ = l.nc.Drain()
+		}
 		if d.nc != nil {
 			_ = d.nc.Drain()
 		}
@@ -583,6 +647,24 @@ func (d *Daemon) NATSURL() string {
 		return d.ns.ClientURL()
 	}
 	return redact(d.nc.ConnectedUrl())
+}
+
+// NATSClients names the connections the embedded NATS server holds, one
+// name per connection (none with an external server): chatd's own, its
+// lanes, and any service's.
+func (d *Daemon) NATSClients() ([]string, error) {
+	if d.ns == nil {
+		return nil, nil
+	}
+	cz, err := d.ns.Connz(&server.ConnzOptions{Limit: 1 << 16})
+	if err != nil {
+		return nil, fmt.Errorf("nats connections: %w", err)
+	}
+	names := make([]string, len(cz.Conns))
+	for i, c := range cz.Conns {
+		names[i] = c.Name
+	}
+	return names, nil
 }
 
 // AcceptsNATSUser reports whether the embedded NATS server has loaded user

@@ -34,3 +34,23 @@ func TestNATSRefusesConnectionsWithoutTheRightCredentials(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// chatd's busy flows (the command side's appends, the Decider's reads, and
+// each consumer) have NATS connections of their own, so that no append's
+// acknowledgement or consumer's event waits behind another flow's traffic.
+func TestChatdsBusyFlowsHaveNATSConnectionsOfTheirOwn(t *testing.T) {
+	c := daemontest.Chatd(t)
+	names, err := c.Daemon.NATSClients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, n := range names {
+		count[n]++
+	}
+	for _, want := range []string{"chatd", "chatd-commands", "chatd-decide", "chatd-moderation", "chatd-projector", "chatd-fanout"} {
+		if count[want] != 1 {
+			t.Errorf("%d connections named %s, want 1 (all: %v)", count[want], want, names)
+		}
+	}
+}
