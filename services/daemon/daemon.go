@@ -261,7 +261,11 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 		return nil, err
 	}
 	if cfg.HasRole(config.RoleWebhooks) {
-		m := &webhooks.Manager{JS: d.js, Sealer: d.sealer, Settings: cfg.Webhooks, Log: log.With("role", "webhooks")}
+		hooksJS, err := d.lane("webhooks")
+		if err != nil {
+			return nil, err
+		}
+		m := &webhooks.Manager{JS: hooksJS, Sealer: d.sealer, Settings: cfg.Webhooks, Log: log.With("role", "webhooks")}
 		d.run(runCtx, "webhooks", m.Run)
 	}
 	if cfg.HasRole(config.RoleAPI) || cfg.HasRole(config.RoleProjector) {
@@ -283,12 +287,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Daemon
 }
 
 // A lane is a NATS connection of its own for one of chatd's busy flows:
-// the command side's appends, and each consumer with the appends it makes.
-// On a single connection every reply and delivery waits behind the others
-// in one stream of bytes: an append's acknowledgement queued behind the
-// batches being delivered to the projector and fan-out, and a consumer's
-// events behind another's. Ordering never relied on sharing: each flow
-// keeps its own order on its own lane, as it did on the shared connection.
+// the command side's appends, the Decider's reads, and each consumer of the
+// whole log with the appends it makes. On a single connection every reply
+// and delivery waits behind the others in one stream of bytes: an append's
+// acknowledgement queued behind the batches being delivered to the
+// projector and fan-out, and a consumer's events behind another's. Order
+// never relied on sharing: each flow keeps its own on its own lane.
 type lane struct {
 	name string
 	nc   *nats.Conn

@@ -48,7 +48,7 @@ func TestChatdsBusyFlowsHaveNATSConnectionsOfTheirOwn(t *testing.T) {
 	for _, n := range names {
 		count[n]++
 	}
-	for _, want := range []string{"chatd", "chatd-commands", "chatd-decide", "chatd-moderation", "chatd-projector", "chatd-fanout"} {
+	for _, want := range []string{"chatd", "chatd-commands", "chatd-decide", "chatd-moderation", "chatd-projector", "chatd-fanout", "chatd-webhooks"} {
 		if count[want] != 1 {
 			t.Errorf("%d connections named %s, want 1 (all: %v)", count[want], want, names)
 		}
