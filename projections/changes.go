@@ -111,6 +111,22 @@ func newChanges(known *knownMessages, r *roster.Roster, apps config.Apps) *chang
 	}
 }
 
+// reserve sizes the message rows and their index for the postings among
+// evs, so that a replay's batch of thousands of messages does not copy its
+// rows again each time they outgrow their array.
+func (c *changes) reserve(evs []*events.Envelope) {
+	n := 0
+	for _, e := range evs {
+		if e.Type == events.TypeMessagePosted {
+			n++
+		}
+	}
+	if n > 0 {
+		c.messages = make([]messageRow, 0, n)
+		c.messageIndex = make(map[msgKey]int, n)
+	}
+}
+
 // effects declares each event type's effect on the read model.
 var effects = func() *events.Router[*changes] {
 	r := events.NewRouter[*changes]("projector")

@@ -182,6 +182,7 @@ func (p *Projector) fold(b jet.Batch, cp uint64, earlier []*changes) ([]*changes
 		p.Apps = config.Defaults()
 	}
 	c := newChanges(p.known, p.roster, p.Apps)
+	c.reserve(b.Events)
 	c.earlier, c.lastDeferred = earlier, p.lastDeferred
 	var segs []*changes
 	for _, e := range b.Events {
