@@ -219,3 +219,26 @@ func TestMetricValuesReadOneScrape(t *testing.T) {
 		t.Error("a malformed value was read without an error")
 	}
 }
+
+func TestTypingIsTheMedianRoundsAndEveryRoundsLossesCount(t *testing.T) {
+	run := func(lost int) *loadResult { return &loadResult{expected: 10, unique: 10 - lost, lost: lost} }
+	rounds := []typingRound{
+		{plain: run(0), with: run(0), cpuPlain: 10 * time.Second, cpuWith: 12 * time.Second},         // +20%
+		{plain: run(0), with: run(1), cpuPlain: 10 * time.Second, cpuWith: 10 * time.Second},         // 0%
+		{plain: run(0), with: run(0), cpuPlain: 10 * time.Second, cpuWith: 10300 * time.Millisecond}, // +3%
+	}
+	m := medianRound(rounds)
+	if got := cpuExtra(m.cpuPlain, m.cpuWith); got < 0.029 || got > 0.031 {
+		t.Errorf("median round's extra CPU %.3f, want 0.03", got)
+	}
+	if m := medianRound(rounds[:2]); m.cpuWith != 10*time.Second {
+		t.Errorf("of two rounds, the median is the lower: got the one with %v", m.cpuWith)
+	}
+	ty := &typingResult{plain: m.plain, with: m.with}
+	for _, r := range rounds {
+		ty.runs = append(ty.runs, r.plain, r.with)
+	}
+	if _, lost, _ := (&report{typing: ty}).lossTotals(); lost != 1 {
+		t.Errorf("%d lost over the typing rounds, want the 1 of a round that is not the median", lost)
+	}
+}

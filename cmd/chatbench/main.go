@@ -328,8 +328,8 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("receipts: %w", err)
 	}
 
-	b.logf("typing: one_to_one pairs at %.0f msg/s, without then with %.0f typing signals/s", o.receiptRate, o.typingRate)
-	if b.report.typing, err = b.typingScenario(pairs, o.receiptRate, o.typingRate, o.duration, o.drain); err != nil {
+	b.logf("typing: one_to_one pairs at %.0f msg/s, without then with %.0f typing signals/s, %d times", o.receiptRate, o.typingRate, max(o.repeat, 1))
+	if b.report.typing, err = b.typingScenario(pairs, o.receiptRate, o.typingRate, o.repeat, o.duration, o.drain); err != nil {
 		return fmt.Errorf("typing: %w", err)
 	}
 

@@ -165,8 +165,8 @@ func (r *report) markdown() string {
 			ms(rc.with.q(0.5)), ms(rc.with.q(0.99)), ms(rc.plain.q(0.5)), ms(rc.plain.q(0.99)))
 	}
 	if ty := r.typing; ty != nil {
-		p("- **Typing**: the same one_to_one chat at %.0f msg/s twice, every member focusing its pair; in the second run the pairs' members send `typing` at %.0f signals/s in all. Without: %s. With: %s. %d signals sent, %d `typing.*` deliveries (the bridge drops a connection's signals past 2/s per conversation); chatd CPU %v without, %v with (%+.1f%%).",
-			ty.plain.rate, ty.rate, ty.plain.line(), ty.with.line(), ty.sent, ty.delivered,
+		p("- **Typing**: the same one_to_one chat at %.0f msg/s, every member focusing its pair, %d times without then with the pairs' members sending `typing` at %.0f signals/s in all; the figure is the median round's (each round's: %s). Without: %s. With: %s. %d signals sent, %d `typing.*` deliveries (the bridge drops a connection's signals past 2/s per conversation); chatd CPU %v without, %v with (%+.1f%%).",
+			ty.plain.rate, len(ty.extras), ty.rate, percents(ty.extras), ty.plain.line(), ty.with.line(), ty.sent, ty.delivered,
 			ty.cpuPlain.Round(time.Millisecond), ty.cpuWith.Round(time.Millisecond), 100*ty.extra())
 	}
 	p("- **Raw relay** (QoS 1, service account to users' topics, same broker, no chat logic), one_to_one shape (one publish per message to one of the pairs' users): %s", r.relay.text())
@@ -266,7 +266,7 @@ func (r *report) lossTotals() (late, lost, dups int) {
 		runs = append(runs, r.receipts.plain, r.receipts.with)
 	}
 	if r.typing != nil {
-		runs = append(runs, r.typing.plain, r.typing.with)
+		runs = append(runs, r.typing.runs...)
 	}
 	for _, x := range append(slices.Clone(r.satSteps), r.relaySteps...) {
 		if x.passes(time.Hour) {
@@ -378,4 +378,13 @@ func (r *report) svg() string {
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// percents lists fractions as signed percentages: "+3.1%, -0.4%".
+func percents(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = fmt.Sprintf("%+.1f%%", 100*f)
+	}
+	return strings.Join(parts, ", ")
 }
