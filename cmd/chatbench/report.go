@@ -109,7 +109,7 @@ func (r *report) markdown() string {
 			ratio(rc.with.q(0.99).Seconds(), rc.plain.q(0.99).Seconds()), "", true)
 	}
 	if ty := r.typing; ty != nil {
-		row(fmt.Sprintf("chatd CPU added by %.0f typing signals/s (one_to_one, %.0f msg/s)", ty.rate, ty.plain.rate),
+		row(fmt.Sprintf("chatd CPU added by %.0f typing signals/s (one_to_one, %.0f msg/s; median of %d rounds, outside the collector)", ty.rate, ty.plain.rate, len(ty.extras)),
 			fmt.Sprintf("%+.1f%%", 100*ty.extra()), ty.cpuPlain.Round(time.Millisecond).String()+" CPU without",
 			"", "< 5%", ty.extra() < 0.05)
 	}
@@ -165,7 +165,7 @@ func (r *report) markdown() string {
 			ms(rc.with.q(0.5)), ms(rc.with.q(0.99)), ms(rc.plain.q(0.5)), ms(rc.plain.q(0.99)))
 	}
 	if ty := r.typing; ty != nil {
-		p("- **Typing**: the same one_to_one chat at %.0f msg/s, every member focusing its pair, %d times without then with the pairs' members sending `typing` at %.0f signals/s in all; the figure is the median round's (each round's: %s). Without: %s. With: %s. %d signals sent, %d `typing.*` deliveries (the bridge drops a connection's signals past 2/s per conversation); chatd CPU %v without, %v with (%+.1f%%).",
+		p("- **Typing**: the same one_to_one chat at %.0f msg/s, every member focusing its pair, %d times without then with the pairs' members sending `typing` at %.0f signals/s in all; the figure is the median round's (each round's: %s). Without: %s. With: %s. %d signals sent, %d `typing.*` deliveries (the bridge drops a connection's signals past 2/s per conversation); chatd CPU outside its garbage collector %v without, %v with (%+.1f%%).",
 			ty.plain.rate, len(ty.extras), ty.rate, percents(ty.extras), ty.plain.line(), ty.with.line(), ty.sent, ty.delivered,
 			ty.cpuPlain.Round(time.Millisecond), ty.cpuWith.Round(time.Millisecond), 100*ty.extra())
 	}
