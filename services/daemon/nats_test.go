@@ -2,11 +2,15 @@ package daemon_test
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/chatbackend/chat/services/config"
 	"github.com/chatbackend/chat/services/daemon/daemontest"
+	"github.com/chatbackend/chat/services/jet"
 	"github.com/chatbackend/chat/services/natsauth"
 )
 
@@ -51,6 +55,46 @@ func TestChatdsBusyFlowsHaveNATSConnectionsOfTheirOwn(t *testing.T) {
 	for _, want := range []string{"chatd", "chatd-commands", "chatd-decide", "chatd-moderation", "chatd-projector", "chatd-fanout", "chatd-webhooks"} {
 		if count[want] != 1 {
 			t.Errorf("%d connections named %s, want 1 (all: %v)", count[want], want, names)
+		}
+	}
+}
+
+// On an external NATS server the lanes are TCP connections with chatd's
+// credentials from its URL, and a message still travels end to end.
+func TestChatdOnAnExternalNATSRunsEachFlowOnItsOwnConnection(t *testing.T) {
+	const password = "external-secret"
+	ns, err := jet.StartEmbedded("127.0.0.1:0", t.TempDir(), natsauth.Users(password, password, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	u, err := url.Parse(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(natsauth.ChatdUser, password)
+	c := daemontest.Chatd(t, func(cfg *config.Config) { cfg.NATSURL = u.String() })
+
+	alice, bob := connect(t, c, "alice"), connect(t, c, "bob")
+	conv := group(t, c, "alice", "bob")
+	send(alice, conv, "ext-1", "over an external server")
+	bob.WaitType("message.new", "over an external server")
+	alice.WaitType("moderation.result", `"status":"approved"`)
+
+	cz, err := ns.Connz(&server.ConnzOptions{Username: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, conn := range cz.Conns {
+		count[conn.Name]++
+		if conn.AuthorizedUser != natsauth.ChatdUser {
+			t.Errorf("connection %s is user %q, want %s", conn.Name, conn.AuthorizedUser, natsauth.ChatdUser)
+		}
+	}
+	for _, want := range []string{"chatd", "chatd-commands", "chatd-decide", "chatd-moderation", "chatd-projector", "chatd-fanout", "chatd-webhooks"} {
+		if count[want] != 1 {
+			t.Errorf("%d connections named %s on the external server, want 1 (all: %v)", count[want], want, count)
 		}
 	}
 }
