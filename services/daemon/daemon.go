@@ -57,7 +57,7 @@ type Daemon struct {
 	natsURL  string
 	natsOpts []nats.Option
 	// appender appends what the command side decides (the bridge, the
-	// Decider, the API), on its own lane.
+	// Decider, the API), on its own lane where the command side runs.
 	appender *jet.Appender
 	pool     *pgxpool.Pool
 	decider  *decide.Decider // shared by every command-side role here

@@ -78,15 +78,18 @@ func receipt(s *State, actor, messageID string, from uint64) (*events.Receipt, e
 	if !c.IsMember(actor) {
 		return nil, refuse(CodeNotMember, "you are not a member of this conversation")
 	}
-	m, ok := s.Message(messageID)
-	if !ok || m.Status != events.StatusApproved && m.SenderID != actor {
+	// The record itself, not a Message: a receipt comes for every message
+	// delivered, and needs only its status, sender and position.
+	ps := &s.msgs
+	m := ps.find(s.App, messageID)
+	if m == nil || ps.status(m) != events.StatusApproved && ps.senderID(m) != actor {
 		return nil, refuse(CodeNotFound, "no such message in this conversation")
 	}
-	if m.PostedSeq <= from {
+	if m.postedSeq <= from {
 		return nil, nil // a repeat, or older than what the actor already acknowledged
 	}
-	return &events.Receipt{ConversationID: s.ID, UserID: actor, MessageID: m.ID, MessageSeq: m.PostedSeq,
-		Senders: s.senders(actor, from, m.PostedSeq)}, nil
+	return &events.Receipt{ConversationID: s.ID, UserID: actor, MessageID: messageID, MessageSeq: m.postedSeq,
+		Senders: s.senders(actor, from, m.postedSeq)}, nil
 }
 
 // senders lists, sorted and each once, the senders other than actor of the
